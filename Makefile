@@ -1,0 +1,30 @@
+# pg2kafka — make targets. `make test` is what CI runs.
+GO ?= go
+export GOFLAGS ?= -buildvcs=false
+
+.PHONY: build test test-short vet demo bench soak clean
+
+build:
+	$(GO) build -o bin/pg2kafka ./cmd/pg2kafka
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+
+# The whole suite: unit tests, then end-to-end tests against a throwaway
+# PostgreSQL (installed binaries) and the in-process Kafka broker.
+test: vet
+	$(GO) test -count=1 -timeout 20m -p 2 ./...
+
+test-short:
+	$(GO) test -count=1 -short ./...
+
+# A local PostgreSQL plus the embedded broker; writes rows, prints records.
+demo:
+	$(GO) run ./cmd/demo
+
+bench:
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,481 @@
+// Package capture is pg2kafka's capture loop: it joins the PostgreSQL
+// source, the document encoders and the Kafka sink, and owns the algorithm
+// of the reference (§4): binding modes, fences, batching, and the
+// checkpoint state. It is written to be read top to bottom.
+//
+// The one rule every line here serves: a checkpoint is written only in the
+// same Kafka transaction as (or, at-least-once, after the acknowledgement
+// of) every record it covers, and a cursor is confirmed to PostgreSQL only
+// after its checkpoint is durable. A crash at any instruction therefore
+// resumes from a checkpoint whose records are all in Kafka, and PostgreSQL
+// still holds the WAL after it.
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/rs/zerolog"
+
+	"github.com/pg2kafka/pg2kafka/checkpoint"
+	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/sink/kafka"
+	"github.com/pg2kafka/pg2kafka/source"
+)
+
+// Database is what the loop needs of PostgreSQL.
+type Database interface {
+	CreateSlot(ctx context.Context) (uint64, error)
+	StartReplication(ctx context.Context, startLSN uint64) (*source.Stream, error)
+	CurrentLSN(ctx context.Context) (uint64, error)
+	WriteWatermark(ctx context.Context, watermark string) error
+}
+
+// Sink is what the loop needs of Kafka.
+type Sink interface {
+	Begin() error
+	Write(ctx context.Context, r kafka.Record)
+	Commit(ctx context.Context, checkpoint []byte) error
+	Abort(ctx context.Context) error
+	Pending() (records int, bytes int64)
+}
+
+// Binding is one captured table.
+type Binding struct {
+	// Schema and Table name the table (the resource's namespace and stream).
+	Schema, Table string
+	// StateKey is the binding's key in the checkpoint state (§1.4).
+	StateKey string
+	// Topic receives the table's records.
+	Topic string
+	// Mode is the resource mode ("", Normal, Precise, Only Changes,
+	// Without Primary Key).
+	Mode string
+	// Priority orders backfills (§4.1).
+	Priority int
+	// KeyColumns are the key's column names in key order; empty for a
+	// keyless table.
+	KeyColumns []string
+	// SkipBackfill makes activation go straight to Active.
+	SkipBackfill bool
+}
+
+// Options tunes the loop.
+type Options struct {
+	// Tombstones writes a tombstone after each delete.
+	Tombstones bool
+	// MaxDelay, MaxRecords and MaxBytes close a batch (a Kafka transaction)
+	// at the next PostgreSQL commit once reached; a batch also closes as
+	// soon as no more changes are waiting.
+	MaxDelay   time.Duration
+	MaxRecords int
+	MaxBytes   int64
+	// SourceTag is written as _meta.source.tag.
+	SourceTag string
+	// SlotBusyRetries bounds the retries while another process holds the
+	// slot; negative retries forever.
+	SlotBusyRetries int
+	// Ready, when set, is called once the capture streams.
+	Ready func()
+	// Logger receives the loop's logs.
+	Logger zerolog.Logger
+}
+
+// Capture is one run of the capture loop.
+type Capture struct {
+	db       Database
+	sink     Sink
+	opts     Options
+	log      zerolog.Logger
+	state    *checkpoint.State
+	bindings map[string]*binding // by "schema.table"
+	byTable  map[*event.Table]*tableRun
+
+	stream *source.Stream
+	cursor uint64 // cursor of the batch being built (last commit seen)
+	inTxn  bool   // a PostgreSQL transaction's changes are being written
+
+	batchStart time.Time
+	batchDirty bool // the batch holds records or a cursor move
+	scratch    []byte
+}
+
+type binding struct {
+	Binding
+	state *checkpoint.TableState
+}
+
+// tableRun is the loop's view of one relation shape from the stream.
+type tableRun struct {
+	b   *binding // nil: not captured
+	enc *schema.FlowEncoder
+}
+
+// New prepares a capture of bindings from state (as read from the
+// checkpoint topic; empty for a new capture).
+func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, opts Options) *Capture {
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = 100 * time.Millisecond
+	}
+	if opts.MaxRecords <= 0 {
+		opts.MaxRecords = 50_000
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 16 << 20
+	}
+	c := &Capture{db: db, sink: sink, opts: opts, log: opts.Logger, state: state,
+		bindings: map[string]*binding{}, byTable: map[*event.Table]*tableRun{}}
+	if c.state.Bindings == nil {
+		c.state.Bindings = map[string]*checkpoint.TableState{}
+	}
+	for _, b := range bindings {
+		c.bindings[b.Schema+"."+b.Table] = &binding{Binding: b}
+	}
+	return c
+}
+
+// State returns the capture's current state (for tests and tools).
+func (c *Capture) State() *checkpoint.State { return c.state }
+
+// Run captures until ctx is cancelled (then it commits what it can and
+// returns nil) or an error stops it.
+func (c *Capture) Run(ctx context.Context) error {
+	// 1. Reconcile the state with the configured bindings (§1.6).
+	refs := make([]checkpoint.Binding, 0, len(c.bindings))
+	for _, b := range c.bindings {
+		refs = append(refs, checkpoint.Binding{StateKey: b.StateKey})
+	}
+	checkpoint.Reconcile(c.state, refs)
+	for _, b := range c.bindings {
+		b.state = c.state.Bindings[b.StateKey]
+	}
+
+	// 2. A capture without a cursor starts from a new slot. The slot is
+	// created before the checkpoint naming its start is written: a crash
+	// in between leaves no cursor, and the next start recreates the slot.
+	if c.state.Cursor == "" {
+		lsn, err := c.db.CreateSlot(ctx)
+		if err != nil {
+			return err
+		}
+		c.state.Cursor = checkpoint.LSN(lsn).String()
+		c.log.Info().Str("slot_start", c.state.Cursor).Msg("created replication slot")
+	}
+	start, err := checkpoint.ParseLSN(c.state.Cursor)
+	if err != nil {
+		return fmt.Errorf("checkpoint cursor: %w", err)
+	}
+	c.cursor = uint64(start)
+	if err := c.commit(ctx); err != nil {
+		return err
+	}
+
+	// 3. Open the stream; a slot still held by a predecessor's exiting
+	// walsender is waited for.
+	streamCtx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStream()
+	if err := c.startStream(ctx, streamCtx); err != nil {
+		return err
+	}
+	defer func() {
+		stopStream()
+		_ = c.stream.Err()
+	}()
+
+	// 4. Catch up to the current WAL position, then activate pending
+	// bindings (§4.1): their first events are the ones after activation.
+	if err := c.streamToFence(ctx); err != nil {
+		return c.stop(err)
+	}
+	c.activate()
+	if err := c.commit(ctx); err != nil {
+		return c.stop(err)
+	}
+	c.log.Info().Str("cursor", c.state.Cursor).Int("tables", len(c.bindings)).Msg("capture is streaming")
+	if c.opts.Ready != nil {
+		c.opts.Ready()
+	}
+
+	// 5. Stream, closing a batch whenever the input runs dry or a limit is hit.
+	return c.stop(c.streamForever(ctx))
+}
+
+func (c *Capture) startStream(ctx, streamCtx context.Context) error {
+	backoff := 200 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		s, err := c.db.StartReplication(streamCtx, c.cursor)
+		if err == nil {
+			c.stream = s
+			return nil
+		}
+		var busy *source.Busy
+		if !errors.As(err, &busy) || (c.opts.SlotBusyRetries >= 0 && attempt >= c.opts.SlotBusyRetries) {
+			return err
+		}
+		c.log.Warn().Err(err).Dur("retry_in", backoff).Msg("another capture holds the slot; retrying")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// stop ends the run: on cancellation it commits the batch if it ends at a
+// transaction boundary (aborting it otherwise) and confirms the cursor.
+func (c *Capture) stop(err error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		_ = c.sink.Abort(ctx)
+		return err
+	}
+	if c.inTxn {
+		return c.sink.Abort(ctx)
+	}
+	if c.batchDirty {
+		return c.commit(ctx)
+	}
+	return nil
+}
+
+// streamToFence relays changes until the first commit at or after the
+// server's current WAL position (§4.3).
+func (c *Capture) streamToFence(ctx context.Context) error {
+	fence, err := c.db.CurrentLSN(ctx)
+	if err != nil {
+		return err
+	}
+	if fence <= c.cursor {
+		return nil
+	}
+	if err := c.db.WriteWatermark(ctx, fmt.Sprintf("%d", time.Now().UnixNano())); err != nil {
+		return err
+	}
+	for c.cursor < fence || c.inTxn {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case items, ok := <-c.stream.C():
+			if !ok {
+				return c.streamEnded()
+			}
+			if err := c.process(ctx, items); err != nil {
+				return err
+			}
+			if err := c.maybeCommit(ctx, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Capture) streamForever(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case items, ok := <-c.stream.C():
+			if !ok {
+				return c.streamEnded()
+			}
+			if err := c.process(ctx, items); err != nil {
+				return err
+			}
+			if err := c.maybeCommit(ctx, false); err != nil {
+				return err
+			}
+		case <-timer.C:
+			if err := c.maybeCommit(ctx, true); err != nil {
+				return err
+			}
+		}
+		if c.batchDirty {
+			timer.Reset(max(time.Until(c.batchStart.Add(c.opts.MaxDelay)), 0))
+		}
+	}
+}
+
+func (c *Capture) streamEnded() error {
+	if err := c.stream.Err(); err != nil {
+		return err
+	}
+	return errors.New("replication stream ended")
+}
+
+// maybeCommit closes the batch at a transaction boundary when nothing more
+// is waiting, a limit is reached, or the batch is old enough.
+func (c *Capture) maybeCommit(ctx context.Context, timedOut bool) error {
+	if !c.batchDirty || c.inTxn {
+		return nil
+	}
+	records, bytes := c.sink.Pending()
+	if len(c.stream.C()) == 0 || timedOut || records >= c.opts.MaxRecords || bytes >= c.opts.MaxBytes ||
+		time.Since(c.batchStart) >= c.opts.MaxDelay {
+		return c.commit(ctx)
+	}
+	return nil
+}
+
+// commit writes the checkpoint with the batch, then confirms its cursor.
+// Order matters: the checkpoint commits in the records' transaction (or
+// after they are acknowledged), and only a committed cursor is confirmed.
+func (c *Capture) commit(ctx context.Context) error {
+	c.state.Cursor = checkpoint.LSN(c.cursor).String()
+	doc, err := c.state.Marshal()
+	if err != nil {
+		return fmt.Errorf("encoding the checkpoint: %w", err)
+	}
+	if err := c.sink.Commit(ctx, doc); err != nil {
+		return fmt.Errorf("committing the batch ending at %s: %w", c.state.Cursor, err)
+	}
+	if c.stream != nil {
+		c.stream.Acknowledge(c.cursor)
+	}
+	c.batchDirty = false
+	return nil
+}
+
+// process relays a batch of stream items into the open Kafka batch.
+func (c *Capture) process(ctx context.Context, items []source.Item) error {
+	for i := range items {
+		it := &items[i]
+		switch it.Kind {
+		case source.ItemChange:
+			c.inTxn = true
+			if err := c.change(ctx, &it.Change); err != nil {
+				return err
+			}
+		case source.ItemCommit:
+			c.inTxn = false
+			c.advance(it.LSN)
+		case source.ItemIdle:
+			if !c.inTxn {
+				c.advance(it.LSN)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Capture) advance(lsn uint64) {
+	if lsn <= c.cursor {
+		return
+	}
+	c.cursor = lsn
+	c.markDirty()
+}
+
+func (c *Capture) markDirty() {
+	if !c.batchDirty {
+		c.batchDirty = true
+		c.batchStart = time.Now()
+	}
+}
+
+// change writes one change of the stream if its table is captured and
+// active (§4.4).
+func (c *Capture) change(ctx context.Context, ch *event.Change) error {
+	tr, err := c.tableRun(ch.Table)
+	if err != nil {
+		return err
+	}
+	if tr.b == nil {
+		return nil
+	}
+	switch tr.b.state.Mode {
+	case checkpoint.ModeActive, checkpoint.ModeUnfilteredBackfill, checkpoint.ModeKeylessBackfill:
+	default:
+		return nil
+	}
+	return c.write(ctx, tr, ch)
+}
+
+// tableRun finds (or builds, once per relation shape) the encoder of a
+// stream table.
+func (c *Capture) tableRun(t *event.Table) (*tableRun, error) {
+	if tr, ok := c.byTable[t]; ok {
+		return tr, nil
+	}
+	tr := &tableRun{b: c.bindings[t.Schema+"."+t.Name]}
+	if tr.b != nil {
+		key, err := keyIndexes(t, tr.b.KeyColumns)
+		if err != nil {
+			return nil, err
+		}
+		tr.enc = schema.NewFlowEncoder(t, key, c.opts.SourceTag)
+	}
+	c.byTable[t] = tr
+	return tr, nil
+}
+
+func keyIndexes(t *event.Table, names []string) ([]int, error) {
+	key := make([]int, 0, len(names))
+	for _, n := range names {
+		found := -1
+		for i, col := range t.Columns {
+			if col.Name == n {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			return nil, fmt.Errorf("key column %q not found in relation %q", n, t.Schema+"."+t.Name)
+		}
+		key = append(key, found)
+	}
+	return key, nil
+}
+
+var opHeaders = map[event.Op][]byte{event.OpCreate: []byte("c"), event.OpUpdate: []byte("u"), event.OpDelete: []byte("d")}
+
+// write encodes a change into one allocation (key, document and LSN
+// header) and hands it to the sink; a delete is followed by a tombstone.
+func (c *Capture) write(ctx context.Context, tr *tableRun, ch *event.Change) error {
+	if !c.sink.(interface{ InTxn() bool }).InTxn() {
+		if err := c.sink.Begin(); err != nil {
+			return err
+		}
+	}
+	buf := tr.enc.AppendKey(c.scratch[:0], ch)
+	keyLen := len(buf)
+	buf = tr.enc.AppendDocument(buf, ch)
+	docLen := len(buf)
+	buf = append(buf, pglogrepl.LSN(ch.Loc[1]).String()...)
+	c.scratch = buf
+	rec := make([]byte, len(buf))
+	copy(rec, buf)
+	r := kafka.Record{Topic: tr.b.Topic, Value: rec[keyLen:docLen:docLen], Op: opHeaders[ch.Op], LSN: rec[docLen:]}
+	if keyLen > 0 {
+		r.Key = rec[:keyLen:keyLen]
+	}
+	c.sink.Write(ctx, r)
+	if ch.Op == event.OpDelete && c.opts.Tombstones && r.Key != nil {
+		c.sink.Write(ctx, kafka.Record{Topic: tr.b.Topic, Key: r.Key})
+	}
+	c.markDirty()
+	return nil
+}
+
+// activate gives each Pending binding its mode (§4.5). Backfills are not
+// run by this loop yet: a pending binding becomes Active, capturing changes
+// from this point on.
+func (c *Capture) activate() {
+	for _, b := range c.bindings {
+		if b.state.Mode != checkpoint.ModePending {
+			continue
+		}
+		b.state.Mode = checkpoint.ModeActive
+		b.state.KeyColumns = b.KeyColumns
+		b.state.Scanned = nil
+		c.markDirty()
+	}
+}

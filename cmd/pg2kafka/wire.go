@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/pg2kafka/pg2kafka/capture"
+	"github.com/pg2kafka/pg2kafka/checkpoint"
+	"github.com/pg2kafka/pg2kafka/config"
+	"github.com/pg2kafka/pg2kafka/sink/kafka"
+	"github.com/pg2kafka/pg2kafka/source"
+)
+
+func sourceConfig(cfg *config.Config) source.Config {
+	return source.Config{
+		ConnString:       cfg.ConnString(),
+		Slot:             cfg.Source.Advanced.SlotName,
+		Publication:      cfg.Source.Advanced.PublicationName,
+		WatermarksTable:  cfg.Source.Advanced.WatermarksTable,
+		ReadOnly:         cfg.Source.Advanced.ReadOnlyCapture,
+		StatementTimeout: cfg.StatementTimeout(),
+	}
+}
+
+// brokers returns the seed brokers, starting the embedded broker if asked.
+func brokers(cfg *config.Config, log zerolog.Logger) ([]string, func(), error) {
+	port, ok := cfg.Embedded()
+	if !ok {
+		return cfg.Kafka.Brokers, func() {}, nil
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.ClusterID("pg2kafka-embedded"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the embedded Kafka broker on 127.0.0.1:%d (is the port free? set kafka.brokers: [embedded:PORT]): %w", port, err)
+	}
+	log.Warn().Strs("listening", c.ListenAddrs()).Msg("EMBEDDED KAFKA BROKER: for trying pg2kafka out only; it keeps NOTHING when pg2kafka stops (checkpoints included)")
+	return c.ListenAddrs(), c.Close, nil
+}
+
+// sinkOptions builds the sink's options; transactional is false for tools
+// that only read, so they never fence a running capture's producer.
+func sinkOptions(cfg *config.Config, transactional bool) ([]kafka.Opt, error) {
+	k := cfg.Kafka
+	opts := []kafka.Opt{
+		kafka.Checkpoints(cfg.CheckpointTopic(), cfg.CaptureName()),
+		kafka.Compression(k.Compression),
+		kafka.TopicDefaults(k.Partitions, k.ReplicationFactor),
+		kafka.ClientID(k.ClientID),
+		kafka.TransactionTimeout(k.TransactionTimeout),
+	}
+	if transactional && k.Delivery != config.DeliveryAtLeastOnce {
+		opts = append(opts, kafka.Transactional("pg2kafka-"+cfg.CaptureName()))
+	}
+	if k.TLS.Enabled {
+		tc := &tls.Config{ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+		if k.TLS.CAFile != "" {
+			pem, err := os.ReadFile(k.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("kafka.tls.ca_file %s: no PEM certificates found", k.TLS.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		if k.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(k.TLS.CertFile, k.TLS.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.tls.cert_file / key_file: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		opts = append(opts, kafka.TLS(tc))
+	}
+	if m := k.SASL.Mechanism; m != "" {
+		var mech sasl.Mechanism
+		switch strings.ToUpper(m) {
+		case "PLAIN":
+			mech = plain.Auth{User: k.SASL.Username, Pass: k.SASL.Password}.AsMechanism()
+		case "SCRAM-SHA-256":
+			mech = scram.Auth{User: k.SASL.Username, Pass: k.SASL.Password}.AsSha256Mechanism()
+		case "SCRAM-SHA-512":
+			mech = scram.Auth{User: k.SASL.Username, Pass: k.SASL.Password}.AsSha512Mechanism()
+		default:
+			return nil, fmt.Errorf("kafka.sasl.mechanism %q is not supported yet (use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", m)
+		}
+		opts = append(opts, kafka.SASL(mech))
+	}
+	return opts, nil
+}
+
+// bindings resolves the configured bindings (or, when none are configured,
+// every published table) against discovery.
+func bindings(cfg *config.Config, db *source.Database, tables []*source.DiscoveredTable) ([]capture.Binding, error) {
+	byName := map[string]*source.DiscoveredTable{}
+	for _, t := range tables {
+		byName[t.Schema+"."+t.Name] = t
+	}
+	var out []capture.Binding
+	add := func(t *source.DiscoveredTable, cb *config.Binding) error {
+		b := capture.Binding{Schema: t.Schema, Table: t.Name, Topic: cfg.TopicFor(t.Schema, t.Name),
+			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name)}
+		counter := 0
+		if cb != nil {
+			b.Mode, b.Priority, counter = cb.Resource.Mode, cb.Resource.Priority, cb.BackfillCounter
+			if len(cb.Resource.PrimaryKey) > 0 {
+				b.KeyColumns = cb.Resource.PrimaryKey
+			}
+		}
+		if b.KeyColumns == nil && b.Mode != "Without Primary Key" {
+			for _, i := range t.Key {
+				b.KeyColumns = append(b.KeyColumns, t.Columns[i].Name)
+			}
+		}
+		if len(b.KeyColumns) == 0 && (b.Mode == "Precise" || b.Mode == "Normal") {
+			return fmt.Errorf("binding %s.%s: mode %q needs a key, and the table has no primary key or usable unique index (add a primary key, set resource.primary_key, or use mode \"Without Primary Key\")", t.Schema, t.Name, b.Mode)
+		}
+		b.StateKey = checkpoint.StateKey([]string{t.Schema, t.Name}, counter)
+		out = append(out, b)
+		return nil
+	}
+	if len(cfg.Bindings) > 0 {
+		for i := range cfg.Bindings {
+			cb := &cfg.Bindings[i]
+			t, ok := byName[cb.Resource.Namespace+"."+cb.Resource.Stream]
+			if !ok {
+				return nil, fmt.Errorf("bindings[%d]: table %s.%s not found (check resource.namespace and resource.stream; names are case-sensitive)", i, cb.Resource.Namespace, cb.Resource.Stream)
+			}
+			if err := add(t, cb); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	for _, t := range tables {
+		if db.IsWatermarks(t.Schema, t.Name) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") {
+			continue
+		}
+		if err := add(t, cfg.Binding(t.Schema, t.Name)); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no tables to capture: publication %q has none (ALTER PUBLICATION %s ADD TABLE <schema>.<table>;) and no bindings are configured", cfg.Source.Advanced.PublicationName, cfg.Source.Advanced.PublicationName)
+	}
+	return out, nil
+}
+
+func hasColumn(t *source.DiscoveredTable, name string) bool {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
+	db, err := source.Connect(ctx, sourceConfig(cfg))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tables, err := db.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	binds, err := bindings(cfg, db, tables)
+	if err != nil {
+		return err
+	}
+	refs := make([]source.TableRef, len(binds))
+	topics := make([]string, len(binds))
+	for i, b := range binds {
+		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table}
+		topics[i] = b.Topic
+	}
+	if err := db.Check(ctx, refs); err != nil {
+		return err
+	}
+
+	seeds, stopBroker, err := brokers(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopBroker()
+	opts, err := sinkOptions(cfg, true)
+	if err != nil {
+		return err
+	}
+	sink, err := kafka.New(seeds, opts...)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	if err := sink.Init(ctx, topics); err != nil {
+		return err
+	}
+	raw, err := sink.ReadCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	state, err := checkpoint.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("reading the checkpoint of capture %q from %s: %w", cfg.CaptureName(), cfg.CheckpointTopic(), err)
+	}
+	log.Info().Str("capture", cfg.CaptureName()).Str("cursor", state.Cursor).Int("bindings", len(binds)).Msg("starting capture")
+	c := capture.New(db, sink, state, binds, capture.Options{
+		Tombstones:      cfg.Kafka.Tombstones,
+		MaxDelay:        cfg.Kafka.Batch.MaxDelay,
+		MaxRecords:      cfg.Kafka.Batch.MaxRecords,
+		MaxBytes:        cfg.Kafka.Batch.MaxBytes,
+		SourceTag:       cfg.Source.Advanced.SourceTag,
+		SlotBusyRetries: cfg.Kafka.SlotBusyRetries,
+		Logger:          log,
+	})
+	err = c.Run(ctx)
+	if err == nil || errors.Is(err, context.Canceled) {
+		log.Info().Str("cursor", c.State().Cursor).Msg("stopped")
+		return nil
+	}
+	return err
+}
+
+func runCheck(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
+	db, err := source.Connect(ctx, sourceConfig(cfg))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tables, err := db.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	binds, err := bindings(cfg, db, tables)
+	if err != nil {
+		return err
+	}
+	refs := make([]source.TableRef, len(binds))
+	for i, b := range binds {
+		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table}
+	}
+	if err := db.Check(ctx, refs); err != nil {
+		return err
+	}
+	fmt.Printf("PostgreSQL: ready (%d tables)\n", len(binds))
+	return nil
+}
+
+func runDiscover(ctx context.Context, cfg *config.Config) error {
+	db, err := source.Connect(ctx, sourceConfig(cfg))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tables, err := db.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Println("bindings:")
+	for _, t := range tables {
+		if db.IsWatermarks(t.Schema, t.Name) {
+			continue
+		}
+		mode := ""
+		if len(t.Key) == 0 {
+			mode = "Without Primary Key"
+		}
+		fmt.Printf("  - resource: {namespace: %q, stream: %q, mode: %q}\n", t.Schema, t.Name, mode)
+	}
+	return nil
+}
+
+func runStateShow(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
+	seeds, stopBroker, err := brokers(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopBroker()
+	opts, err := sinkOptions(cfg, false)
+	if err != nil {
+		return err
+	}
+	sink, err := kafka.New(seeds, opts...)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	if err := sink.Init(ctx, nil); err != nil {
+		return err
+	}
+	raw, err := sink.ReadCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		fmt.Println("{}")
+		return nil
+	}
+	fmt.Println(string(raw))
+	return nil
+}

@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type doc map[string]any
+
+func decode(t *testing.T, r *kgo.Record) doc {
+	t.Helper()
+	if r.Value == nil {
+		return nil
+	}
+	var d doc
+	if err := json.Unmarshal(r.Value, &d); err != nil {
+		t.Fatalf("record value is not JSON: %v: %s", err, r.Value)
+	}
+	return d
+}
+
+func meta(d doc) map[string]any   { m, _ := d["_meta"].(map[string]any); return m }
+func source(d doc) map[string]any { s, _ := meta(d)["source"].(map[string]any); return s }
+
+// withoutMeta returns the row's columns.
+func withoutMeta(d doc) doc {
+	out := doc{}
+	for k, v := range d {
+		if k != "_meta" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+type want struct {
+	key  string
+	op   string
+	cols doc // nil: a tombstone
+}
+
+func checkRecords(t *testing.T, table string, got []*kgo.Record, wants []want) {
+	t.Helper()
+	if len(got) != len(wants) {
+		for _, r := range got {
+			t.Logf("  %s %s %s", header(r, "pg2kafka.op"), r.Key, r.Value)
+		}
+		t.Fatalf("%s: got %d records, want %d", table, len(got), len(wants))
+	}
+	for i, w := range wants {
+		r := got[i]
+		if string(r.Key) != w.key {
+			t.Errorf("%s record %d: key %s, want %s", table, i, r.Key, w.key)
+		}
+		if w.cols == nil {
+			if r.Value != nil {
+				t.Errorf("%s record %d: want a tombstone, got %s", table, i, r.Value)
+			}
+			continue
+		}
+		d := decode(t, r)
+		if op := meta(d)["op"]; op != w.op {
+			t.Errorf("%s record %d: op %v, want %s", table, i, op, w.op)
+		}
+		if h := header(r, "pg2kafka.op"); h != w.op {
+			t.Errorf("%s record %d: header pg2kafka.op %q, want %s", table, i, h, w.op)
+		}
+		if h := header(r, "pg2kafka.lsn"); !strings.Contains(h, "/") {
+			t.Errorf("%s record %d: header pg2kafka.lsn %q is not an LSN", table, i, h)
+		}
+		if cols := withoutMeta(d); !reflect.DeepEqual(cols, w.cols) {
+			t.Errorf("%s record %d: columns %v, want %v", table, i, cols, w.cols)
+		}
+		src := source(d)
+		if src["schema"] != "public" || src["table"] != table {
+			t.Errorf("%s record %d: source %v names the wrong table", table, i, src)
+		}
+		loc, _ := src["loc"].([]any)
+		if len(loc) != 3 {
+			t.Errorf("%s record %d: loc %v is not 3 integers", table, i, src["loc"])
+		}
+		if _, ok := src["txid"].(float64); !ok {
+			t.Errorf("%s record %d: txid missing from %v", table, i, src)
+		}
+		if _, ok := src["ts_ms"].(float64); !ok {
+			t.Errorf("%s record %d: ts_ms missing from %v", table, i, src)
+		}
+		if _, ok := src["snapshot"]; ok {
+			t.Errorf("%s record %d: replication event carries snapshot", table, i)
+		}
+		if _, ok := meta(d)["before"]; ok {
+			t.Errorf("%s record %d: default replica identity carries before: %v", table, i, meta(d)["before"])
+		}
+	}
+}
+
+// Inserts, updates and deletes on tables with an integer, a composite and a
+// text key arrive as exactly these records, in order, read_committed.
+func TestChangesOfThreeTables(t *testing.T) {
+	e := newEnv(t)
+	e.exec(
+		`CREATE TABLE orders (id integer PRIMARY KEY, customer text, total numeric(10,2), note text)`,
+		`CREATE TABLE lines (order_id integer, line_no smallint, sku text NOT NULL, PRIMARY KEY (order_id, line_no))`,
+		`CREATE TABLE users (email text PRIMARY KEY, name text, active boolean)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE orders, lines, users`,
+	)
+	p := e.start(true)
+	e.exec(
+		`INSERT INTO orders VALUES (5001, 'globex', 250.00, 'rush')`,
+		`INSERT INTO lines VALUES (5001, 1, 'A-1'), (5001, 2, 'B-2')`,
+		`INSERT INTO users VALUES ('alice@example.com', 'Alice', true)`,
+		`UPDATE orders SET note = 'shipped' WHERE id = 5001`,
+		`UPDATE lines SET sku = 'B-3' WHERE order_id = 5001 AND line_no = 2`,
+		`UPDATE users SET active = false WHERE email = 'alice@example.com'`,
+		`DELETE FROM orders WHERE id = 5001`,
+		`DELETE FROM lines WHERE order_id = 5001 AND line_no = 1`,
+		`DELETE FROM users WHERE email = 'alice@example.com'`,
+	)
+	orders := e.consume(e.topic("orders"), 4, 30*time.Second)
+	lines := e.consume(e.topic("lines"), 5, 30*time.Second)
+	users := e.consume(e.topic("users"), 4, 30*time.Second)
+	p.stop(t)
+
+	checkRecords(t, "orders", orders, []want{
+		{`{"id":5001}`, "c", doc{"id": 5001.0, "customer": "globex", "total": "250.00", "note": "rush"}},
+		{`{"id":5001}`, "u", doc{"id": 5001.0, "customer": "globex", "total": "250.00", "note": "shipped"}},
+		{`{"id":5001}`, "d", doc{"id": 5001.0}},
+		{`{"id":5001}`, "", nil},
+	})
+	checkRecords(t, "lines", lines, []want{
+		{`{"order_id":5001,"line_no":1}`, "c", doc{"order_id": 5001.0, "line_no": 1.0, "sku": "A-1"}},
+		{`{"order_id":5001,"line_no":2}`, "c", doc{"order_id": 5001.0, "line_no": 2.0, "sku": "B-2"}},
+		{`{"order_id":5001,"line_no":2}`, "u", doc{"order_id": 5001.0, "line_no": 2.0, "sku": "B-3"}},
+		{`{"order_id":5001,"line_no":1}`, "d", doc{"order_id": 5001.0, "line_no": 1.0}},
+		{`{"order_id":5001,"line_no":1}`, "", nil},
+	})
+	checkRecords(t, "users", users, []want{
+		{`{"email":"alice@example.com"}`, "c", doc{"email": "alice@example.com", "name": "Alice", "active": true}},
+		{`{"email":"alice@example.com"}`, "u", doc{"email": "alice@example.com", "name": "Alice", "active": false}},
+		{`{"email":"alice@example.com"}`, "d", doc{"email": "alice@example.com"}},
+		{`{"email":"alice@example.com"}`, "", nil},
+	})
+}

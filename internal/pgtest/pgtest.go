@@ -1,0 +1,319 @@
+// Package pgtest gives tests a real PostgreSQL server: a throwaway cluster
+// started from the installed binaries (initdb in a temporary directory,
+// wal_level=logical, a free port on 127.0.0.1), shared by every test of one
+// test binary, with a fresh database per test. Set PG2KAFKA_TEST_PG_URL to a
+// superuser connection URL to use an existing server instead.
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names the environment variable that points the tests at an existing
+// PostgreSQL server (a superuser URL, wal_level=logical).
+const EnvURL = "PG2KAFKA_TEST_PG_URL"
+
+// Server is a PostgreSQL server the tests may create databases on.
+type Server struct {
+	// AdminURL connects as a superuser to the "postgres" database.
+	AdminURL string
+	// BinDir holds the server's binaries (pg_recvlogical, psql, ...); empty
+	// for a server named by EnvURL.
+	BinDir string
+
+	cmd     *exec.Cmd
+	dir     string
+	counter atomic.Int64
+}
+
+var (
+	shared     *Server
+	sharedErr  error
+	sharedOnce sync.Once
+)
+
+// Shared returns the server shared by this test binary, starting it on first
+// use. It fails the test when no server can be had.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = start() })
+	if sharedErr != nil {
+		t.Fatalf("pgtest: %v", sharedErr)
+	}
+	return shared
+}
+
+// Main runs the tests of a package and then stops the shared server, if one
+// was started. Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.Stop()
+	}
+	os.Exit(code)
+}
+
+// NewDatabase creates a fresh database for the test and returns a superuser
+// URL for it. The database and its replication slots are dropped when the
+// test ends.
+func (s *Server) NewDatabase(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("t_%s_%d", sanitize(t.Name()), s.counter.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.AdminURL)
+	if err != nil {
+		t.Fatalf("pgtest: connecting to %s: %v", redact(s.AdminURL), err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE DATABASE "`+name+`"`); err != nil {
+		t.Fatalf("pgtest: creating database %s: %v", name, err)
+	}
+	t.Cleanup(func() { s.dropDatabase(name) })
+	return WithDatabase(s.AdminURL, name)
+}
+
+func (s *Server) dropDatabase(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.AdminURL)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	// Slots pin the database; their walsenders may still be exiting.
+	for i := 0; i < 50; i++ {
+		_, _ = conn.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL`, name)
+		_, err = conn.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, name)
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, _ = conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`)
+}
+
+// WithDatabase returns url with its database replaced by name.
+func WithDatabase(url, name string) string {
+	base, query, _ := strings.Cut(url, "?")
+	if i := strings.LastIndex(base, "/"); i > len("postgres://") {
+		base = base[:i]
+	}
+	out := base + "/" + name
+	if query != "" {
+		out += "?" + query
+	}
+	return out
+}
+
+// Stop shuts the server down, if this package started it.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+func start() (*Server, error) {
+	if url := os.Getenv(EnvURL); url != "" {
+		return &Server{AdminURL: url}, nil
+	}
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "pg2kafka-pgtest-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	cred, err := unprivileged()
+	if err != nil {
+		return nil, err
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, fmt.Errorf("handing %s to the unprivileged user: %w", dir, err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
+		"--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	initdb.Dir = dir
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	conf := fmt.Sprintf(`
+listen_addresses = '127.0.0.1'
+port = %d
+unix_socket_directories = '%s'
+wal_level = logical
+max_wal_senders = 64
+max_replication_slots = 64
+max_connections = 300
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 128MB
+wal_sender_timeout = 60s
+log_min_messages = warning
+`, port, dir)
+	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgresql.conf: %w", err)
+	}
+	if _, err := f.WriteString(conf); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing postgresql.conf: %w", err)
+	}
+	f.Close()
+
+	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		return nil, fmt.Errorf("creating the server log: %w", err)
+	}
+	if cred != nil {
+		_ = logf.Chown(int(cred.Uid), int(cred.Gid))
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Pdeathsig: the server goes when the test binary dies, however it dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGINT, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting postgres: %w", err)
+	}
+	s := &Server{
+		AdminURL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		BinDir:   bin,
+		cmd:      cmd,
+		dir:      dir,
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		conn, err := pgx.Connect(ctx, s.AdminURL)
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			logText, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+			return nil, fmt.Errorf("postgres did not accept connections within 60s: %w\n%s", err, logText)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// BinDir finds the installed PostgreSQL server binaries: `pg_config
+// --bindir` when it holds initdb, else the newest /usr/lib/postgresql/*/bin.
+func BinDir() (string, error) {
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		dir := strings.TrimSpace(string(out))
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
+			return dir, nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
+	for _, dir := range dirs {
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
+			return dir, nil
+		}
+	}
+	return "", errors.New("no PostgreSQL server binaries found (looked at `pg_config --bindir` and /usr/lib/postgresql/*/bin): install them (apt-get install -y postgresql) or set " + EnvURL)
+}
+
+func versionOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+// unprivileged returns the credential to run the server with: nil when not
+// root, else the "nobody" user (PostgreSQL refuses to run as root).
+func unprivileged() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			continue
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	}
+	return nil, errors.New("running as root and no unprivileged user (postgres or nobody) exists to run the PostgreSQL server")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
+
+func sanitize(name string) string {
+	s := unsafeChars.ReplaceAllString(strings.ToLower(name), "_")
+	if len(s) > 40 {
+		s = s[len(s)-40:]
+	}
+	return s
+}
+
+var passwordInURL = regexp.MustCompile(`://([^:/@]+):[^@]*@`)
+
+func redact(url string) string { return passwordInURL.ReplaceAllString(url, "://$1:***@") }
+
+// Exec runs SQL statements against url, failing the test on error.
+func Exec(t testing.TB, url string, sql ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("pgtest: connecting: %v", err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range sql {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("pgtest: %s: %v", q, err)
+		}
+	}
+}

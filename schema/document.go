@@ -1,0 +1,171 @@
+package schema
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/pg2kafka/pg2kafka/event"
+)
+
+// FlowEncoder writes a table's changes as Flow documents (§3.1–3.3): the
+// row's columns, and _meta, with top-level properties in ascending byte
+// order of their names. It is built once per table shape; encoding a change
+// only appends to the caller's buffer.
+type FlowEncoder struct {
+	table *event.Table
+	key   []int
+	// order lists column indexes in output order; metaPos is where _meta
+	// goes among them.
+	order   []int
+	metaPos int
+	names   [][]byte // `"name":` per column
+	prefix  []byte   // `"schema":"…"` for _meta.source
+	table_  []byte   // `"table":"…"`
+	tag     []byte   // `,"tag":"…"` or nil
+}
+
+// NewFlowEncoder prepares the encoding of a table's changes. key holds the
+// indexes of the key columns in t.Columns, in key order. tag, when not
+// empty, is written as _meta.source.tag.
+func NewFlowEncoder(t *event.Table, key []int, tag string) *FlowEncoder {
+	e := &FlowEncoder{table: t, key: key}
+	e.order = make([]int, len(t.Columns))
+	for i := range e.order {
+		e.order[i] = i
+	}
+	sort.SliceStable(e.order, func(a, b int) bool { return t.Columns[e.order[a]].Name < t.Columns[e.order[b]].Name })
+	e.metaPos = sort.Search(len(e.order), func(i int) bool { return t.Columns[e.order[i]].Name >= "_meta" })
+	e.names = make([][]byte, len(t.Columns))
+	for i, c := range t.Columns {
+		n := valueAppendString(nil, []byte(c.Name))
+		e.names[i] = append(n, ':')
+	}
+	e.prefix = append(valueAppendString([]byte(`"schema":`), []byte(t.Schema)), ',')
+	e.table_ = append(valueAppendString([]byte(`"table":`), []byte(t.Name)), ',')
+	if tag != "" {
+		e.tag = valueAppendString([]byte(`,"tag":`), []byte(tag))
+	}
+	return e
+}
+
+// Table returns the table the encoder was built for.
+func (e *FlowEncoder) Table() *event.Table { return e.table }
+
+// AppendKey appends the Kafka key: a JSON object of the key columns in key
+// order, e.g. {"id":5001}. A change to a keyless table has no key (nil).
+func (e *FlowEncoder) AppendKey(dst []byte, c *event.Change) []byte {
+	if len(e.key) == 0 {
+		return dst
+	}
+	dst = append(dst, '{')
+	for i, k := range e.key {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, e.names[k]...)
+		v := c.New[k]
+		if v.Marker == event.MarkerText {
+			dst = AppendJSONKey(dst, &e.table.Columns[k].Type, v.Data)
+		} else {
+			dst = append(dst, "null"...)
+		}
+	}
+	return append(dst, '}')
+}
+
+// AppendRowKey appends the change's row key (§2.1), the tuple encoding of
+// its key columns: the new values for inserts and updates, the old for
+// deletes (both in c.New).
+func (e *FlowEncoder) AppendRowKey(dst []byte, c *event.Change) ([]byte, error) {
+	for _, k := range e.key {
+		v := c.New[k]
+		if v.Marker != event.MarkerText {
+			dst = AppendTupleNull(dst)
+			continue
+		}
+		var err error
+		dst, err = AppendRowKey(dst, &e.table.Columns[k].Type, v.Data)
+		if err != nil {
+			return dst, fmt.Errorf("row key of %s.%s column %q: %w", e.table.Schema, e.table.Name, e.table.Columns[k].Name, err)
+		}
+	}
+	return dst, nil
+}
+
+// AppendDocument appends the change's Flow document.
+func (e *FlowEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
+	dst = append(dst, '{')
+	first := true
+	for i, col := range e.order {
+		if i == e.metaPos {
+			dst = e.appendMeta(dst, c, first)
+			first = false
+		}
+		dst, first = e.appendColumn(dst, col, c.New[col], first)
+	}
+	if e.metaPos == len(e.order) {
+		dst = e.appendMeta(dst, c, first)
+	}
+	return append(dst, '}')
+}
+
+func (e *FlowEncoder) appendColumn(dst []byte, col int, v event.Value, first bool) ([]byte, bool) {
+	switch v.Marker {
+	case event.MarkerText:
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, e.names[col]...)
+		return AppendJSON(dst, &e.table.Columns[col].Type, v.Data), false
+	case event.MarkerNull:
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, e.names[col]...)
+		return append(dst, "null"...), false
+	}
+	// Absent (not in a key-only old tuple) or unchanged TOAST: omitted.
+	return dst, first
+}
+
+func (e *FlowEncoder) appendMeta(dst []byte, c *event.Change, first bool) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"_meta":{"op":"`...)
+	dst = append(dst, byte(c.Op))
+	dst = append(dst, `","source":{`...)
+	if !c.Snapshot {
+		dst = append(dst, `"ts_ms":`...)
+		dst = strconv.AppendInt(dst, c.TSMillis, 10)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, e.prefix...)
+	if c.Snapshot {
+		dst = append(dst, `"snapshot":true,`...)
+	}
+	dst = append(dst, e.table_...)
+	dst = append(dst, `"loc":[`...)
+	dst = strconv.AppendInt(dst, c.Loc[0], 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, c.Loc[1], 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, c.Loc[2], 10)
+	dst = append(dst, ']')
+	if !c.Snapshot {
+		dst = append(dst, `,"txid":`...)
+		dst = strconv.AppendUint(dst, uint64(c.XID), 10)
+	}
+	dst = append(dst, e.tag...)
+	dst = append(dst, '}')
+	if c.Op == event.OpUpdate && c.Old != nil {
+		dst = append(dst, `,"before":{`...)
+		f := true
+		for _, col := range e.order {
+			dst, f = e.appendColumn(dst, col, c.Old[col], f)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}

@@ -1,0 +1,465 @@
+// Package kafka is pg2kafka's sink: it creates topics, writes records in
+// Kafka transactions (or idempotently, for brokers without transactions)
+// together with the checkpoint that covers them, and reads the last
+// checkpoint back at start. It knows nothing of PostgreSQL.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+)
+
+// Header keys written on every change record.
+const (
+	HeaderOp  = "pg2kafka.op"
+	HeaderLSN = "pg2kafka.lsn"
+)
+
+type cfg struct {
+	brokers         []string
+	transactionalID string
+	compression     []kgo.CompressionCodec
+	checkpointTopic string
+	capture         string
+	partitions      int32
+	replication     int16
+	clientID        string
+	tls             *tls.Config
+	sasl            sasl.Mechanism
+	txnTimeout      time.Duration
+	connectTimeout  time.Duration
+	maxRecordBytes  int32
+	logger          kgo.Logger
+}
+
+// Opt configures a Sink.
+type Opt func(*cfg)
+
+// Transactional makes the sink write each batch and its checkpoint in one
+// Kafka transaction under this transactional ID (exactly-once for
+// read_committed consumers). Without it, the sink is idempotent and
+// at-least-once.
+func Transactional(id string) Opt { return func(c *cfg) { c.transactionalID = id } }
+
+// Compression sets the producer's compression codec by name: none, gzip,
+// snappy, lz4 or zstd.
+func Compression(name string) Opt {
+	return func(c *cfg) {
+		switch strings.ToLower(name) {
+		case "gzip":
+			c.compression = []kgo.CompressionCodec{kgo.GzipCompression()}
+		case "snappy":
+			c.compression = []kgo.CompressionCodec{kgo.SnappyCompression()}
+		case "lz4":
+			c.compression = []kgo.CompressionCodec{kgo.Lz4Compression()}
+		case "zstd":
+			c.compression = []kgo.CompressionCodec{kgo.ZstdCompression()}
+		case "none", "":
+			c.compression = []kgo.CompressionCodec{kgo.NoCompression()}
+		}
+	}
+}
+
+// Checkpoints sets the compacted checkpoint topic and the capture's key in it.
+func Checkpoints(topic, capture string) Opt {
+	return func(c *cfg) { c.checkpointTopic, c.capture = topic, capture }
+}
+
+// TopicDefaults sets partitions and replication factor for created topics
+// (-1: the broker's default).
+func TopicDefaults(partitions int32, replicationFactor int16) Opt {
+	return func(c *cfg) { c.partitions, c.replication = partitions, replicationFactor }
+}
+
+// ClientID sets the Kafka client ID.
+func ClientID(id string) Opt { return func(c *cfg) { c.clientID = id } }
+
+// TLS enables TLS with this configuration.
+func TLS(t *tls.Config) Opt { return func(c *cfg) { c.tls = t } }
+
+// SASL enables SASL authentication with this mechanism.
+func SASL(m sasl.Mechanism) Opt { return func(c *cfg) { c.sasl = m } }
+
+// TransactionTimeout sets the broker-side transaction timeout.
+func TransactionTimeout(d time.Duration) Opt { return func(c *cfg) { c.txnTimeout = d } }
+
+// ConnectTimeout bounds how long start-up operations retry an unreachable
+// cluster before failing with one clear error.
+func ConnectTimeout(d time.Duration) Opt { return func(c *cfg) { c.connectTimeout = d } }
+
+// MaxRecordBytes sets the largest record batch the producer sends.
+func MaxRecordBytes(n int32) Opt { return func(c *cfg) { c.maxRecordBytes = n } }
+
+// Logger routes the client's logs.
+func Logger(l kgo.Logger) Opt { return func(c *cfg) { c.logger = l } }
+
+// Sink writes records and checkpoints to Kafka. Write, Commit and Abort
+// are called from one goroutine.
+type Sink struct {
+	cfg   cfg
+	cl    *kgo.Client
+	adm   *kadm.Client
+	inTxn bool
+
+	mu       sync.Mutex
+	firstErr error
+	records  int
+	bytes    int64
+}
+
+// New connects a sink to brokers. Nothing is sent until Init.
+func New(brokers []string, opts ...Opt) (*Sink, error) {
+	c := cfg{
+		brokers: brokers, partitions: 1, replication: -1, clientID: "pg2kafka",
+		txnTimeout: time.Minute, connectTimeout: time.Minute, maxRecordBytes: 1 << 20,
+		compression: []kgo.CompressionCodec{kgo.ZstdCompression()},
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.checkpointTopic == "" || c.capture == "" {
+		return nil, errors.New("kafka sink: the checkpoint topic and capture name are required")
+	}
+	kopts := []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID(c.clientID),
+		kgo.ProducerBatchCompression(c.compression...),
+		kgo.ProducerBatchMaxBytes(c.maxRecordBytes),
+		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.MaxBufferedRecords(50_000),
+		kgo.MaxBufferedBytes(64 << 20),
+		kgo.RecordDeliveryTimeout(2 * time.Minute),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent writes stay on (the default)
+	}
+	if c.transactionalID != "" {
+		kopts = append(kopts, kgo.TransactionalID(c.transactionalID), kgo.TransactionTimeout(c.txnTimeout))
+	}
+	if c.tls != nil {
+		kopts = append(kopts, kgo.DialTLSConfig(c.tls))
+	}
+	if c.sasl != nil {
+		kopts = append(kopts, kgo.SASL(c.sasl))
+	}
+	if c.logger != nil {
+		kopts = append(kopts, kgo.WithLogger(c.logger))
+	}
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Kafka client: %w", err)
+	}
+	return &Sink{cfg: c, cl: cl, adm: kadm.NewClient(cl)}, nil
+}
+
+// Close releases the client. An open transaction is left to the broker,
+// which aborts it when the next process with the same ID starts (fencing).
+func (s *Sink) Close() { s.cl.Close() }
+
+// unreachable turns a start-up timeout into the error that names the fix.
+func (s *Sink) unreachable(doing string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("kafka: %s: brokers %s unreachable for %s (check kafka.brokers, the network, and kafka.tls / kafka.sasl): %w",
+			doing, strings.Join(s.cfg.brokers, ","), s.cfg.connectTimeout, err)
+	}
+	if errors.Is(err, kerr.SaslAuthenticationFailed) || strings.Contains(err.Error(), "SASL") {
+		return fmt.Errorf("kafka: %s: SASL authentication failed (check kafka.sasl.username and kafka.sasl.password): %w", doing, err)
+	}
+	return fmt.Errorf("kafka: %s: %w", doing, err)
+}
+
+// Init makes the sink ready to write: it ensures the checkpoint topic
+// (compacted) and the given topics exist, and in transactional mode loads
+// the producer ID, which fences any predecessor with the same transactional
+// ID and aborts its open transaction — so the checkpoint read afterwards is
+// the last one that committed.
+func (s *Sink) Init(ctx context.Context, topics []string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
+	if err := s.ensureTopics(ctx, []string{s.cfg.checkpointTopic}, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact"),
+	}, 1); err != nil {
+		return err
+	}
+	if err := s.ensureTopics(ctx, topics, nil, s.cfg.partitions); err != nil {
+		return err
+	}
+	if s.cfg.transactionalID != "" {
+		if _, _, err := s.cl.ProducerID(ctx); err != nil {
+			if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
+				return fmt.Errorf("kafka: initializing transactional producer %q: not authorized (grant WRITE and DESCRIBE on transactional ID %q, or set kafka.delivery: at-least-once): %w", s.cfg.transactionalID, s.cfg.transactionalID, err)
+			}
+			return s.unreachable(fmt.Sprintf("initializing transactional producer %q (a broker without transactions needs kafka.delivery: at-least-once)", s.cfg.transactionalID), err)
+		}
+	}
+	return nil
+}
+
+// EnsureTopics creates the given topics if they are missing.
+func (s *Sink) EnsureTopics(ctx context.Context, topics []string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
+	return s.ensureTopics(ctx, topics, nil, s.cfg.partitions)
+}
+
+func (s *Sink) ensureTopics(ctx context.Context, topics []string, configs map[string]*string, partitions int32) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	for {
+		existing, err := s.adm.ListTopics(ctx, topics...)
+		if err == nil {
+			var missing []string
+			for _, t := range topics {
+				if d, ok := existing[t]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+					missing = append(missing, t)
+				} else if d.Err != nil {
+					return topicError("describing", t, d.Err)
+				}
+			}
+			if len(missing) == 0 {
+				return nil
+			}
+			resp, err := s.adm.CreateTopics(ctx, partitions, s.cfg.replication, configs, missing...)
+			if err == nil {
+				for _, r := range resp.Sorted() {
+					if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+						return topicError("creating", r.Topic, r.Err)
+					}
+				}
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return s.unreachable("creating topics", ctx.Err())
+		}
+		var ke *kerr.Error
+		if errors.As(err, &ke) {
+			return topicError("creating", strings.Join(topics, ","), err)
+		}
+		select {
+		case <-ctx.Done():
+			return s.unreachable("creating topics", ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func topicError(doing, topic string, err error) error {
+	if errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		return fmt.Errorf("kafka: %s topic %q: not authorized (grant CREATE, DESCRIBE and WRITE on the topic to pg2kafka's principal, or create it beforehand): %w", doing, topic, err)
+	}
+	return fmt.Errorf("kafka: %s topic %q: %w", doing, topic, err)
+}
+
+// ReadCheckpoint returns the capture's last committed checkpoint, or nil if
+// it has none. Call it after Init, so no predecessor's transaction is open.
+func (s *Sink) ReadCheckpoint(ctx context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
+	ends, err := s.adm.ListCommittedOffsets(ctx, s.cfg.checkpointTopic)
+	if err != nil {
+		return nil, s.unreachable("listing checkpoint offsets", err)
+	}
+	want := map[int32]kgo.Offset{}
+	stops := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			want[o.Partition] = kgo.NewOffset().AtStart()
+			stops[o.Partition] = o.Offset
+		}
+	})
+	if len(want) == 0 {
+		return nil, nil
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(s.cfg.brokers...),
+		kgo.ClientID(s.cfg.clientID),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.checkpointTopic: want}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+	}
+	if s.cfg.tls != nil {
+		opts = append(opts, kgo.DialTLSConfig(s.cfg.tls))
+	}
+	if s.cfg.sasl != nil {
+		opts = append(opts, kgo.SASL(s.cfg.sasl))
+	}
+	cons, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating the checkpoint reader: %w", err)
+	}
+	defer cons.Close()
+	var last []byte
+	found := false
+	for len(stops) > 0 {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return nil, topicError("reading", s.cfg.checkpointTopic, ferr)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			// Control records (transaction markers) are kept so that the
+			// last offset before the stable offset is always seen.
+			if !r.Attrs.IsControl() && string(r.Key) == s.cfg.capture {
+				last, found = r.Value, true
+			}
+			if stop, ok := stops[r.Partition]; ok && r.Offset+1 >= stop {
+				delete(stops, r.Partition)
+			}
+		})
+	}
+	if !found || last == nil {
+		return nil, nil
+	}
+	return last, nil
+}
+
+// Begin opens a transaction (transactional mode); writes follow.
+func (s *Sink) Begin() error {
+	if s.cfg.transactionalID == "" || s.inTxn {
+		return nil
+	}
+	if err := s.cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("kafka: beginning a transaction: %w", err)
+	}
+	s.inTxn = true
+	return nil
+}
+
+// InTxn reports whether a transaction is open.
+func (s *Sink) InTxn() bool { return s.inTxn }
+
+// Record is one record to write. Buf backs Key, Value and the LSN header in
+// a single allocation, which the sink keeps until Kafka acknowledges it.
+type Record struct {
+	Topic string
+	Key   []byte
+	// Value is nil for a tombstone.
+	Value []byte
+	// Op and LSN become the pg2kafka.op and pg2kafka.lsn headers when set.
+	Op  []byte
+	LSN []byte
+}
+
+// Write buffers a record for the open batch. Failures surface at Commit.
+func (s *Sink) Write(ctx context.Context, r Record) {
+	kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+	if r.Op != nil {
+		kr.Headers = []kgo.RecordHeader{{Key: HeaderOp, Value: r.Op}, {Key: HeaderLSN, Value: r.LSN}}
+	}
+	s.records++
+	s.bytes += int64(len(r.Key) + len(r.Value))
+	s.cl.Produce(ctx, kr, s.promise)
+}
+
+func (s *Sink) promise(r *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.firstErr != nil {
+		return
+	}
+	switch {
+	case errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge):
+		s.firstErr = fmt.Errorf("kafka: record for topic %q with key %s is %d bytes, more than the broker or producer accepts (raise the topic's max.message.bytes, or set kafka.oversize: truncate): %w",
+			r.Topic, r.Key, len(r.Key)+len(r.Value), err)
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		s.firstErr = topicError("writing to", r.Topic, err)
+	default:
+		s.firstErr = fmt.Errorf("kafka: writing to topic %q: %w", r.Topic, err)
+	}
+}
+
+// Pending returns the records and bytes written since the last Commit.
+func (s *Sink) Pending() (records int, bytes int64) { return s.records, s.bytes }
+
+func (s *Sink) takeErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.firstErr
+	s.firstErr = nil
+	return err
+}
+
+// Commit makes the batch durable together with checkpoint, the capture's
+// new reduced state. In transactional mode the records and the checkpoint
+// commit atomically; otherwise the checkpoint is written only after every
+// record is acknowledged. When Commit returns nil the checkpoint is durable
+// and its cursor may be confirmed to PostgreSQL; on error nothing of the
+// batch may be assumed written and the caller must stop.
+func (s *Sink) Commit(ctx context.Context, checkpoint []byte) error {
+	defer func() { s.records, s.bytes = 0, 0 }()
+	cp := &kgo.Record{Topic: s.cfg.checkpointTopic, Key: []byte(s.cfg.capture), Value: checkpoint}
+	if s.cfg.transactionalID == "" {
+		if err := s.cl.Flush(ctx); err != nil {
+			return fmt.Errorf("kafka: flushing records: %w", err)
+		}
+		if err := s.takeErr(); err != nil {
+			return err
+		}
+		s.cl.Produce(ctx, cp, s.promise)
+		if err := s.cl.Flush(ctx); err != nil {
+			return fmt.Errorf("kafka: flushing the checkpoint: %w", err)
+		}
+		return s.takeErr()
+	}
+	if !s.inTxn {
+		if err := s.Begin(); err != nil {
+			return err
+		}
+	}
+	s.cl.Produce(ctx, cp, s.promise)
+	if err := s.cl.Flush(ctx); err != nil {
+		s.abort()
+		return fmt.Errorf("kafka: flushing the transaction: %w", err)
+	}
+	if err := s.takeErr(); err != nil {
+		s.abort()
+		return err
+	}
+	s.inTxn = false
+	// The context is not cancelled mid-commit: the outcome would be unknown.
+	if err := s.cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryCommit); err != nil {
+		return fmt.Errorf("kafka: committing the transaction: %w", err)
+	}
+	return nil
+}
+
+// Abort discards the open batch: in transactional mode its records are
+// aborted and never seen by read_committed consumers.
+func (s *Sink) Abort(ctx context.Context) error {
+	s.records, s.bytes = 0, 0
+	if s.cfg.transactionalID == "" || !s.inTxn {
+		return nil
+	}
+	return s.abort()
+}
+
+func (s *Sink) abort() error {
+	s.inTxn = false
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.cl.AbortBufferedRecords(ctx); err != nil {
+		return fmt.Errorf("kafka: aborting buffered records: %w", err)
+	}
+	if err := s.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		return fmt.Errorf("kafka: aborting the transaction: %w", err)
+	}
+	_ = s.takeErr()
+	return nil
+}

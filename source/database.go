@@ -1,0 +1,191 @@
+// Package source speaks PostgreSQL for pg2kafka: prerequisite checks,
+// discovery of the captured tables, the replication slot and its pgoutput
+// stream, watermark writes and backfill reads. Every value leaves it in
+// PostgreSQL's text form; it knows nothing of documents or Kafka.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Config says which database to capture and how.
+type Config struct {
+	// ConnString is a libpq URL or keyword/value string for the database.
+	ConnString string
+	// Slot and Publication name the replication slot and publication.
+	Slot        string
+	Publication string
+	// WatermarksTable is the schema-qualified watermarks table.
+	WatermarksTable string
+	// ReadOnly disables every write (no watermarks table).
+	ReadOnly bool
+	// StatementTimeout bounds every query; 0 means none.
+	StatementTimeout time.Duration
+}
+
+// sessionParams make every connection's text output the same, whatever the
+// server's defaults: the JSON of a value must not depend on which path read it.
+var sessionParams = map[string]string{
+	"TimeZone":           "UTC",
+	"DateStyle":          "ISO, MDY",
+	"IntervalStyle":      "postgres",
+	"extra_float_digits": "3",
+	"application_name":   "pg2kafka",
+}
+
+// Database is a connection to the captured database for everything but the
+// replication stream. It is not safe for concurrent use.
+type Database struct {
+	cfg  Config
+	conn *pgx.Conn
+	// User is the role the capture connects as.
+	User string
+	// Name is the database's name.
+	Name string
+}
+
+// Connect opens the query connection.
+func Connect(ctx context.Context, cfg Config) (*Database, error) {
+	conn, err := connectQuery(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Database{cfg: cfg, conn: conn, User: conn.Config().User, Name: conn.Config().Database}, nil
+}
+
+func connectQuery(ctx context.Context, cfg Config) (*pgx.Conn, error) {
+	pc, err := pgx.ParseConfig(cfg.ConnString)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the PostgreSQL connection settings: %w", err)
+	}
+	for k, v := range sessionParams {
+		pc.RuntimeParams[k] = v
+	}
+	pc.RuntimeParams["max_parallel_workers_per_gather"] = "0"
+	if cfg.StatementTimeout > 0 {
+		pc.RuntimeParams["statement_timeout"] = fmt.Sprint(cfg.StatementTimeout.Milliseconds())
+	}
+	if pc.ConnectTimeout == 0 {
+		pc.ConnectTimeout = 30 * time.Second
+	}
+	conn, err := pgx.ConnectConfig(ctx, pc)
+	if err != nil {
+		return nil, connectError(pc.User, pc.Database, pc.Host, pc.Port, err)
+	}
+	return conn, nil
+}
+
+// connectError rewords the usual connection failures into their fix (§8.3).
+func connectError(user, database, host string, port uint16, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "28P01", "28000":
+			return fmt.Errorf("connecting to PostgreSQL at %s:%d as %q: incorrect username or password (check source.user and source.password): %w", host, port, user, err)
+		case "3D000":
+			return fmt.Errorf("connecting to PostgreSQL at %s:%d: database %q does not exist (check source.database): %w", host, port, database, err)
+		case "42501":
+			return fmt.Errorf("connecting to PostgreSQL: user %q does not have CONNECT privilege to database %q (GRANT CONNECT ON DATABASE %q TO %q): %w", user, database, database, user, err)
+		}
+	}
+	return fmt.Errorf("connecting to PostgreSQL at %s:%d (check source.address and that the server accepts connections): %w", host, port, err)
+}
+
+// Close closes the connection.
+func (db *Database) Close() {
+	if db.conn != nil {
+		_ = db.conn.Close(context.Background())
+	}
+}
+
+// Conn exposes the underlying connection for queries that belong to this
+// package's callers' tests and tools.
+func (db *Database) Conn() *pgx.Conn { return db.conn }
+
+// CurrentLSN returns the server's current WAL flush position (the replay
+// position on a standby), the fence of §4.3.
+func (db *Database) CurrentLSN(ctx context.Context) (uint64, error) {
+	var lsn string
+	err := db.conn.QueryRow(ctx, `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_flush_lsn() END)::text`).Scan(&lsn)
+	if err != nil {
+		return 0, fmt.Errorf("reading the server's WAL position: %w", err)
+	}
+	l, err := pglogrepl.ParseLSN(lsn)
+	if err != nil {
+		return 0, fmt.Errorf("parsing the server's WAL position %q: %w", lsn, err)
+	}
+	return uint64(l), nil
+}
+
+// WriteWatermark upserts a fresh watermark, which guarantees a commit after
+// the current WAL position (§4.3).
+func (db *Database) WriteWatermark(ctx context.Context, watermark string) error {
+	_, err := db.conn.Exec(ctx, `INSERT INTO `+quoteQualified(db.cfg.WatermarksTable)+` (slot, watermark) VALUES ($1, $2) ON CONFLICT (slot) DO UPDATE SET watermark = $2`, db.cfg.Slot, watermark)
+	if err != nil {
+		return fmt.Errorf("writing a watermark to %s: %w", db.cfg.WatermarksTable, err)
+	}
+	return nil
+}
+
+// SlotInfo is what pg_replication_slots says of the capture's slot.
+type SlotInfo struct {
+	Exists            bool
+	Database          string
+	Active            bool
+	ConfirmedFlushLSN uint64
+	RestartLSN        uint64
+	WALStatus         string
+}
+
+// Slot reads the capture's slot from pg_replication_slots.
+func (db *Database) Slot(ctx context.Context) (SlotInfo, error) {
+	var info SlotInfo
+	var database, confirmed, restart, walStatus *string
+	err := db.conn.QueryRow(ctx, `SELECT database, active, confirmed_flush_lsn::text, restart_lsn::text, wal_status FROM pg_replication_slots WHERE slot_name = $1`, db.cfg.Slot).
+		Scan(&database, &info.Active, &confirmed, &restart, &walStatus)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return info, nil
+	}
+	if err != nil {
+		return info, fmt.Errorf("reading replication slot %q: %w", db.cfg.Slot, err)
+	}
+	info.Exists = true
+	if database != nil {
+		info.Database = *database
+	}
+	if walStatus != nil {
+		info.WALStatus = *walStatus
+	}
+	if confirmed != nil {
+		l, _ := pglogrepl.ParseLSN(*confirmed)
+		info.ConfirmedFlushLSN = uint64(l)
+	}
+	if restart != nil {
+		l, _ := pglogrepl.ParseLSN(*restart)
+		info.RestartLSN = uint64(l)
+	}
+	return info, nil
+}
+
+// quoteIdent quotes a name as a PostgreSQL identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// quoteQualified quotes "schema.table" (split at the first dot).
+func quoteQualified(s string) string {
+	schema, table, ok := strings.Cut(s, ".")
+	if !ok {
+		return quoteIdent(s)
+	}
+	return quoteIdent(schema) + "." + quoteIdent(table)
+}
+
+// QuoteTable quotes a schema and table name for SQL.
+func QuoteTable(schema, table string) string { return quoteIdent(schema) + "." + quoteIdent(table) }

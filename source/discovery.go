@@ -1,0 +1,207 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pg2kafka/pg2kafka/event"
+)
+
+// excludedSchemas are never discovered (§7.3).
+var excludedSchemas = []string{"pg_catalog", "pg_internal", "information_schema", "catalog_history", "cron", "pglogical"}
+
+// DiscoveredTable is a table discovery found, with what a binding needs.
+type DiscoveredTable struct {
+	event.Table
+	OID uint32
+	// Published reports whether the table is in the publication.
+	Published bool
+	// FallbackKey is true when the key is a unique index, not the primary key.
+	FallbackKey bool
+	// KeyUnpredictable is true when a key column's ORDER BY order need not
+	// equal the byte order of its encoding (text under a non-C collation,
+	// enums): such tables are backfilled without filtering (§2.6).
+	KeyUnpredictable bool
+	// Partitioned is true for a partitioned root.
+	Partitioned bool
+	// Description is the table's comment.
+	Description string
+}
+
+// Discover lists the capturable tables of the database (§7.3): permanent
+// tables and partitioned roots outside the system schemas, with their
+// columns, types and keys. Unpublished tables are included and marked.
+func (db *Database) Discover(ctx context.Context) ([]*DiscoveredTable, error) {
+	rows, err := db.conn.Query(ctx, `
+SELECT c.oid, n.nspname, c.relname, c.relkind = 'p', coalesce(obj_description(c.oid, 'pg_class'), ''),
+       EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $1 AND p.schemaname = n.nspname AND p.tablename = c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
+  AND n.nspname <> ALL($2) AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)
+	if err != nil {
+		return nil, fmt.Errorf("discovering tables: %w", err)
+	}
+	var tables []*DiscoveredTable
+	byOID := map[uint32]*DiscoveredTable{}
+	for rows.Next() {
+		t := &DiscoveredTable{}
+		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Partitioned, &t.Description, &t.Published); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("discovering tables: %w", err)
+		}
+		tables = append(tables, t)
+		byOID[t.OID] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("discovering tables: %w", err)
+	}
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	oids := make([]uint32, 0, len(tables))
+	for _, t := range tables {
+		oids = append(oids, t.OID)
+	}
+
+	// Columns, with their types resolved like the stream resolves them.
+	types := newTypeCache(nil)
+	types.conn = db.conn
+	type colRow struct {
+		rel      uint32
+		num      int16
+		typ      uint32
+		col      event.Column
+		collName string
+	}
+	var cols []colRow
+	rows, err = db.conn.Query(ctx, `
+SELECT a.attrelid, a.attnum, a.attname, a.atttypid, NOT a.attnotnull, a.attgenerated <> '',
+       coalesce(col_description(a.attrelid, a.attnum), ''),
+       coalesce(CASE WHEN a.attcollation = 0 THEN '' WHEN co.collname = 'default' THEN
+           (SELECT CASE WHEN datcollate IN ('C', 'POSIX') THEN datcollate ELSE 'default' END FROM pg_database WHERE datname = current_database())
+         ELSE co.collname END, '')
+FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
+WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum`, oids)
+	if err != nil {
+		return nil, fmt.Errorf("discovering columns: %w", err)
+	}
+	for rows.Next() {
+		var r colRow
+		if err := rows.Scan(&r.rel, &r.num, &r.col.Name, &r.typ, &r.col.Nullable, &r.col.Generated, &r.col.Description, &r.collName); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("discovering columns: %w", err)
+		}
+		cols = append(cols, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("discovering columns: %w", err)
+	}
+	typeOIDs := make([]uint32, len(cols))
+	for i, c := range cols {
+		typeOIDs[i] = c.typ
+	}
+	if err := types.load(ctx, typeOIDs); err != nil {
+		return nil, err
+	}
+	attIndex := map[uint32]map[int16]int{}
+	for _, c := range cols {
+		t := byOID[c.rel]
+		c.col.Type = *types.resolve(c.typ)
+		if c.collName != "default" {
+			c.col.Type.Collation = c.collName
+		}
+		if attIndex[c.rel] == nil {
+			attIndex[c.rel] = map[int16]int{}
+		}
+		attIndex[c.rel][c.num] = len(t.Columns)
+		t.Columns = append(t.Columns, c.col)
+	}
+
+	// Keys: the primary key, else the alphabetically first unique,
+	// non-expression index whose columns are all NOT NULL.
+	rows, err = db.conn.Query(ctx, `
+SELECT i.indrelid, i.indisprimary, i.indkey::int2[]
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+WHERE i.indrelid = ANY($1) AND (i.indisprimary OR (i.indisunique AND i.indexprs IS NULL))
+ORDER BY i.indrelid, NOT i.indisprimary, ic.relname`, oids)
+	if err != nil {
+		return nil, fmt.Errorf("discovering keys: %w", err)
+	}
+	for rows.Next() {
+		var rel uint32
+		var primary bool
+		var attnums []int16
+		if err := rows.Scan(&rel, &primary, &attnums); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("discovering keys: %w", err)
+		}
+		t := byOID[rel]
+		if t.Key != nil {
+			continue
+		}
+		key := make([]int, 0, len(attnums))
+		usable := true
+		for _, a := range attnums {
+			i, ok := attIndex[rel][a]
+			if !ok || (!primary && t.Columns[i].Nullable) {
+				usable = false
+				break
+			}
+			key = append(key, i)
+		}
+		if usable && len(key) > 0 {
+			t.Key, t.FallbackKey = key, !primary
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("discovering keys: %w", err)
+	}
+	for _, t := range tables {
+		for _, i := range t.Key {
+			if t.Columns[i].Generated {
+				t.Key = nil // a generated key column makes the table keyless (§7.3)
+				break
+			}
+		}
+		for _, i := range t.Key {
+			if keyUnpredictable(&t.Columns[i].Type) {
+				t.KeyUnpredictable = true
+			}
+		}
+	}
+	return tables, nil
+}
+
+// keyUnpredictable reports whether ORDER BY on a column of this type may
+// disagree with the byte order of its row-key encoding.
+func keyUnpredictable(t *event.Type) bool {
+	switch t.Kind {
+	case event.KindEnum:
+		return true
+	case event.KindText:
+		switch t.Name {
+		case "text", "varchar", "bpchar", "citext", "name":
+			return t.Collation != "C" && t.Collation != "POSIX"
+		}
+	}
+	return false
+}
+
+// SortTables orders tables by schema then name.
+func SortTables(ts []*DiscoveredTable) {
+	sort.Slice(ts, func(i, j int) bool {
+		if ts[i].Schema != ts[j].Schema {
+			return ts[i].Schema < ts[j].Schema
+		}
+		return ts[i].Name < ts[j].Name
+	})
+}
+
+// IsWatermarks reports whether schema.table is the watermarks table.
+func (db *Database) IsWatermarks(schema, table string) bool {
+	return strings.EqualFold(schema+"."+table, db.cfg.WatermarksTable)
+}

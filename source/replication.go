@@ -1,0 +1,114 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pg2kafka/pg2kafka/event"
+)
+
+// ErrSlotMissing says the slot named by the configuration does not exist
+// while the checkpoint holds a cursor into it.
+var ErrSlotMissing = errors.New("replication slot does not exist")
+
+func (db *Database) connectReplication(ctx context.Context) (*pgconn.PgConn, error) {
+	pc, err := pgconn.ParseConfig(db.cfg.ConnString)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the PostgreSQL connection settings: %w", err)
+	}
+	for k, v := range sessionParams {
+		pc.RuntimeParams[k] = v
+	}
+	pc.RuntimeParams["replication"] = "database"
+	if pc.ConnectTimeout == 0 {
+		pc.ConnectTimeout = 30 * time.Second
+	}
+	conn, err := pgconn.ConnectConfig(ctx, pc)
+	if err != nil {
+		return nil, connectError(pc.User, pc.Database, pc.Host, pc.Port, err)
+	}
+	return conn, nil
+}
+
+// CreateSlot (re)creates the capture's pgoutput slot, as Flow does for a
+// capture with no cursor (§5.1): drop it if present, then create it. It
+// returns the slot's consistent point, where its stream starts.
+func (db *Database) CreateSlot(ctx context.Context) (uint64, error) {
+	conn, err := db.connectReplication(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	_ = pglogrepl.DropReplicationSlot(ctx, conn, db.cfg.Slot, pglogrepl.DropReplicationSlotOptions{Wait: false})
+	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, db.cfg.Slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "NOEXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication})
+	if err != nil {
+		if isSlotBusy(err) {
+			return 0, fmt.Errorf("creating replication slot %q: another process is using it (stop the other capture, or set source.advanced.slotName to a slot of this capture's own): %w", db.cfg.Slot, err)
+		}
+		return 0, fmt.Errorf("creating replication slot %q (the user needs the REPLICATION attribute, and max_replication_slots must leave a slot free): %w", db.cfg.Slot, err)
+	}
+	lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		return 0, fmt.Errorf("parsing slot %q consistent point %q: %w", db.cfg.Slot, res.ConsistentPoint, err)
+	}
+	return uint64(lsn), nil
+}
+
+// Busy is returned by StartReplication when another process holds the slot.
+type Busy struct{ Err error }
+
+func (b *Busy) Error() string { return b.Err.Error() }
+func (b *Busy) Unwrap() error { return b.Err }
+
+// StartReplication opens the replication stream of the slot at startLSN,
+// acknowledging startLSN until told otherwise. The stream ends when ctx is
+// cancelled or on error.
+func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (*Stream, error) {
+	conn, err := db.connectReplication(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = pglogrepl.StartReplication(ctx, conn, db.cfg.Slot, pglogrepl.LSN(startLSN), pglogrepl.StartReplicationOptions{
+		Mode: pglogrepl.LogicalReplication,
+		PluginArgs: []string{
+			`"proto_version" '1'`,
+			`"publication_names" '` + db.cfg.Publication + `'`,
+		},
+	})
+	if err != nil {
+		_ = conn.Close(context.Background())
+		var pgErr *pgconn.PgError
+		switch {
+		case isSlotBusy(err):
+			return nil, &Busy{Err: fmt.Errorf("another capture holds replication slot %q: %w", db.cfg.Slot, err)}
+		case errors.As(err, &pgErr) && pgErr.Code == "42704":
+			return nil, fmt.Errorf("%w: slot %q is gone but the checkpoint resumes at %s; it was dropped or invalidated, so changes may have been missed: re-backfill with `pg2kafka state reset --yes` (which recreates the slot): %v",
+				ErrSlotMissing, db.cfg.Slot, pglogrepl.LSN(startLSN), err)
+		}
+		return nil, fmt.Errorf("starting replication from slot %q at %s: %w", db.cfg.Slot, pglogrepl.LSN(startLSN), err)
+	}
+	cfg := db.cfg
+	s := &Stream{
+		conn:  conn,
+		types: newTypeCache(func(ctx context.Context) (*pgx.Conn, error) { return connectQuery(ctx, cfg) }),
+		out:   make(chan []Item, 4),
+		done:  make(chan struct{}),
+		rels:  map[uint32]*event.Table{},
+		// Changes before the first commit seen carry the start as loc[0].
+		prevEnd:  startLSN,
+		lastSent: startLSN,
+	}
+	s.ack.Store(startLSN)
+	go func() {
+		defer s.types.close()
+		s.run(ctx, nil)
+	}()
+	return s, nil
+}

@@ -1,0 +1,317 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pg2kafka/pg2kafka/event"
+)
+
+// ItemKind says what a stream Item carries.
+type ItemKind uint8
+
+// The item kinds.
+const (
+	// ItemChange: a row change of a table in the publication.
+	ItemChange ItemKind = iota + 1
+	// ItemCommit: the end of a transaction; LSN is its end LSN (the cursor).
+	ItemCommit
+	// ItemIdle: no transaction is in flight and every commit before LSN (the
+	// server's WAL position from a keepalive) has been delivered, so LSN is
+	// a safe cursor once everything before it is durable.
+	ItemIdle
+)
+
+// Item is one element of the replication stream, in commit order.
+type Item struct {
+	Kind   ItemKind
+	Change event.Change
+	LSN    uint64
+}
+
+// statusInterval is how often a standby status update is sent (§5.5).
+const statusInterval = 10 * time.Second
+
+// batchItems caps the items in one batch handed to the consumer.
+const batchItems = 1024
+
+// Stream is a running logical replication stream. Its batches arrive on C,
+// in commit order; it reports to the server, every 10 s and whenever asked,
+// the position given to Acknowledge, never more.
+type Stream struct {
+	conn  *pgconn.PgConn
+	types *typeCache
+	out   chan []Item
+	ack   atomic.Uint64
+	done  chan struct{}
+	err   error
+
+	rels     map[uint32]*event.Table
+	inTxn    bool
+	begin    pgoBegin
+	prevEnd  uint64 // end LSN of the last commit seen (loc[0])
+	lastSent uint64 // highest LSN announced through a Commit or Idle item
+	batch    []Item
+	newBuf   []event.Value
+	oldBuf   []event.Value
+}
+
+// C delivers batches of items. It is closed when the stream ends; Err then
+// tells why.
+func (s *Stream) C() <-chan []Item { return s.out }
+
+// Err returns the error that ended the stream, after C is closed.
+func (s *Stream) Err() error {
+	<-s.done
+	return s.err
+}
+
+// Acknowledge sets the position reported to the server as written, flushed
+// and applied: everything before lsn is durable downstream. It never moves
+// backwards.
+func (s *Stream) Acknowledge(lsn uint64) {
+	for {
+		cur := s.ack.Load()
+		if lsn <= cur || s.ack.CompareAndSwap(cur, lsn) {
+			return
+		}
+	}
+}
+
+func (s *Stream) run(ctx context.Context, stop <-chan struct{}) {
+	defer close(s.done)
+	defer close(s.out)
+	defer func() {
+		// One last status update so the server keeps what we acknowledged.
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.sendStatus(false)
+		_ = s.conn.Close(cctx)
+		cancel()
+	}()
+	s.err = s.loop(ctx)
+}
+
+func (s *Stream) sendStatus(reply bool) error {
+	ack := pglogrepl.LSN(s.ack.Load())
+	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), s.conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: ack, WALFlushPosition: ack, WALApplyPosition: ack,
+		ClientTime: time.Now(), ReplyRequested: reply,
+	})
+	if err != nil {
+		return fmt.Errorf("sending standby status update: %w", err)
+	}
+	return nil
+}
+
+func (s *Stream) loop(ctx context.Context) error {
+	nextStatus := time.Now().Add(statusInterval)
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !time.Now().Before(nextStatus) {
+			if err := s.sendStatus(true); err != nil {
+				return err
+			}
+			nextStatus = time.Now().Add(statusInterval)
+		}
+		rctx, cancel := context.WithDeadline(ctx, nextStatus)
+		msg, err := s.conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if pgconn.Timeout(err) || ctx.Err() != nil {
+				continue
+			}
+			return fmt.Errorf("receiving replication message: %w", err)
+		}
+		switch msg := msg.(type) {
+		case *pgproto3.CopyData:
+			if len(msg.Data) == 0 {
+				continue
+			}
+			switch msg.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parsing keepalive: %w", err)
+				}
+				if !s.inTxn && uint64(ka.ServerWALEnd) > s.lastSent {
+					s.lastSent = uint64(ka.ServerWALEnd)
+					s.batch = append(s.batch, Item{Kind: ItemIdle, LSN: uint64(ka.ServerWALEnd)})
+					if err := s.flush(ctx, &nextStatus); err != nil {
+						return err
+					}
+				}
+				if ka.ReplyRequested {
+					if err := s.sendStatus(false); err != nil {
+						return err
+					}
+					nextStatus = time.Now().Add(statusInterval)
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parsing XLogData: %w", err)
+				}
+				// The receive buffer is reused: keep one copy of the message,
+				// which the values of its change point into.
+				data := make([]byte, len(xld.WALData))
+				copy(data, xld.WALData)
+				commit, err := s.handle(ctx, uint64(xld.WALStart), data)
+				if err != nil {
+					return err
+				}
+				if commit || len(s.batch) >= batchItems {
+					if err := s.flush(ctx, &nextStatus); err != nil {
+						return err
+					}
+				}
+			}
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("replication stream: %w", pgconn.ErrorResponseToPgError(msg))
+		case *pgproto3.CopyDone:
+			return errors.New("replication stream: the server ended the stream")
+		}
+	}
+}
+
+// flush hands the current batch to the consumer, sending status updates
+// while it waits so a slow consumer never gets the connection dropped.
+func (s *Stream) flush(ctx context.Context, nextStatus *time.Time) error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	for {
+		wait := time.Until(*nextStatus)
+		if wait < 0 {
+			wait = 0
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case s.out <- s.batch:
+			timer.Stop()
+			s.batch = make([]Item, 0, batchItems/4)
+			return nil
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C:
+			if err := s.sendStatus(false); err != nil {
+				return err
+			}
+			*nextStatus = time.Now().Add(statusInterval)
+		}
+	}
+}
+
+// handle decodes one pgoutput message; it reports whether it was a COMMIT.
+func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool, error) {
+	if len(data) == 0 {
+		return false, nil
+	}
+	typ, body := data[0], data[1:]
+	switch typ {
+	case 'B':
+		if s.inTxn {
+			return false, errors.New("replication stream: BEGIN inside an open transaction")
+		}
+		b, err := parseBegin(body)
+		if err != nil {
+			return false, fmt.Errorf("parsing BEGIN: %w", err)
+		}
+		s.begin, s.inTxn = b, true
+	case 'C':
+		c, err := parseCommit(body)
+		if err != nil {
+			return false, fmt.Errorf("parsing COMMIT: %w", err)
+		}
+		if !s.inTxn || c.commitLSN != s.begin.finalLSN {
+			return false, fmt.Errorf("replication stream: COMMIT at %s does not match BEGIN's %s",
+				pglogrepl.LSN(c.commitLSN), pglogrepl.LSN(s.begin.finalLSN))
+		}
+		s.inTxn = false
+		s.prevEnd = c.endLSN
+		if c.endLSN > s.lastSent {
+			s.lastSent = c.endLSN
+		}
+		s.batch = append(s.batch, Item{Kind: ItemCommit, LSN: c.endLSN})
+		return true, nil
+	case 'R':
+		r, err := parseRelation(body)
+		if err != nil {
+			return false, fmt.Errorf("parsing RELATION: %w", err)
+		}
+		t, err := s.types.table(ctx, r)
+		if err != nil {
+			return false, err
+		}
+		s.rels[r.oid] = t
+	case 'Y':
+		// Domains and other user types are resolved from the catalog when a
+		// RELATION names them, which covers what TYPE announces.
+	case 'O':
+	case 'I', 'U', 'D':
+		if !s.inTxn {
+			return false, fmt.Errorf("replication stream: %c message outside a transaction", typ)
+		}
+		rel, newT, oldT, err := parseChange(typ, body, nil, nil)
+		if err != nil {
+			return false, fmt.Errorf("parsing %c message: %w", typ, err)
+		}
+		t, ok := s.rels[rel]
+		if !ok {
+			return false, fmt.Errorf("replication stream: change for unknown relation %d", rel)
+		}
+		if len(newT) != len(t.Columns) || (oldT != nil && len(oldT) != len(t.Columns)) {
+			return false, fmt.Errorf("replication stream: %s.%s: tuple has %d columns, RELATION said %d", t.Schema, t.Name, len(newT), len(t.Columns))
+		}
+		op := event.OpCreate
+		if typ == 'U' {
+			op = event.OpUpdate
+			// An unchanged TOASTed value is taken from the old tuple when the
+			// server sent one (REPLICA IDENTITY FULL), else left out.
+			if oldT != nil {
+				for i := range newT {
+					if newT[i].Marker == event.MarkerUnchanged && oldT[i].Marker != event.MarkerUnchanged {
+						newT[i] = oldT[i]
+					}
+				}
+			}
+		} else if typ == 'D' {
+			op = event.OpDelete
+		}
+		s.batch = append(s.batch, Item{Kind: ItemChange, Change: event.Change{
+			Op: op, Table: t, New: newT, Old: oldT,
+			Loc:      [3]int64{int64(s.prevEnd), int64(walStart), int64(s.begin.finalLSN)},
+			TSMillis: pgTimeToUnixMillis(s.begin.commitTime),
+			XID:      s.begin.xid,
+		}})
+	case 'T':
+		// TRUNCATE produces no document (§5.4); it is not an error.
+		if _, err := parseTruncate(body); err != nil {
+			return false, fmt.Errorf("parsing TRUNCATE: %w", err)
+		}
+	case 'M':
+	default:
+		return false, fmt.Errorf("replication stream: unsupported message type %q", typ)
+	}
+	return false, nil
+}
+
+// pgTimeToUnixMillis converts microseconds since 2000-01-01 to Unix ms.
+func pgTimeToUnixMillis(us int64) int64 { return us/1000 + 946684800000 }
+
+// isSlotBusy reports whether err says another process holds the slot.
+func isSlotBusy(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55006" ||
+		err != nil && strings.Contains(err.Error(), "is active for PID")
+}

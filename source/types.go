@@ -1,0 +1,149 @@
+package source
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pg2kafka/pg2kafka/event"
+)
+
+// kindByName maps a base type's typname to its Kind; unlisted base types are
+// KindText (their text form, as a string).
+var kindByName = map[string]event.Kind{
+	"bool": event.KindBool,
+	"int2": event.KindInt, "int4": event.KindInt, "int8": event.KindInt, "oid": event.KindInt,
+	"float4": event.KindFloat4, "float8": event.KindFloat8,
+	"numeric": event.KindNumeric,
+	"bytea":   event.KindBytea,
+	"json":    event.KindJSON, "jsonb": event.KindJSONB,
+	"date": event.KindDate, "time": event.KindTime, "timetz": event.KindTimeTZ,
+	"timestamp": event.KindTimestamp, "timestamptz": event.KindTimestampTZ,
+	"interval": event.KindInterval,
+	"uuid":     event.KindUUID,
+}
+
+// typeRow is what the catalog says of one type.
+type typeRow struct {
+	name     string
+	typtype  byte
+	category byte
+	base     uint32 // typbasetype, for domains
+	elem     uint32 // typelem, for arrays
+}
+
+// typeCache resolves type OIDs to event.Types (domains to their base type,
+// arrays to their element), asking the catalog once per OID.
+type typeCache struct {
+	connect func(ctx context.Context) (*pgx.Conn, error)
+	conn    *pgx.Conn
+	rows    map[uint32]typeRow
+	types   map[uint32]*event.Type
+}
+
+func newTypeCache(connect func(ctx context.Context) (*pgx.Conn, error)) *typeCache {
+	return &typeCache{connect: connect, rows: map[uint32]typeRow{}, types: map[uint32]*event.Type{}}
+}
+
+func (c *typeCache) close() {
+	if c.conn != nil {
+		_ = c.conn.Close(context.Background())
+		c.conn = nil
+	}
+}
+
+// load fetches the catalog rows of oids and of every type they lead to.
+func (c *typeCache) load(ctx context.Context, oids []uint32) error {
+	for len(oids) > 0 {
+		var want []uint32
+		for _, o := range oids {
+			if _, ok := c.rows[o]; !ok && o != 0 {
+				want = append(want, o)
+			}
+		}
+		if len(want) == 0 {
+			return nil
+		}
+		if c.conn == nil {
+			conn, err := c.connect(ctx)
+			if err != nil {
+				return fmt.Errorf("connecting to look up column types: %w", err)
+			}
+			c.conn = conn
+		}
+		rows, err := c.conn.Query(ctx, `SELECT oid, typname, typtype, typcategory, typbasetype, typelem FROM pg_type WHERE oid = ANY($1)`, want)
+		if err != nil {
+			return fmt.Errorf("looking up column types %v: %w", want, err)
+		}
+		oids = oids[:0:0]
+		for rows.Next() {
+			var oid, base, elem uint32
+			var name string
+			var typtype, category string
+			if err := rows.Scan(&oid, &name, &typtype, &category, &base, &elem); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading column types: %w", err)
+			}
+			c.rows[oid] = typeRow{name: name, typtype: typtype[0], category: category[0], base: base, elem: elem}
+			oids = append(oids, base, elem)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading column types: %w", err)
+		}
+		for _, o := range want {
+			if _, ok := c.rows[o]; !ok {
+				c.rows[o] = typeRow{name: fmt.Sprintf("oid%d", o), typtype: 'b'}
+			}
+		}
+	}
+	return nil
+}
+
+// resolve returns the type of oid; load must have fetched it.
+func (c *typeCache) resolve(oid uint32) *event.Type {
+	if t, ok := c.types[oid]; ok {
+		return t
+	}
+	r := c.rows[oid]
+	base := r
+	for depth := 0; base.typtype == 'd' && depth < 16; depth++ {
+		base = c.rows[base.base]
+	}
+	t := &event.Type{OID: oid, Name: base.name}
+	switch {
+	case base.typtype == 'e':
+		t.Kind = event.KindEnum
+	case base.typtype == 'c':
+		t.Kind = event.KindComposite
+	case base.typtype == 'r':
+		t.Kind = event.KindRange
+	case base.category == 'A' && base.elem != 0:
+		t.Kind = event.KindArray
+		c.types[oid] = t // guard against cycles
+		t.Elem = c.resolve(base.elem)
+	default:
+		t.Kind = kindByName[base.name]
+	}
+	c.types[oid] = t
+	return t
+}
+
+// table builds a table from a RELATION message.
+func (c *typeCache) table(ctx context.Context, r pgoRelation) (*event.Table, error) {
+	oids := make([]uint32, len(r.columns))
+	for i, col := range r.columns {
+		oids[i] = col.typeOID
+	}
+	if err := c.load(ctx, oids); err != nil {
+		return nil, fmt.Errorf("relation %s.%s: %w", r.namespace, r.name, err)
+	}
+	t := &event.Table{Schema: r.namespace, Name: r.name, Columns: make([]event.Column, len(r.columns))}
+	for i, col := range r.columns {
+		t.Columns[i] = event.Column{Name: col.name, Type: *c.resolve(col.typeOID), Nullable: true}
+		if col.flags&1 != 0 {
+			t.Key = append(t.Key, i)
+		}
+	}
+	return t, nil
+}
