@@ -54,7 +54,13 @@ var (
 // use. It fails the test when no server can be had.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = start() })
+	sharedOnce.Do(func() {
+		if url := os.Getenv(EnvURL); url != "" {
+			shared = &Server{AdminURL: url}
+			return
+		}
+		shared, sharedErr = Start()
+	})
 	if sharedErr != nil {
 		t.Fatalf("pgtest: %v", sharedErr)
 	}
@@ -140,10 +146,10 @@ func (s *Server) Stop() {
 	_ = os.RemoveAll(s.dir)
 }
 
-func start() (*Server, error) {
-	if url := os.Getenv(EnvURL); url != "" {
-		return &Server{AdminURL: url}, nil
-	}
+// Start starts a new throwaway server from the installed binaries. Each
+// setting ("name = value" lines of postgresql.conf, e.g. "wal_level =
+// replica") overrides the defaults. The caller must Stop it.
+func Start(settings ...string) (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -187,7 +193,8 @@ full_page_writes = off
 shared_buffers = 128MB
 wal_sender_timeout = 60s
 log_min_messages = warning
-`, port, dir)
+%s
+`, port, dir, strings.Join(settings, "\n"))
 	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening postgresql.conf: %w", err)
