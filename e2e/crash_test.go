@@ -1,0 +1,233 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// change is one committed write to a key, as the writer saw it commit.
+type change struct {
+	op string
+	v  int64
+}
+
+// writer commits random inserts, updates and deletes in small transactions
+// and records each key's committed history.
+type writer struct {
+	mu      sync.Mutex
+	history map[int][]change
+	stop    chan struct{}
+	done    chan error
+	commits int
+}
+
+func startWriter(t *testing.T, url string, keys int) *writer {
+	t.Helper()
+	w := &writer{history: map[int][]change{}, stop: make(chan struct{}), done: make(chan error, 1)}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer conn.Close(context.Background())
+		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+		live := map[int]bool{}
+		var v int64
+		for {
+			select {
+			case <-w.stop:
+				w.done <- nil
+				return
+			default:
+			}
+			ctx := context.Background()
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				w.done <- err
+				return
+			}
+			var pending []func()
+			n := 1 + rng.Intn(4)
+			for i := 0; i < n; i++ {
+				k := rng.Intn(keys)
+				v++
+				var op, q string
+				switch {
+				case !live[k]:
+					op, q = "c", `INSERT INTO hist (k, v) VALUES ($1, $2)`
+				case rng.Intn(4) == 0:
+					op, q = "d", `DELETE FROM hist WHERE k = $1 AND $2::bigint IS NOT NULL`
+				default:
+					op, q = "u", `UPDATE hist SET v = $2 WHERE k = $1`
+				}
+				if _, err := tx.Exec(ctx, q, k, v); err != nil {
+					_ = tx.Rollback(ctx)
+					w.done <- fmt.Errorf("writer %s on key %d: %w", op, k, err)
+					return
+				}
+				live[k] = op != "d"
+				kk, c := k, change{op: op, v: v}
+				if op == "d" {
+					c.v = 0
+				}
+				pending = append(pending, func() { w.history[kk] = append(w.history[kk], c) })
+			}
+			if err := tx.Commit(ctx); err != nil {
+				w.done <- fmt.Errorf("writer commit: %w", err)
+				return
+			}
+			w.mu.Lock()
+			for _, f := range pending {
+				f()
+			}
+			w.commits++
+			w.mu.Unlock()
+			time.Sleep(time.Duration(rng.Intn(3)) * time.Millisecond)
+		}
+	}()
+	return w
+}
+
+func (w *writer) finish(t *testing.T) {
+	t.Helper()
+	close(w.stop)
+	if err := <-w.done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keyHistories groups a topic's records into each key's sequence of
+// changes, checking that every delete is followed by its tombstone.
+func keyHistories(t *testing.T, recs []*kgo.Record) (map[int][]change, int) {
+	t.Helper()
+	got := map[int][]change{}
+	tombstoneWanted := map[string]bool{}
+	changes := 0
+	for _, r := range recs {
+		if r.Value == nil {
+			if !tombstoneWanted[string(r.Key)] {
+				t.Errorf("unexpected tombstone for %s", r.Key)
+			}
+			tombstoneWanted[string(r.Key)] = false
+			continue
+		}
+		d := decode(t, r)
+		k := int(d["k"].(float64))
+		c := change{op: meta(d)["op"].(string)}
+		if c.op != "d" {
+			c.v = int64(d["v"].(float64))
+		}
+		if c.op == "d" {
+			tombstoneWanted[string(r.Key)] = true
+		}
+		if want := `{"k":` + strconv.Itoa(k) + `}`; string(r.Key) != want {
+			t.Errorf("record key %s, want %s", r.Key, want)
+		}
+		got[k] = append(got[k], c)
+		changes++
+	}
+	return got, changes
+}
+
+func compareHistories(t *testing.T, got, want map[int][]change) {
+	t.Helper()
+	bad := 0
+	for k, w := range want {
+		g := got[k]
+		if fmt.Sprint(g) != fmt.Sprint(w) {
+			if bad++; bad <= 5 {
+				t.Errorf("key %d: Kafka holds %v, committed history is %v", k, g, w)
+			}
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("key %d: Kafka holds %v, but it was never written", k, g)
+		}
+	}
+	if bad > 5 {
+		t.Errorf("... and %d more keys differ", bad-5)
+	}
+}
+
+// Killing pg2kafka with SIGKILL at random moments while a writer commits
+// loses no change and duplicates none: after catch-up each key's sequence
+// of changes in Kafka equals its committed history (read_committed).
+func TestSIGKILLRoundsLoseNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash rounds take ~30s")
+	}
+	e := newEnv(t)
+	e.exec(`CREATE TABLE hist (k integer PRIMARY KEY, v bigint NOT NULL)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE hist`)
+	first := e.start(true)
+	w := startWriter(t, e.dbURL, 200)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	const rounds = 12
+	first.kill()
+	for i := 0; i < rounds; i++ {
+		p := e.start(false)
+		time.Sleep(time.Duration(300+rng.Intn(1500)) * time.Millisecond)
+		p.kill()
+	}
+	w.finish(t)
+	last := e.start(true)
+	w.mu.Lock()
+	want := w.history
+	commits := w.commits
+	w.mu.Unlock()
+	total := 0
+	for _, h := range want {
+		total += len(h)
+	}
+	deletes := 0
+	for _, h := range want {
+		for _, c := range h {
+			if c.op == "d" {
+				deletes++
+			}
+		}
+	}
+	recs := e.consume(e.topic("hist"), total+deletes, 90*time.Second)
+	last.stop(t)
+	got, n := keyHistories(t, recs)
+	t.Logf("%d crash rounds (SIGKILL), %d writer transactions, %d changes to %d keys; Kafka holds %d changes", rounds+1, commits, total, len(want), n)
+	compareHistories(t, got, want)
+}
+
+// SIGTERM mid-stream commits what is whole, and a restart resumes without
+// losing or repeating a change.
+func TestSIGTERMRestartResumes(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE hist (k integer PRIMARY KEY, v bigint NOT NULL)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE hist`)
+	p := e.start(true)
+	w := startWriter(t, e.dbURL, 50)
+	time.Sleep(1500 * time.Millisecond)
+	p.stop(t) // clean exit (status 0) while the writer keeps committing
+	time.Sleep(500 * time.Millisecond)
+	p = e.start(true)
+	time.Sleep(1000 * time.Millisecond)
+	w.finish(t)
+	total, deletes := 0, 0
+	for _, h := range w.history {
+		total += len(h)
+		for _, c := range h {
+			if c.op == "d" {
+				deletes++
+			}
+		}
+	}
+	recs := e.consume(e.topic("hist"), total+deletes, 60*time.Second)
+	p.stop(t)
+	got, _ := keyHistories(t, recs)
+	compareHistories(t, got, w.history)
+}

@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// REPLICA IDENTITY FULL updates carry the whole old row in _meta.before and
+// deletes carry the whole row; an update that leaves a TOASTed column
+// unchanged omits it under the default identity and fills it under FULL.
+func TestReplicaIdentityAndToast(t *testing.T) {
+	e := newEnv(t)
+	e.exec(
+		`CREATE TABLE full_rows (id integer PRIMARY KEY, note text, big text)`,
+		`ALTER TABLE full_rows REPLICA IDENTITY FULL`,
+		`ALTER TABLE full_rows ALTER COLUMN big SET STORAGE EXTERNAL`,
+		`CREATE TABLE toasty (id integer PRIMARY KEY, note text, big text)`,
+		`ALTER TABLE toasty ALTER COLUMN big SET STORAGE EXTERNAL`,
+		`ALTER PUBLICATION flow_publication ADD TABLE full_rows, toasty`,
+	)
+	p := e.start(true)
+	big := `(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 2000) i)` // 64 kB, stored out of line
+	e.exec(
+		`INSERT INTO full_rows VALUES (1, 'a', `+big+`)`,
+		`UPDATE full_rows SET note = 'b' WHERE id = 1`,
+		`DELETE FROM full_rows WHERE id = 1`,
+		`INSERT INTO toasty VALUES (1, 'a', `+big+`)`,
+		`UPDATE toasty SET note = 'b' WHERE id = 1`,
+	)
+	full := e.consume(e.topic("full_rows"), 4, 30*time.Second)
+	toasty := e.consume(e.topic("toasty"), 2, 30*time.Second)
+	p.stop(t)
+	if len(full) != 4 || len(toasty) != 2 {
+		t.Fatalf("got %d full_rows and %d toasty records, want 4 and 2", len(full), len(toasty))
+	}
+	var bigValue string
+	{
+		d := decode(t, full[0])
+		bigValue, _ = d["big"].(string)
+		if len(bigValue) != 64000 || !strings.HasPrefix(bigValue, "c4ca4238") {
+			t.Fatalf("insert's big column is %d bytes, want the 64000-byte value", len(bigValue))
+		}
+	}
+	upd := decode(t, full[1])
+	before, ok := meta(upd)["before"].(map[string]any)
+	if !ok {
+		t.Fatalf("FULL identity update has no before: %s", full[1].Value)
+	}
+	if want := map[string]any{"id": 1.0, "note": "a", "big": bigValue}; !reflect.DeepEqual(before, want) {
+		t.Errorf("before = %v, want the whole old row", shorten(before))
+	}
+	if upd["big"] != bigValue || upd["note"] != "b" {
+		t.Errorf("FULL identity update lost the unchanged TOASTed value or the new note: %v", shorten(withoutMeta(upd)))
+	}
+	del := decode(t, full[2])
+	if want := (doc{"id": 1.0, "note": "b", "big": bigValue}); meta(del)["op"] != "d" || !reflect.DeepEqual(withoutMeta(del), want) {
+		t.Errorf("FULL identity delete = %v, want the whole row", shorten(withoutMeta(del)))
+	}
+	if _, ok := meta(del)["before"]; ok {
+		t.Errorf("delete carries before")
+	}
+
+	tu := decode(t, toasty[1])
+	if _, ok := tu["big"]; ok {
+		t.Errorf("default identity update carries the unchanged TOASTed column")
+	}
+	if want := (doc{"id": 1.0, "note": "b"}); !reflect.DeepEqual(withoutMeta(tu), want) {
+		t.Errorf("default identity update = %v, want %v", withoutMeta(tu), want)
+	}
+}
+
+func shorten(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		if s, ok := v.(string); ok && len(s) > 20 {
+			v = s[:20] + "…"
+		}
+		out[k] = v
+	}
+	return out
+}
