@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+)
+
+// One 200,000-row transaction is delivered whole, in bounded memory.
+func TestLargeTransaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200k rows")
+	}
+	e := newEnv(t)
+	e.exec(`CREATE TABLE bulk (id integer PRIMARY KEY, payload text)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE bulk`)
+	p := e.start(true)
+	const rows = 200_000
+	e.exec(`INSERT INTO bulk SELECT g, md5(g::text) FROM generate_series(1, 200000) g`)
+	recs := e.consume(e.topic("bulk"), rows, 120*time.Second)
+	peak := peakRSS(t, p.cmd.Process.Pid)
+	p.stop(t)
+	if len(recs) != rows {
+		t.Fatalf("got %d records, want %d", len(recs), rows)
+	}
+	seen := make([]bool, rows+1)
+	for _, r := range recs {
+		id, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(string(r.Key), `{"id":`), `}`))
+		if err != nil || id < 1 || id > rows || seen[id] {
+			t.Fatalf("unexpected or repeated key %s", r.Key)
+		}
+		seen[id] = true
+	}
+	t.Logf("200,000-row transaction: peak RSS of pg2kafka %d MiB", peak>>20)
+	if peak > 256<<20 {
+		t.Errorf("peak RSS %d MiB, want under 256 MiB", peak>>20)
+	}
+}
+
+// peakRSS reads a process's high-water resident set size.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatalf("reading peak RSS: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+// The slot's confirmed_flush_lsn never passes the last committed
+// checkpoint's cursor, and it advances while the captured table is idle and
+// another, uncaptured table is busy (WAL does not pile up).
+func TestSlotConfirmsOnlyCheckpointedAndAdvancesWhenIdle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for status updates")
+	}
+	e := newEnv(t)
+	e.exec(`CREATE TABLE captured (id integer PRIMARY KEY)`,
+		`CREATE TABLE busy (id serial PRIMARY KEY, v text)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE captured`)
+	p := e.start(true)
+	e.exec(`INSERT INTO captured VALUES (1)`)
+	e.consume(e.topic("captured"), 1, 30*time.Second)
+	conn := e.conn()
+	ctx := context.Background()
+
+	confirmed := func() uint64 {
+		var s string
+		if err := conn.QueryRow(ctx, `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'flow_slot'`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		l, err := pglogrepl.ParseLSN(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uint64(l)
+	}
+	start := confirmed()
+	deadline := time.Now().Add(60 * time.Second)
+	var last uint64
+	samples := 0
+	for time.Now().Before(deadline) {
+		e.exec(`INSERT INTO busy (v) SELECT md5(g::text) FROM generate_series(1, 200) g`)
+		// Read the slot before the checkpoint: a checkpoint is written before
+		// its cursor is confirmed, so the slot can never be ahead.
+		c := confirmed()
+		cp := lastCheckpointCursor(t, e)
+		if c > cp {
+			t.Fatalf("slot confirmed %s, past the last committed checkpoint's cursor %s", pglogrepl.LSN(c), pglogrepl.LSN(cp))
+		}
+		samples++
+		last = c
+		if c > start {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	p.stop(t)
+	if last <= start {
+		t.Fatalf("confirmed_flush_lsn stayed at %s for 60s while the captured table was idle and another was busy", pglogrepl.LSN(start))
+	}
+	t.Logf("confirmed_flush_lsn advanced %s -> %s while idle (%d samples, never past the checkpoint)", pglogrepl.LSN(start), pglogrepl.LSN(last), samples)
+}
+
+func lastCheckpointCursor(t *testing.T, e *env) uint64 {
+	t.Helper()
+	recs := e.settle(e.prefix+".checkpoints", 300*time.Millisecond)
+	var cursor uint64
+	for _, r := range recs {
+		if string(r.Key) != "flow_slot" || r.Value == nil {
+			continue
+		}
+		var st struct {
+			Cursor string `json:"cursor"`
+		}
+		if err := json.Unmarshal(r.Value, &st); err != nil {
+			t.Fatalf("checkpoint is not JSON: %s", r.Value)
+		}
+		l, err := pglogrepl.ParseLSN(st.Cursor)
+		if err != nil {
+			t.Fatalf("checkpoint cursor %q: %v", st.Cursor, err)
+		}
+		cursor = uint64(l)
+	}
+	return cursor
+}
+
