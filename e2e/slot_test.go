@@ -137,4 +137,3 @@ func lastCheckpointCursor(t *testing.T, e *env) uint64 {
 	}
 	return cursor
 }
-
