@@ -21,7 +21,7 @@ test-short:
 
 # A local PostgreSQL plus the embedded broker; writes rows, prints records.
 demo:
-	$(GO) run ./cmd/demo
+	$(GO) run ./internal/demo
 
 bench:
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/

@@ -33,11 +33,15 @@ type Database interface {
 	StartReplication(ctx context.Context, startLSN uint64) (*source.Stream, error)
 	CurrentLSN(ctx context.Context) (uint64, error)
 	WriteWatermark(ctx context.Context, watermark string) error
+	ReadChunk(ctx context.Context, q *source.ChunkQuery) ([]source.Row, error)
+	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]source.Row, error)
+	TableSize(ctx context.Context, schema, table string) (pages uint32, rows float64, err error)
 }
 
 // Sink is what the loop needs of Kafka.
 type Sink interface {
 	Begin() error
+	InTxn() bool
 	Write(ctx context.Context, r kafka.Record)
 	Commit(ctx context.Context, checkpoint []byte) error
 	Abort(ctx context.Context) error
@@ -62,6 +66,14 @@ type Binding struct {
 	KeyColumns []string
 	// SkipBackfill makes activation go straight to Active.
 	SkipBackfill bool
+	// Columns are the table's columns as discovered (generated columns
+	// left out): what a backfill reads.
+	Columns []event.Column
+	// KeyUnpredictable says the key's ORDER BY order may differ from the
+	// byte order of its encoding (text under a collation, enums).
+	KeyUnpredictable bool
+	// Filter is the binding's additional_backfill_filter, or "".
+	Filter string
 }
 
 // Options tunes the loop.
@@ -79,6 +91,8 @@ type Options struct {
 	// SlotBusyRetries bounds the retries while another process holds the
 	// slot; negative retries forever.
 	SlotBusyRetries int
+	// ChunkSize is the rows per backfill chunk (default 50,000).
+	ChunkSize int
 	// Ready, when set, is called once the capture streams.
 	Ready func()
 	// Logger receives the loop's logs.
@@ -107,6 +121,8 @@ type Capture struct {
 type binding struct {
 	Binding
 	state *checkpoint.TableState
+	// backfill is the table's backfill reader, built at activation.
+	backfill *backfill
 }
 
 // tableRun is the loop's view of one relation shape from the stream.
@@ -126,6 +142,9 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 	}
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = 16 << 20
+	}
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = 50_000
 	}
 	c := &Capture{db: db, sink: sink, opts: opts, log: opts.Logger, state: state,
 		bindings: map[string]*binding{}, byTable: map[*event.Table]*tableRun{}}
@@ -188,11 +207,12 @@ func (c *Capture) Run(ctx context.Context) error {
 
 	// 4. Catch up to the current WAL position, then activate pending
 	// bindings (§4.1): their first events are the ones after activation.
-	if err := c.streamToFence(ctx); err != nil {
+	if err := c.streamToFence(ctx, true); err != nil {
 		return c.stop(err)
 	}
-	c.activate()
-	if err := c.commit(ctx); err != nil {
+	// Activation has no checkpoint of its own (as in Flow): the new modes
+	// first appear in the next one, a chunk's or a batch's.
+	if err := c.activate(ctx); err != nil {
 		return c.stop(err)
 	}
 	c.log.Info().Str("cursor", c.state.Cursor).Int("tables", len(c.bindings)).Msg("capture is streaming")
@@ -200,7 +220,17 @@ func (c *Capture) Run(ctx context.Context) error {
 		c.opts.Ready()
 	}
 
-	// 5. Stream, closing a batch whenever the input runs dry or a limit is hit.
+	// 5. Backfill one chunk at a time while any table needs it; then
+	// stream, closing a batch whenever the input runs dry or a limit is hit.
+	for {
+		b := c.nextBackfill()
+		if b == nil {
+			break
+		}
+		if err := c.backfillChunk(ctx, b); err != nil {
+			return c.stop(err)
+		}
+	}
 	return c.stop(c.streamForever(ctx))
 }
 
@@ -245,8 +275,10 @@ func (c *Capture) stop(err error) error {
 }
 
 // streamToFence relays changes until the first commit at or after the
-// server's current WAL position (§4.3).
-func (c *Capture) streamToFence(ctx context.Context) error {
+// server's current WAL position (§4.3). With perCommit, batches close at
+// commits as in plain streaming; without, everything up to the fence stays
+// in the open batch (a backfill chunk's window).
+func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 	fence, err := c.db.CurrentLSN(ctx)
 	if err != nil {
 		return err
@@ -254,6 +286,8 @@ func (c *Capture) streamToFence(ctx context.Context) error {
 	if fence <= c.cursor {
 		return nil
 	}
+	// The watermark write guarantees a commit after the fence, so the wait
+	// ends even on an idle database.
 	if err := c.db.WriteWatermark(ctx, fmt.Sprintf("%d", time.Now().UnixNano())); err != nil {
 		return err
 	}
@@ -268,8 +302,10 @@ func (c *Capture) streamToFence(ctx context.Context) error {
 			if err := c.process(ctx, items); err != nil {
 				return err
 			}
-			if err := c.maybeCommit(ctx, false); err != nil {
-				return err
+			if perCommit {
+				if err := c.maybeCommit(ctx, false); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -381,8 +417,9 @@ func (c *Capture) markDirty() {
 	}
 }
 
-// change writes one change of the stream if its table is captured and
-// active (§4.4).
+// change writes one change of the stream if its table is captured and in a
+// mode that emits it (§4.4); while the table's backfill window is open the
+// change also takes part in the chunk's reconciliation.
 func (c *Capture) change(ctx context.Context, ch *event.Change) error {
 	tr, err := c.tableRun(ch.Table)
 	if err != nil {
@@ -392,7 +429,12 @@ func (c *Capture) change(ctx context.Context, ch *event.Change) error {
 		return nil
 	}
 	switch tr.b.state.Mode {
-	case checkpoint.ModeActive, checkpoint.ModeUnfilteredBackfill, checkpoint.ModeKeylessBackfill:
+	case checkpoint.ModeActive, checkpoint.ModeKeylessBackfill:
+	case checkpoint.ModeBackfill, checkpoint.ModeUnfilteredBackfill:
+		emit, err := c.reconcile(tr, ch)
+		if err != nil || !emit {
+			return err
+		}
 	default:
 		return nil
 	}
@@ -440,42 +482,75 @@ var opHeaders = map[event.Op][]byte{event.OpCreate: []byte("c"), event.OpUpdate:
 // write encodes a change into one allocation (key, document and LSN
 // header) and hands it to the sink; a delete is followed by a tombstone.
 func (c *Capture) write(ctx context.Context, tr *tableRun, ch *event.Change) error {
-	if !c.sink.(interface{ InTxn() bool }).InTxn() {
+	return c.writeWith(ctx, tr.b, tr.enc, ch, uint64(ch.Loc[1]))
+}
+
+func (c *Capture) writeWith(ctx context.Context, b *binding, enc *schema.FlowEncoder, ch *event.Change, lsn uint64) error {
+	if !c.sink.InTxn() {
 		if err := c.sink.Begin(); err != nil {
 			return err
 		}
 	}
-	buf := tr.enc.AppendKey(c.scratch[:0], ch)
+	buf := enc.AppendKey(c.scratch[:0], ch)
 	keyLen := len(buf)
-	buf = tr.enc.AppendDocument(buf, ch)
+	buf = enc.AppendDocument(buf, ch)
 	docLen := len(buf)
-	buf = append(buf, pglogrepl.LSN(ch.Loc[1]).String()...)
+	buf = append(buf, pglogrepl.LSN(lsn).String()...)
 	c.scratch = buf
 	rec := make([]byte, len(buf))
 	copy(rec, buf)
-	r := kafka.Record{Topic: tr.b.Topic, Value: rec[keyLen:docLen:docLen], Op: opHeaders[ch.Op], LSN: rec[docLen:]}
+	r := kafka.Record{Topic: b.Topic, Value: rec[keyLen:docLen:docLen], Op: opHeaders[ch.Op], LSN: rec[docLen:]}
 	if keyLen > 0 {
 		r.Key = rec[:keyLen:keyLen]
 	}
 	c.sink.Write(ctx, r)
 	if ch.Op == event.OpDelete && c.opts.Tombstones && r.Key != nil {
-		c.sink.Write(ctx, kafka.Record{Topic: tr.b.Topic, Key: r.Key})
+		c.sink.Write(ctx, kafka.Record{Topic: b.Topic, Key: r.Key})
 	}
 	c.markDirty()
 	return nil
 }
 
-// activate gives each Pending binding its mode (§4.5). Backfills are not
-// run by this loop yet: a pending binding becomes Active, capturing changes
-// from this point on.
-func (c *Capture) activate() {
+// activate gives each Pending binding its mode (§4.5) and prepares the
+// backfill of every backfilling binding (resumed ones included).
+func (c *Capture) activate(ctx context.Context) error {
 	for _, b := range c.bindings {
-		if b.state.Mode != checkpoint.ModePending {
-			continue
+		if b.state.Mode == checkpoint.ModePending {
+			b.state.Mode = activationMode(&b.Binding)
+			b.state.KeyColumns = b.KeyColumns
+			if b.state.Mode == checkpoint.ModeKeylessBackfill {
+				b.state.KeyColumns = nil
+			}
+			b.state.Scanned = nil
+			c.markDirty()
 		}
-		b.state.Mode = checkpoint.ModeActive
-		b.state.KeyColumns = b.KeyColumns
-		b.state.Scanned = nil
-		c.markDirty()
+		if checkpoint.IsBackfillMode(b.state.Mode) && b.SkipBackfill {
+			// skip_backfills also cancels a half-finished backfill.
+			b.state.Mode, b.state.Scanned = checkpoint.ModeActive, nil
+			c.markDirty()
+		}
+		if checkpoint.IsBackfillMode(b.state.Mode) {
+			bf, err := c.newBackfill(ctx, b)
+			if err != nil {
+				return err
+			}
+			b.backfill = bf
+		}
 	}
+	return nil
+}
+
+// activationMode is the mode a Pending binding starts in (§4.5).
+func activationMode(b *Binding) checkpoint.Mode {
+	switch {
+	case b.Mode == "Only Changes" || b.SkipBackfill:
+		return checkpoint.ModeActive
+	case b.Mode == "Without Primary Key" || len(b.KeyColumns) == 0:
+		return checkpoint.ModeKeylessBackfill
+	case b.Mode == "Precise":
+		return checkpoint.ModeBackfill
+	case b.Mode == "Normal" || b.KeyUnpredictable || b.Filter != "":
+		return checkpoint.ModeUnfilteredBackfill
+	}
+	return checkpoint.ModeBackfill
 }

@@ -48,6 +48,8 @@ type env struct {
 	prefix  string
 	dir     string
 	extra   string // appended to the config file
+	// advanced holds extra source.advanced lines ("key: value").
+	advanced []string
 }
 
 func newEnv(t *testing.T) *env {
@@ -88,6 +90,7 @@ func (e *env) config() string {
   database: %s
   advanced:
     sslmode: disable
+%s
 kafka:
   brokers: [%s]
   topic_prefix: %s
@@ -97,7 +100,7 @@ log:
   format: json
 http:
   listen: ""
-%s`, cfg.Host, cfg.Port, cfg.User, cfg.Database, strings.Join(e.brokers, ", "), e.prefix, e.extra)
+%s`, cfg.Host, cfg.Port, cfg.User, cfg.Database, indent(e.advanced, "    "), strings.Join(e.brokers, ", "), e.prefix, e.extra)
 	path := filepath.Join(e.dir, "pg2kafka.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		e.t.Fatal(err)
@@ -259,4 +262,12 @@ func header(r *kgo.Record, key string) string {
 		}
 	}
 	return ""
+}
+
+func indent(lines []string, prefix string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(prefix + l + "\n")
+	}
+	return b.String()
 }

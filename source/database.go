@@ -127,7 +127,12 @@ func (db *Database) CurrentLSN(ctx context.Context) (uint64, error) {
 
 // WriteWatermark upserts a fresh watermark, which guarantees a commit after
 // the current WAL position (§4.3).
+// In read-only mode it writes nothing: the fence is then reached through the
+// server's keepalive positions (or other writes).
 func (db *Database) WriteWatermark(ctx context.Context, watermark string) error {
+	if db.cfg.ReadOnly {
+		return nil
+	}
 	_, err := db.conn.Exec(ctx, `INSERT INTO `+quoteQualified(db.cfg.WatermarksTable)+` (slot, watermark) VALUES ($1, $2) ON CONFLICT (slot) DO UPDATE SET watermark = $2`, db.cfg.Slot, watermark)
 	if err != nil {
 		return fmt.Errorf("writing a watermark to %s: %w", db.cfg.WatermarksTable, err)

@@ -120,9 +120,11 @@ func newLogger(cfg *config.Config) zerolog.Logger {
 			format = "console"
 		}
 	}
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	var l zerolog.Logger
 	if format == "console" {
-		l = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"})
+		l = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000",
+			NoColor: !term.IsTerminal(int(os.Stderr.Fd()))})
 	} else {
 		l = zerolog.New(os.Stderr)
 	}

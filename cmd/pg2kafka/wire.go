@@ -110,10 +110,16 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 	var out []capture.Binding
 	add := func(t *source.DiscoveredTable, cb *config.Binding) error {
 		b := capture.Binding{Schema: t.Schema, Table: t.Name, Topic: cfg.TopicFor(t.Schema, t.Name),
-			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name)}
+			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name), KeyUnpredictable: t.KeyUnpredictable}
+		for _, col := range t.Columns {
+			if !col.Generated { // replication never carries them (§4.2)
+				b.Columns = append(b.Columns, col)
+			}
+		}
 		counter := 0
 		if cb != nil {
 			b.Mode, b.Priority, counter = cb.Resource.Mode, cb.Resource.Priority, cb.BackfillCounter
+			b.Filter = cb.Resource.AdditionalBackfillFilter
 			if len(cb.Resource.PrimaryKey) > 0 {
 				b.KeyColumns = cb.Resource.PrimaryKey
 			}
@@ -166,7 +172,25 @@ func hasColumn(t *source.DiscoveredTable, name string) bool {
 	return false
 }
 
+// unsupported names configured features this version does not have yet, so
+// they fail loudly instead of being ignored.
+func unsupported(cfg *config.Config) error {
+	k := cfg.Kafka
+	switch {
+	case k.Format != "" && k.Format != "json":
+		return fmt.Errorf("kafka.format %q is not supported yet (use json)", k.Format)
+	case k.Envelope != "" && k.Envelope != "flow":
+		return fmt.Errorf("kafka.envelope %q is not supported yet (use flow)", k.Envelope)
+	case k.Oversize != "" && k.Oversize != "fail":
+		return fmt.Errorf("kafka.oversize %q is not supported yet (use fail)", k.Oversize)
+	}
+	return nil
+}
+
 func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
+	if err := unsupported(cfg); err != nil {
+		return err
+	}
 	db, err := source.Connect(ctx, sourceConfig(cfg))
 	if err != nil {
 		return err
@@ -223,6 +247,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		MaxBytes:        cfg.Kafka.Batch.MaxBytes,
 		SourceTag:       cfg.Source.Advanced.SourceTag,
 		SlotBusyRetries: cfg.Kafka.SlotBusyRetries,
+		ChunkSize:       cfg.ChunkSize(),
 		Logger:          log,
 	})
 	err = c.Run(ctx)

@@ -167,7 +167,7 @@ func (s *Sink) Close() { s.cl.Close() }
 // unreachable turns a start-up timeout into the error that names the fix.
 func (s *Sink) unreachable(doing string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("kafka: %s: brokers %s unreachable for %s (check kafka.brokers, the network, and kafka.tls / kafka.sasl): %w",
+		return fmt.Errorf("kafka: %s: brokers %s unreachable for %s (check kafka.brokers, the network, kafka.tls, and the credentials in kafka.sasl: some brokers just close the connection on a wrong SASL username or password): %w",
 			doing, strings.Join(s.cfg.brokers, ","), s.cfg.connectTimeout, err)
 	}
 	if errors.Is(err, kerr.SaslAuthenticationFailed) || strings.Contains(err.Error(), "SASL") {
@@ -254,6 +254,9 @@ func (s *Sink) ensureTopics(ctx context.Context, topics []string, configs map[st
 }
 
 func topicError(doing, topic string, err error) error {
+	if errors.Is(err, kerr.SaslAuthenticationFailed) {
+		return fmt.Errorf("kafka: %s topic %q: SASL authentication failed (check kafka.sasl.mechanism, kafka.sasl.username and kafka.sasl.password): %w", doing, topic, err)
+	}
 	if errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
 		return fmt.Errorf("kafka: %s topic %q: not authorized (grant CREATE, DESCRIBE and WRITE on the topic to pg2kafka's principal, or create it beforehand): %w", doing, topic, err)
 	}

@@ -1,0 +1,319 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/pg2kafka/pg2kafka/checkpoint"
+	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/source"
+)
+
+// backfill reads one table's existing rows, chunk by chunk (§4.2, §4.6).
+type backfill struct {
+	table    *event.Table // the discovered columns a chunk reads
+	key      []int
+	keyTypes []*event.Type
+	collateC []bool
+	enc      *schema.FlowEncoder
+	keyless  bool
+	// Keyless tables: the page ceiling and pages per chunk (§4.6).
+	pageCeiling, pagesPerChunk uint32
+
+	estimate  float64
+	started   time.Time
+	startRows int64
+	lastLog   time.Time
+
+	win *window // the open chunk's window, nil between chunks
+}
+
+// window is a chunk held while the stream runs to its fence. A held row
+// whose key sees a change in the window is dropped: the change, emitted
+// in stream order, carries the key's newer state (DBLog). So no key's
+// records ever go back in time.
+type window struct {
+	rows    []source.Row
+	index   map[string]int // row key → index in rows
+	dropped []bool
+	// emitAll: the chunk completed the table, so no change is filtered.
+	emitAll bool
+	// latest holds each key's latest known values in the window, to fill
+	// unchanged TOASTed columns an update leaves out.
+	latest map[string]known
+}
+
+type known struct {
+	table  *event.Table
+	values []event.Value
+}
+
+const progressEvery = 5 * time.Second
+
+func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error) {
+	bf := &backfill{
+		table:   &event.Table{Schema: b.Schema, Name: b.Table, Columns: b.Columns},
+		keyless: b.state.Mode == checkpoint.ModeKeylessBackfill,
+		started: time.Now(), startRows: b.state.Backfilled,
+	}
+	if len(bf.table.Columns) == 0 {
+		return nil, fmt.Errorf("backfill of %s.%s: no columns are known (is the table readable?)", b.Schema, b.Table)
+	}
+	if !bf.keyless {
+		key, err := keyIndexes(bf.table, b.state.KeyColumns)
+		if err != nil {
+			return nil, fmt.Errorf("backfill of %s.%s: %w (the key changed since the backfill began: re-backfill the table by bumping its backfill_counter)", b.Schema, b.Table, err)
+		}
+		bf.key = key
+		precise := b.state.Mode == checkpoint.ModeBackfill
+		for _, k := range key {
+			t := &bf.table.Columns[k].Type
+			bf.keyTypes = append(bf.keyTypes, t)
+			bf.collateC = append(bf.collateC, precise && t.Kind == event.KindText && isCollatable(t.Name))
+		}
+	}
+	bf.enc = schema.NewFlowEncoder(bf.table, bf.key, c.opts.SourceTag)
+	pages, rows, err := c.db.TableSize(ctx, b.Schema, b.Table)
+	if err != nil {
+		return nil, err
+	}
+	bf.estimate = rows
+	bf.pageCeiling = uint32(math.Ceil(1.05 * float64(pages)))
+	bf.pagesPerChunk = uint32(c.opts.ChunkSize/100 + 1)
+	return bf, nil
+}
+
+func isCollatable(name string) bool {
+	switch name {
+	case "text", "varchar", "bpchar", "name":
+		return true
+	}
+	return false
+}
+
+// nextBackfill picks the table whose chunk runs next: among backfilling
+// bindings of the highest priority, one at random (§4.1).
+func (c *Capture) nextBackfill() *binding {
+	var best []*binding
+	for _, b := range c.bindings {
+		if b.backfill == nil || !checkpoint.IsBackfillMode(b.state.Mode) {
+			continue
+		}
+		switch {
+		case len(best) == 0 || b.Priority > best[0].Priority:
+			best = []*binding{b}
+		case b.Priority == best[0].Priority:
+			best = append(best, b)
+		}
+	}
+	if len(best) == 0 {
+		return nil
+	}
+	return best[rand.IntN(len(best))]
+}
+
+// backfillChunk runs one iteration of the backfill (§4.1–4.4 with DBLog's
+// reconciliation): read a chunk (the stream is at the previous fence), hold
+// it while streaming to a new fence, write the rows no change touched, and
+// commit all of it with the checkpoint in one Kafka transaction.
+func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
+	bf := b.backfill
+	st := b.state
+	var (
+		rows     []source.Row
+		complete bool
+		scanned  []byte
+		err      error
+	)
+	if bf.keyless {
+		from := uint32(0)
+		if st.Scanned != nil {
+			if from, _, err = checkpoint.ParseTID(st.Scanned); err != nil {
+				return fmt.Errorf("backfill of %s.%s: cursor %q: %w", b.Schema, b.Table, st.Scanned, err)
+			}
+		}
+		to := from + bf.pagesPerChunk
+		if rows, err = c.db.ReadPages(ctx, b.Schema, b.Table, columnNames(bf.table), from, to); err != nil {
+			return err
+		}
+		scanned, complete = checkpoint.FormatTID(to), to >= bf.pageCeiling
+	} else {
+		q := &source.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
+			Key: st.KeyColumns, CollateC: bf.collateC, Limit: c.opts.ChunkSize, Filter: b.Filter}
+		if st.Scanned != nil {
+			if q.After, err = schema.DecodeRowKey(st.Scanned, bf.keyTypes); err != nil {
+				return fmt.Errorf("backfill of %s.%s: decoding cursor %x: %w", b.Schema, b.Table, st.Scanned, err)
+			}
+		}
+		if rows, err = c.db.ReadChunk(ctx, q); err != nil {
+			return err
+		}
+		complete = len(rows) < c.opts.ChunkSize
+		scanned = st.Scanned
+	}
+
+	win := &window{rows: rows, dropped: make([]bool, len(rows)), emitAll: complete}
+	if !bf.keyless {
+		win.index = make(map[string]int, len(rows))
+		win.latest = map[string]known{}
+		precise := st.Mode == checkpoint.ModeBackfill
+		var key []byte
+		for i, row := range rows {
+			ch := event.Change{New: row}
+			if key, err = bf.enc.AppendRowKey(key[:0], &ch); err != nil {
+				return err
+			}
+			if precise && scanned != nil && bytes.Compare(key, scanned) <= 0 {
+				return fmt.Errorf("backfill of %s.%s: scan key ordering failure: last=%x, next=%x (PostgreSQL orders this key differently from its encoding: set the binding's resource.mode to \"Normal\" and bump its backfill_counter)", b.Schema, b.Table, scanned, key)
+			}
+			scanned = append(scanned[:0:0], key...)
+			win.index[string(key)] = i
+			win.latest[string(key)] = known{table: bf.table, values: row}
+		}
+	}
+	// The precise filter of the window uses the new cursor (§4.4).
+	prevScanned := st.Scanned
+	if !bf.keyless {
+		st.Scanned = scanned
+	}
+	bf.win = win
+	err = c.streamToFence(ctx, false)
+	bf.win = nil
+	if err != nil {
+		st.Scanned = prevScanned
+		return err
+	}
+
+	for i, row := range rows {
+		if win.dropped[i] {
+			continue
+		}
+		ch := event.Change{Op: event.OpCreate, New: row, Snapshot: true, Loc: [3]int64{-1, st.Backfilled, 0}}
+		if err := c.writeWith(ctx, b, bf.enc, &ch, c.cursor); err != nil {
+			return err
+		}
+		st.Backfilled++
+	}
+	if complete {
+		st.Mode, st.Scanned = checkpoint.ModeActive, nil
+	} else {
+		st.Scanned = scanned
+	}
+	c.markDirty()
+	if err := c.commit(ctx); err != nil {
+		return err
+	}
+	c.progress(b, complete)
+	return nil
+}
+
+// reconcile decides whether a change to a backfilling keyed table is
+// emitted (§4.4) and, inside a chunk's window, drops the held rows it
+// supersedes and fills the unchanged TOASTed columns it leaves out.
+func (c *Capture) reconcile(tr *tableRun, ch *event.Change) (bool, error) {
+	key, err := tr.enc.AppendRowKey(nil, ch)
+	if err != nil {
+		return false, err
+	}
+	var win *window
+	if bf := tr.b.backfill; bf != nil {
+		win = bf.win
+	}
+	// The precise filter also applies while catching up after a restart,
+	// before the backfill is prepared again.
+	if tr.b.state.Mode == checkpoint.ModeBackfill && (win == nil || !win.emitAll) {
+		if s := tr.b.state.Scanned; s == nil || bytes.Compare(key, s) > 0 {
+			return false, nil // a later chunk reads this key
+		}
+	}
+	if win == nil {
+		return true, nil
+	}
+	if i, ok := win.index[string(key)]; ok {
+		win.dropped[i] = true
+	}
+	if ch.Op == event.OpUpdate && ch.Old != nil {
+		// A key change: the old key's held row is gone too.
+		if oldKey, err := tr.enc.AppendRowKey(nil, &event.Change{New: ch.Old}); err == nil && !bytes.Equal(oldKey, key) {
+			if i, ok := win.index[string(oldKey)]; ok {
+				win.dropped[i] = true
+			}
+			delete(win.latest, string(oldKey))
+		}
+	}
+	if ch.Op == event.OpDelete {
+		delete(win.latest, string(key))
+		return true, nil
+	}
+	if ch.Op == event.OpUpdate {
+		if prev, ok := win.latest[string(key)]; ok {
+			fillUnchanged(ch, prev)
+		}
+	}
+	win.latest[string(key)] = known{table: ch.Table, values: ch.New}
+	return true, nil
+}
+
+// fillUnchanged replaces the unchanged-TOAST markers of ch with the latest
+// known values of the same columns.
+func fillUnchanged(ch *event.Change, prev known) {
+	for i := range ch.New {
+		if ch.New[i].Marker != event.MarkerUnchanged {
+			continue
+		}
+		if prev.table == ch.Table {
+			if prev.values[i].Marker == event.MarkerText || prev.values[i].Marker == event.MarkerNull {
+				ch.New[i] = prev.values[i]
+			}
+			continue
+		}
+		name := ch.Table.Columns[i].Name
+		for j, col := range prev.table.Columns {
+			if col.Name == name && j < len(prev.values) {
+				if v := prev.values[j]; v.Marker == event.MarkerText || v.Marker == event.MarkerNull {
+					ch.New[i] = v
+				}
+				break
+			}
+		}
+	}
+}
+
+func columnNames(t *event.Table) []string {
+	out := make([]string, len(t.Columns))
+	for i, col := range t.Columns {
+		out[i] = col.Name
+	}
+	return out
+}
+
+// progress logs a table's backfill progress, at most every few seconds.
+func (c *Capture) progress(b *binding, complete bool) {
+	bf := b.backfill
+	now := time.Now()
+	if !complete && now.Sub(bf.lastLog) < progressEvery {
+		return
+	}
+	bf.lastLog = now
+	done := b.state.Backfilled
+	rate := float64(done-bf.startRows) / now.Sub(bf.started).Seconds()
+	ev := c.log.Info().Str("table", b.Schema+"."+b.Table).Int64("rows", done).
+		Float64("estimate", bf.estimate).Float64("rows_per_s", math.Round(rate))
+	if bf.estimate > 0 {
+		ev = ev.Float64("percent", math.Min(100, math.Round(1000*float64(done)/bf.estimate)/10))
+		if rate > 0 && float64(done) < bf.estimate {
+			ev = ev.Dur("eta", time.Duration((bf.estimate-float64(done))/rate*float64(time.Second)))
+		}
+	}
+	if complete {
+		ev.Msg("backfill complete")
+		b.backfill = nil
+		return
+	}
+	ev.Msg("backfilling")
+}

@@ -1,0 +1,426 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/pg2kafka/pg2kafka/checkpoint"
+	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/sink/kafka"
+)
+
+// backfillTables creates the four tables of the backfill tests: integer,
+// composite and text keys, and a keyless one; every write sets v from one
+// sequence, so a key's versions only grow.
+func backfillTables(e *env, rows int) {
+	e.exec(
+		`CREATE SEQUENCE ver`,
+		`CREATE TABLE t_int (id integer PRIMARY KEY, v bigint NOT NULL DEFAULT nextval('ver'), pad text)`,
+		`CREATE TABLE t_comp (a integer, b text, v bigint NOT NULL DEFAULT nextval('ver'), PRIMARY KEY (a, b))`,
+		`CREATE TABLE t_text (code text PRIMARY KEY, v bigint NOT NULL DEFAULT nextval('ver'))`,
+		`CREATE TABLE t_nokey (n integer, v bigint NOT NULL DEFAULT nextval('ver'))`,
+		fmt.Sprintf(`INSERT INTO t_int (id, pad) SELECT g, md5(g::text) FROM generate_series(1, %d) g`, rows*3/10),
+		fmt.Sprintf(`INSERT INTO t_comp (a, b) SELECT g / 10, 'b' || (g %% 10) FROM generate_series(1, %d) g`, rows*3/10),
+		fmt.Sprintf(`INSERT INTO t_text (code) SELECT 'code-' || g FROM generate_series(1, %d) g`, rows*3/10),
+		fmt.Sprintf(`INSERT INTO t_nokey (n) SELECT g FROM generate_series(1, %d) g`, rows/10),
+		`ALTER PUBLICATION flow_publication ADD TABLE t_int, t_comp, t_text, t_nokey`,
+		`ANALYZE`,
+	)
+}
+
+// mutator writes random inserts, updates and deletes to the keyed tables
+// (and inserts to the keyless one) until stopped.
+func mutator(t *testing.T, url string, keyRange int) (stop func()) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quit, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		defer conn.Close(context.Background())
+		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+		ctx := context.Background()
+		for {
+			select {
+			case <-quit:
+				done <- nil
+				return
+			default:
+			}
+			k := 1 + rng.Intn(keyRange)
+			var q string
+			var args []any
+			switch rng.Intn(10) {
+			case 0:
+				q, args = `DELETE FROM t_int WHERE id = $1`, []any{k}
+			case 1:
+				q, args = `INSERT INTO t_int (id, pad) VALUES ($1, 'new') ON CONFLICT (id) DO UPDATE SET v = nextval('ver')`, []any{k}
+			case 2, 3:
+				q, args = `UPDATE t_int SET v = nextval('ver'), pad = 'upd' WHERE id = $1`, []any{k}
+			case 4:
+				q, args = `UPDATE t_comp SET v = nextval('ver') WHERE a = $1 AND b = $2`, []any{k / 10, fmt.Sprintf("b%d", k%10)}
+			case 5:
+				q, args = `DELETE FROM t_comp WHERE a = $1 AND b = $2`, []any{k / 10, fmt.Sprintf("b%d", k%10)}
+			case 6:
+				q, args = `UPDATE t_text SET v = nextval('ver') WHERE code = $1`, []any{fmt.Sprintf("code-%d", k)}
+			case 7:
+				q, args = `DELETE FROM t_text WHERE code = $1`, []any{fmt.Sprintf("code-%d", k)}
+			case 8:
+				q, args = `INSERT INTO t_text (code) VALUES ($1) ON CONFLICT (code) DO UPDATE SET v = nextval('ver')`, []any{fmt.Sprintf("code-%d", k)}
+			default:
+				q, args = `INSERT INTO t_nokey (n) VALUES ($1)`, []any{-k}
+			}
+			if _, err := conn.Exec(ctx, q, args...); err != nil {
+				done <- fmt.Errorf("mutator: %s: %w", q, err)
+				return
+			}
+			time.Sleep(time.Duration(rng.Intn(2)) * time.Millisecond)
+		}
+	}()
+	return func() {
+		close(quit)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// lastPerKey checks a keyed topic: along each key's records v never
+// decreases, and the last record per key (deletes and tombstones
+// honoured) equals the table's rows. It returns the number of backfill
+// documents.
+func lastPerKey(t *testing.T, e *env, table string, recs []*kgo.Record, rowsSQL string) int {
+	t.Helper()
+	last := map[string]doc{}
+	maxV := map[string]float64{}
+	snapshots := 0
+	for _, r := range recs {
+		k := canonJSON(string(r.Key))
+		if r.Value == nil {
+			delete(last, k)
+			continue
+		}
+		d := decode(t, r)
+		if source(d)["snapshot"] == true {
+			snapshots++
+		}
+		if meta(d)["op"] == "d" {
+			delete(last, k)
+			continue
+		}
+		v := d["v"].(float64)
+		if v < maxV[k] {
+			t.Errorf("%s key %s went back in time: v %v after %v", table, k, v, maxV[k])
+		}
+		maxV[k] = v
+		last[k] = withoutMeta(d)
+	}
+	rows, err := e.conn().Query(context.Background(), rowsSQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for rows.Next() {
+		var key, row string
+		if err := rows.Scan(&key, &row); err != nil {
+			t.Fatal(err)
+		}
+		want[canonJSON(key)] = row
+	}
+	if len(want) != len(last) {
+		t.Errorf("%s: Kafka's last records hold %d keys, the table %d rows", table, len(last), len(want))
+	}
+	bad := 0
+	for k, w := range want {
+		var wd doc
+		_ = json.Unmarshal([]byte(w), &wd)
+		if got, ok := last[k]; !ok || fmt.Sprint(got) != fmt.Sprint(wd) {
+			if bad++; bad <= 3 {
+				t.Errorf("%s key %s: last record %v, table row %v", table, k, got, wd)
+			}
+		}
+	}
+	return snapshots
+}
+
+// The whole table, then every change: a backfill of 200,000 rows in four
+// tables (chunk size 1,000) while a writer changes random keys and
+// pg2kafka is SIGKILLed at random moments leaves each topic's last record
+// per key equal to the table, no key ever going back in time, and resumes
+// from the last chunk rather than from zero.
+func TestBackfillUnderWritesAndCrashes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200k rows and crash rounds")
+	}
+	e := newEnv(t)
+	const rows, chunk = 200_000, 1000
+	backfillTables(e, rows)
+	e.advanced = []string{fmt.Sprintf("backfill_chunk_size: %d", chunk)}
+	stop := mutator(t, e.dbURL, rows*3/10)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	const restarts = 10
+	for i := 0; i < restarts; i++ {
+		p := e.start(false)
+		time.Sleep(time.Duration(500+rng.Intn(1500)) * time.Millisecond)
+		p.kill()
+	}
+	p := e.start(true)
+	waitBackfilled(t, e, []string{"t_int", "t_comp", "t_text", "t_nokey"}, 120*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	// Let the last changes arrive, then compare.
+	time.Sleep(1500 * time.Millisecond)
+	p.stop(t)
+
+	var mu sync.Mutex
+	topics := map[string][]*kgo.Record{}
+	var wg sync.WaitGroup
+	for _, tb := range []string{"t_int", "t_comp", "t_text", "t_nokey"} {
+		wg.Add(1)
+		go func(tb string) {
+			defer wg.Done()
+			recs := e.settle(e.topic(tb), 2*time.Second)
+			mu.Lock()
+			topics[tb] = recs
+			mu.Unlock()
+		}(tb)
+	}
+	wg.Wait()
+	snaps := 0
+	snaps += lastPerKey(t, e, "t_int", topics["t_int"], `SELECT json_build_object('id', id)::text, json_build_object('id', id, 'v', v, 'pad', pad)::text FROM t_int`)
+	snaps += lastPerKey(t, e, "t_comp", topics["t_comp"], `SELECT json_build_object('a', a, 'b', b)::text, json_build_object('a', a, 'b', b, 'v', v)::text FROM t_comp`)
+	snaps += lastPerKey(t, e, "t_text", topics["t_text"], `SELECT json_build_object('code', code)::text, json_build_object('code', code, 'v', v)::text FROM t_text`)
+
+	// Keyless: every row of the table is in the topic (rows moved by
+	// concurrent writes may appear twice, as in Flow's keyless mode).
+	seen := map[string]bool{}
+	for _, r := range topics["t_nokey"] {
+		d := decode(t, r)
+		if source(d)["snapshot"] == true {
+			snaps++
+		}
+		seen[fmt.Sprint(d["n"], "/", d["v"])] = true
+	}
+	var missing int
+	rowsq, err := e.conn().Query(context.Background(), `SELECT n, v FROM t_nokey`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rowsq.Next() {
+		var n, v int64
+		_ = rowsq.Scan(&n, &v)
+		if !seen[fmt.Sprint(float64(n), "/", float64(v))] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("t_nokey: %d rows of the table are not in the topic", missing)
+	}
+	limit := rows + chunk*restarts
+	t.Logf("backfill documents: %d for %d rows across %d restarts (limit %d)", snaps, rows, restarts, limit)
+	if snaps >= limit {
+		t.Errorf("%d backfill documents for %d rows: restarts re-read more than one chunk each", snaps, rows)
+	}
+}
+
+// waitBackfilled waits until the checkpoint shows every table Active.
+func waitBackfilled(t *testing.T, e *env, tables []string, d time.Duration) *checkpoint.State {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		st := currentCheckpoint(t, e)
+		done := st != nil
+		for _, tb := range tables {
+			ts := st.Bindings[checkpoint.StateKey([]string{"public", tb}, 0)]
+			if st == nil || ts == nil || ts.Mode != checkpoint.ModeActive {
+				done = false
+			}
+		}
+		if done {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backfill not complete after %s; last checkpoint %+v", d, st)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func checkpoints(t *testing.T, e *env) []*checkpoint.State {
+	t.Helper()
+	var out []*checkpoint.State
+	for _, r := range e.settle(e.prefix+".checkpoints", 300*time.Millisecond) {
+		if r.Value == nil {
+			continue
+		}
+		st, err := checkpoint.Parse(r.Value)
+		if err != nil {
+			t.Fatalf("checkpoint %s is not a valid Flow state: %v", r.Value, err)
+		}
+		if err := st.Validate(); err != nil {
+			t.Fatalf("checkpoint %s fails validation: %v", r.Value, err)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// currentCheckpoint reads the capture's last committed checkpoint up to the
+// topic's stable offset, as pg2kafka does at start.
+func currentCheckpoint(t *testing.T, e *env) *checkpoint.State {
+	t.Helper()
+	s, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", "flow_slot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	raw, err := s.ReadCheckpoint(context.Background())
+	if err != nil {
+		t.Fatalf("reading the checkpoint: %v", err)
+	}
+	if raw == nil {
+		return nil
+	}
+	st, err := checkpoint.Parse(raw)
+	if err != nil {
+		t.Fatalf("checkpoint %s is not a valid Flow state: %v", raw, err)
+	}
+	return st
+}
+
+func lastCheckpoint(t *testing.T, e *env) *checkpoint.State {
+	cps := checkpoints(t, e)
+	if len(cps) == 0 {
+		return nil
+	}
+	return cps[len(cps)-1]
+}
+
+// After each chunk the checkpoint is a valid reduced Flow state whose
+// scanned decodes to the chunk's last row key and whose backfilled counts
+// the backfill documents written so far.
+func TestBackfillCheckpoints(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE chk (id integer PRIMARY KEY, name text)`,
+		`INSERT INTO chk SELECT g, 'n' || g FROM generate_series(1, 5500) g`,
+		`ALTER PUBLICATION flow_publication ADD TABLE chk`)
+	e.advanced = []string{"backfill_chunk_size: 1000"}
+	p := e.start(true)
+	waitBackfilled(t, e, []string{"chk"}, 60*time.Second)
+	p.stop(t)
+	recs := e.settle(e.topic("chk"), time.Second)
+	if len(recs) != 5500 {
+		t.Fatalf("got %d backfill documents, want 5500", len(recs))
+	}
+	for i, r := range recs {
+		d := decode(t, r)
+		loc := source(d)["loc"].([]any)
+		if source(d)["snapshot"] != true || meta(d)["op"] != "c" || loc[0] != -1.0 || loc[1] != float64(i) || loc[2] != 0.0 {
+			t.Fatalf("backfill document %d has _meta %v", i, meta(d))
+		}
+		if d["id"] != float64(i+1) {
+			t.Fatalf("backfill document %d is row %v, want %d (key order)", i, d["id"], i+1)
+		}
+	}
+	var scanned []int64
+	var backfilled []int64
+	for _, st := range checkpoints(t, e) {
+		ts := st.Bindings["public%2Fchk"]
+		if ts == nil {
+			t.Fatalf("checkpoint lacks state key public%%2Fchk: %v", st.Keys())
+		}
+		if ts.Mode == checkpoint.ModeBackfill {
+			vals, err := schema.DecodeTuple(ts.Scanned)
+			if err != nil || len(vals) != 1 {
+				t.Fatalf("scanned %x does not decode to one key: %v", ts.Scanned, err)
+			}
+			scanned = append(scanned, vals[0].(int64))
+			backfilled = append(backfilled, ts.Backfilled)
+			if strings.Join(ts.KeyColumns, ",") != "id" {
+				t.Errorf("key_columns = %v", ts.KeyColumns)
+			}
+		}
+	}
+	last := lastCheckpoint(t, e).Bindings["public%2Fchk"]
+	if last.Mode != checkpoint.ModeActive || last.Scanned != nil || last.Backfilled != 5500 {
+		t.Errorf("final table state %+v, want Active, no scanned, backfilled 5500", last)
+	}
+	want := []int64{1000, 2000, 3000, 4000, 5000}
+	if fmt.Sprint(scanned) != fmt.Sprint(want) || fmt.Sprint(backfilled) != fmt.Sprint(want) {
+		t.Errorf("chunk checkpoints: scanned %v backfilled %v, want %v for both", scanned, backfilled, want)
+	}
+}
+
+// skip_backfills and the "Only Changes" mode capture changes only; a table
+// added on restart is backfilled while the others stream; a removed table
+// becomes Ignore.
+func TestBackfillOptionsAndBindingChanges(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE a (id integer PRIMARY KEY)`, `CREATE TABLE b (id integer PRIMARY KEY)`,
+		`CREATE TABLE c (id integer PRIMARY KEY)`, `CREATE TABLE d (id integer PRIMARY KEY)`,
+		`INSERT INTO a SELECT generate_series(1, 10)`, `INSERT INTO b SELECT generate_series(1, 10)`,
+		`INSERT INTO c SELECT generate_series(1, 10)`, `INSERT INTO d SELECT generate_series(1, 10)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE a, b, c, d`)
+	binding := func(table, mode string) string {
+		return fmt.Sprintf("  - resource: {namespace: public, stream: %s, mode: %q}\n", table, mode)
+	}
+	e.advanced = []string{"skip_backfills: public.b"}
+	e.extra = "bindings:\n" + binding("a", "") + binding("b", "") + binding("c", "Only Changes")
+	p := e.start(true)
+	e.exec(`INSERT INTO a VALUES (11)`, `INSERT INTO b VALUES (11)`, `INSERT INTO c VALUES (11)`)
+	ra := e.consume(e.topic("a"), 11, 30*time.Second)
+	rb := e.consume(e.topic("b"), 1, 30*time.Second)
+	rc := e.consume(e.topic("c"), 1, 30*time.Second)
+	p.stop(t)
+	if len(ra) != 11 {
+		t.Errorf("a: %d records, want 10 backfilled + 1 change", len(ra))
+	}
+	for name, recs := range map[string][]*kgo.Record{"b (skip_backfills)": rb, "c (Only Changes)": rc} {
+		if len(recs) != 1 || string(recs[0].Key) != `{"id":11}` {
+			t.Errorf("%s: want only the change to id 11, got %d records", name, len(recs))
+		}
+	}
+
+	// Restart with d added and a removed: d backfills, a becomes Ignore.
+	e.advanced = nil
+	e.extra = "bindings:\n" + binding("b", "") + binding("c", "Only Changes") + binding("d", "")
+	p = e.start(true)
+	st := waitBackfilled(t, e, []string{"d"}, 30*time.Second)
+	e.exec(`INSERT INTO b VALUES (12)`)
+	rb = e.consume(e.topic("b"), 2, 30*time.Second)
+	p.stop(t)
+	if got := st.Bindings["public%2Fa"]; got == nil || got.Mode != checkpoint.ModeIgnore {
+		t.Errorf("removed binding a: state %+v, want Ignore", got)
+	}
+	if rd := e.settle(e.topic("d"), time.Second); len(rd) != 10 {
+		t.Errorf("added table d: %d records, want its 10 rows backfilled", len(rd))
+	}
+	if len(rb) != 2 {
+		t.Errorf("b kept streaming across the restart: got %d records, want 2", len(rb))
+	}
+	keys := st.Keys()
+	sort.Strings(keys)
+	if strings.Join(keys, " ") != "public%2Fa public%2Fb public%2Fc public%2Fd" {
+		t.Errorf("state keys %v", keys)
+	}
+}
+
+// canonJSON prints a JSON object with sorted keys, for comparisons.
+func canonJSON(s string) string {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return s
+	}
+	return fmt.Sprint(m)
+}

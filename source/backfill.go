@@ -1,0 +1,145 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pg2kafka/pg2kafka/event"
+)
+
+// Row is one backfilled row: its values in text form, in the order of the
+// columns asked for.
+type Row []event.Value
+
+// ChunkQuery describes one keyed backfill chunk (§4.2).
+type ChunkQuery struct {
+	Schema, Table string
+	// Columns are the columns to read, in output order.
+	Columns []string
+	// Key are the key columns, in key order.
+	Key []string
+	// CollateC appends COLLATE "C" to the key columns with true here, so
+	// the scan order equals the byte order of their encoding.
+	CollateC []bool
+	// After holds the previous chunk's last key values; nil for the first
+	// chunk.
+	After []any
+	// Limit is the chunk size.
+	Limit int
+	// Filter is an extra SQL predicate (the binding's
+	// additional_backfill_filter), or "".
+	Filter string
+}
+
+// SQL renders the query.
+func (q *ChunkQuery) SQL() string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i, c := range q.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(c))
+	}
+	b.WriteString(" FROM ")
+	b.WriteString(QuoteTable(q.Schema, q.Table))
+	keys := make([]string, len(q.Key))
+	for i, k := range q.Key {
+		keys[i] = quoteIdent(k)
+		if i < len(q.CollateC) && q.CollateC[i] {
+			keys[i] += ` COLLATE "C"`
+		}
+	}
+	var where []string
+	if q.After != nil {
+		params := make([]string, len(q.After))
+		for i := range q.After {
+			params[i] = fmt.Sprintf("$%d", i+1)
+		}
+		where = append(where, "("+strings.Join(keys, ", ")+") > ("+strings.Join(params, ", ")+")")
+	}
+	if q.Filter != "" {
+		where = append(where, "("+q.Filter+")")
+	}
+	if len(where) > 0 {
+		b.WriteString(" WHERE ")
+		b.WriteString(strings.Join(where, " AND "))
+	}
+	b.WriteString(" ORDER BY ")
+	b.WriteString(strings.Join(keys, ", "))
+	fmt.Fprintf(&b, " LIMIT %d", q.Limit)
+	return b.String()
+}
+
+// ReadChunk runs a keyed chunk query and returns its rows in text form.
+func (db *Database) ReadChunk(ctx context.Context, q *ChunkQuery) ([]Row, error) {
+	sql := q.SQL()
+	args := append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, q.After...)
+	rows, err := db.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("backfilling %s.%s: %w", q.Schema, q.Table, err)
+	}
+	return collectRows(rows, q.Schema+"."+q.Table)
+}
+
+// TableSize returns a table's size in pages (including its partitions) and
+// the planner's row estimate.
+func (db *Database) TableSize(ctx context.Context, schema, table string) (pages uint32, rows float64, err error) {
+	err = db.conn.QueryRow(ctx, `
+SELECT coalesce(max(pg_relation_size(c.oid) / current_setting('block_size')::int), 0)::bigint,
+       coalesce(sum(greatest(c.reltuples, 0)), 0)::float8
+FROM pg_class c WHERE c.oid = $1::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = $1::regclass)`,
+		QuoteTable(schema, table)).Scan(&pages, &rows)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading the size of %s.%s: %w", schema, table, err)
+	}
+	return pages, rows, nil
+}
+
+// ReadPages reads the rows stored in pages (from, to] of a keyless table
+// (§4.6): WHERE ctid > '(from,0)' AND ctid <= '(to,0)'.
+func (db *Database) ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]Row, error) {
+	cols := make([]string, len(columns))
+	for i, c := range columns {
+		cols[i] = quoteIdent(c)
+	}
+	sql := fmt.Sprintf(`SELECT %s FROM %s WHERE ctid > $1::tid AND ctid <= $2::tid`, strings.Join(cols, ", "), QuoteTable(schema, table))
+	rows, err := db.conn.Query(ctx, sql, pgx.QueryResultFormats{pgx.TextFormatCode},
+		fmt.Sprintf("(%d,0)", from), fmt.Sprintf("(%d,0)", to))
+	if err != nil {
+		return nil, fmt.Errorf("backfilling %s.%s pages %d..%d: %w", schema, table, from, to, err)
+	}
+	return collectRows(rows, schema+"."+table)
+}
+
+// collectRows copies each row's text values into one allocation per row.
+func collectRows(rows pgx.Rows, name string) ([]Row, error) {
+	defer rows.Close()
+	var out []Row
+	for rows.Next() {
+		raw := rows.RawValues()
+		size := 0
+		for _, v := range raw {
+			size += len(v)
+		}
+		buf := make([]byte, 0, size)
+		row := make(Row, len(raw))
+		for i, v := range raw {
+			if v == nil {
+				row[i] = event.Value{Marker: event.MarkerNull}
+				continue
+			}
+			start := len(buf)
+			buf = append(buf, v...)
+			row[i] = event.Value{Marker: event.MarkerText, Data: buf[start:len(buf):len(buf)]}
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("backfilling %s: %w", name, err)
+	}
+	return out, nil
+}
