@@ -20,7 +20,7 @@ type backfill struct {
 	key      []int
 	keyTypes []*event.Type
 	collateC []bool
-	enc      *schema.FlowEncoder
+	enc      Encoder
 	keyless  bool
 	// Keyless tables: the page ceiling and pages per chunk (§4.6).
 	pageCeiling, pagesPerChunk uint32
@@ -77,7 +77,7 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 			bf.collateC = append(bf.collateC, precise && t.Kind == event.KindText && isCollatable(t.Name))
 		}
 	}
-	bf.enc = schema.NewFlowEncoder(bf.table, bf.key, c.opts.SourceTag)
+	bf.enc = c.opts.Encoder(bf.table, bf.key)
 	pages, rows, err := c.db.TableSize(ctx, b.Schema, b.Table)
 	if err != nil {
 		return nil, err

@@ -48,6 +48,21 @@ type Sink interface {
 	Pending() (records int, bytes int64)
 }
 
+// Encoder turns a table's changes into record keys and values. Encoders
+// append to the caller's buffer.
+type Encoder interface {
+	// AppendKey appends the Kafka key (nothing for a keyless table).
+	AppendKey(dst []byte, c *event.Change) []byte
+	// AppendDocument appends the Kafka value.
+	AppendDocument(dst []byte, c *event.Change) []byte
+	// AppendRowKey appends the row key of §2.1 (FoundationDB tuple).
+	AppendRowKey(dst []byte, c *event.Change) ([]byte, error)
+}
+
+// NewEncoder builds the encoder of a table shape; key indexes its key
+// columns in key order.
+type NewEncoder func(t *event.Table, key []int) Encoder
+
 // Binding is one captured table.
 type Binding struct {
 	// Schema and Table name the table (the resource's namespace and stream).
@@ -91,6 +106,12 @@ type Options struct {
 	// SlotBusyRetries bounds the retries while another process holds the
 	// slot; negative retries forever.
 	SlotBusyRetries int
+	// Encoder builds record encoders; the default writes Flow documents.
+	Encoder NewEncoder
+	// KeyChangeAsDeleteCreate writes an update that changes the key as a
+	// delete of the old key (plus its tombstone) and a create of the new
+	// one, as Debezium does; by default it is one update (as Flow).
+	KeyChangeAsDeleteCreate bool
 	// ChunkSize is the rows per backfill chunk (default 50,000).
 	ChunkSize int
 	// Ready, when set, is called once the capture streams.
@@ -128,7 +149,8 @@ type binding struct {
 // tableRun is the loop's view of one relation shape from the stream.
 type tableRun struct {
 	b   *binding // nil: not captured
-	enc *schema.FlowEncoder
+	enc Encoder
+	key []int
 }
 
 // New prepares a capture of bindings from state (as read from the
@@ -145,6 +167,10 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 	}
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = 50_000
+	}
+	if opts.Encoder == nil {
+		tag := opts.SourceTag
+		opts.Encoder = func(t *event.Table, key []int) Encoder { return schema.NewFlowEncoder(t, key, tag) }
 	}
 	c := &Capture{db: db, sink: sink, opts: opts, log: opts.Logger, state: state,
 		bindings: map[string]*binding{}, byTable: map[*event.Table]*tableRun{}}
@@ -453,7 +479,7 @@ func (c *Capture) tableRun(t *event.Table) (*tableRun, error) {
 		if err != nil {
 			return nil, err
 		}
-		tr.enc = schema.NewFlowEncoder(t, key, c.opts.SourceTag)
+		tr.enc, tr.key = c.opts.Encoder(t, key), key
 	}
 	c.byTable[t] = tr
 	return tr, nil
@@ -482,10 +508,33 @@ var opHeaders = map[event.Op][]byte{event.OpCreate: []byte("c"), event.OpUpdate:
 // write encodes a change into one allocation (key, document and LSN
 // header) and hands it to the sink; a delete is followed by a tombstone.
 func (c *Capture) write(ctx context.Context, tr *tableRun, ch *event.Change) error {
+	if c.opts.KeyChangeAsDeleteCreate && ch.Op == event.OpUpdate && ch.Old != nil && keyChanged(tr.key, ch) {
+		// The old key's delete carries what the old tuple has; the new
+		// key's create carries the new row.
+		del := *ch
+		del.Op, del.New, del.Old = event.OpDelete, ch.Old, nil
+		if err := c.writeWith(ctx, tr.b, tr.enc, &del, uint64(ch.Loc[1])); err != nil {
+			return err
+		}
+		create := *ch
+		create.Op, create.Old = event.OpCreate, nil
+		return c.writeWith(ctx, tr.b, tr.enc, &create, uint64(ch.Loc[1]))
+	}
 	return c.writeWith(ctx, tr.b, tr.enc, ch, uint64(ch.Loc[1]))
 }
 
-func (c *Capture) writeWith(ctx context.Context, b *binding, enc *schema.FlowEncoder, ch *event.Change, lsn uint64) error {
+// keyChanged reports whether an update's old tuple holds another key.
+func keyChanged(key []int, ch *event.Change) bool {
+	for _, k := range key {
+		o, n := ch.Old[k], ch.New[k]
+		if o.Marker == event.MarkerText && (n.Marker != event.MarkerText || string(o.Data) != string(n.Data)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *event.Change, lsn uint64) error {
 	if !c.sink.InTxn() {
 		if err := c.sink.Begin(); err != nil {
 			return err

@@ -268,6 +268,9 @@ type Kafka struct {
 	Batch Batch `yaml:"batch"`
 	// TransactionTimeout is the Kafka transaction timeout.
 	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
+	// ConnectTimeout bounds how long start-up retries an unreachable
+	// cluster before failing with one clear error (default 1m).
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// ClientID is the Kafka client ID.
 	ClientID string `yaml:"client_id"`
 	// TLS configures TLS to the brokers.
@@ -369,6 +372,7 @@ func Defaults() *Config {
 			Oversize:           "fail",
 			Batch:              Batch{MaxDelay: 100 * time.Millisecond, MaxRecords: 50000, MaxBytes: 16 << 20},
 			TransactionTimeout: 60 * time.Second,
+			ConnectTimeout:     60 * time.Second,
 			ClientID:           "pg2kafka",
 			SlotBusyRetries:    -1,
 		},

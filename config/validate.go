@@ -314,6 +314,9 @@ func (d *decoder) validateKafka(c *Config) {
 	if k.Batch.MaxBytes < 1 {
 		d.at("kafka.batch.max_bytes", "must be at least 1, got %d", k.Batch.MaxBytes)
 	}
+	if k.ConnectTimeout < time.Second {
+		d.at("kafka.connect_timeout", "must be at least 1s, got %s", k.ConnectTimeout)
+	}
 	if k.TransactionTimeout < time.Second {
 		d.at("kafka.transaction_timeout", "must be at least 1s, got %s", k.TransactionTimeout)
 	} else if k.TransactionTimeout <= k.Batch.MaxDelay {

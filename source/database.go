@@ -110,11 +110,16 @@ func (db *Database) Close() {
 // package's callers' tests and tools.
 func (db *Database) Conn() *pgx.Conn { return db.conn }
 
-// CurrentLSN returns the server's current WAL flush position (the replay
-// position on a standby), the fence of §4.3.
+// CurrentLSN returns the fence of §4.3: a WAL position at or after the
+// commit record of every transaction visible to a snapshot taken before the
+// call. That is the WAL insert position, not the flush position Flow uses:
+// with synchronous_commit off a transaction is visible before its commit
+// record is flushed, and a flush-position fence could end a backfill window
+// before a change its chunk already saw. On a standby it is the replay
+// position.
 func (db *Database) CurrentLSN(ctx context.Context) (uint64, error) {
 	var lsn string
-	err := db.conn.QueryRow(ctx, `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_flush_lsn() END)::text`).Scan(&lsn)
+	err := db.conn.QueryRow(ctx, `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text`).Scan(&lsn)
 	if err != nil {
 		return 0, fmt.Errorf("reading the server's WAL position: %w", err)
 	}

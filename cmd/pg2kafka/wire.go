@@ -57,6 +57,7 @@ func sinkOptions(cfg *config.Config, transactional bool) ([]kafka.Opt, error) {
 		kafka.TopicDefaults(k.Partitions, k.ReplicationFactor),
 		kafka.ClientID(k.ClientID),
 		kafka.TransactionTimeout(k.TransactionTimeout),
+		kafka.ConnectTimeout(k.ConnectTimeout),
 	}
 	if transactional && k.Delivery != config.DeliveryAtLeastOnce {
 		opts = append(opts, kafka.Transactional("pg2kafka-"+cfg.CaptureName()))
@@ -202,6 +203,10 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	}
 	binds, err := bindings(cfg, db, tables)
 	if err != nil {
+		// A missing publication or permission explains "no tables" better.
+		if cerr := db.Check(ctx, nil); cerr != nil {
+			return cerr
+		}
 		return err
 	}
 	refs := make([]source.TableRef, len(binds))
@@ -270,6 +275,9 @@ func runCheck(ctx context.Context, cfg *config.Config, log zerolog.Logger) error
 	}
 	binds, err := bindings(cfg, db, tables)
 	if err != nil {
+		if cerr := db.Check(ctx, nil); cerr != nil {
+			return cerr
+		}
 		return err
 	}
 	refs := make([]source.TableRef, len(binds))
