@@ -77,7 +77,10 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 			bf.collateC = append(bf.collateC, precise && t.Kind == event.KindText && isCollatable(t.Name))
 		}
 	}
-	bf.enc = c.opts.Encoder(bf.table, bf.key)
+	var err error
+	if bf.enc, err = c.opts.Encoder(bf.table, bf.key); err != nil {
+		return nil, fmt.Errorf("encoding %s.%s: %w", b.Schema, b.Table, err)
+	}
 	pages, rows, err := c.db.TableSize(ctx, b.Schema, b.Table)
 	if err != nil {
 		return nil, err
@@ -295,6 +298,7 @@ func columnNames(t *event.Table) []string {
 // progress logs a table's backfill progress, at most every few seconds.
 func (c *Capture) progress(b *binding, complete bool) {
 	bf := b.backfill
+	c.opts.Observer.Backfill(b.Schema, b.Table, b.state.Backfilled, bf.estimate, complete)
 	now := time.Now()
 	if !complete && now.Sub(bf.lastLog) < progressEvery {
 		return

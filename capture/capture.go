@@ -60,8 +60,30 @@ type Encoder interface {
 }
 
 // NewEncoder builds the encoder of a table shape; key indexes its key
-// columns in key order.
-type NewEncoder func(t *event.Table, key []int) Encoder
+// columns in key order. It is called once per shape (at a backfill's start
+// and on each RELATION message), before anything of that shape is written,
+// so an error (a schema registry refusing a new version, say) stops the
+// capture with nothing of the change written.
+type NewEncoder func(t *event.Table, key []int) (Encoder, error)
+
+// Observer receives the capture's measurements (metrics). Calls come from
+// the capture goroutine and must not block.
+type Observer interface {
+	// Record: one record written for schema.table with this op.
+	Record(schema, table string, op event.Op, bytes int)
+	// Committed: a batch of records committed with its checkpoint; commit
+	// is the Kafka commit's duration, oldest the commit time of the
+	// oldest PostgreSQL transaction in it (zero if none).
+	Committed(records int, commit time.Duration, cursor uint64, oldest time.Time)
+	// Backfill: a table's backfill progress.
+	Backfill(schema, table string, done int64, estimate float64, complete bool)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Record(string, string, event.Op, int)            {}
+func (nopObserver) Committed(int, time.Duration, uint64, time.Time) {}
+func (nopObserver) Backfill(string, string, int64, float64, bool)   {}
 
 // Binding is one captured table.
 type Binding struct {
@@ -108,6 +130,8 @@ type Options struct {
 	SlotBusyRetries int
 	// Encoder builds record encoders; the default writes Flow documents.
 	Encoder NewEncoder
+	// Observer receives measurements; nil ignores them.
+	Observer Observer
 	// KeyChangeAsDeleteCreate writes an update that changes the key as a
 	// delete of the old key (plus its tombstone) and a create of the new
 	// one, as Debezium does; by default it is one update (as Flow).
@@ -134,9 +158,10 @@ type Capture struct {
 	cursor uint64 // cursor of the batch being built (last commit seen)
 	inTxn  bool   // a PostgreSQL transaction's changes are being written
 
-	batchStart time.Time
-	batchDirty bool // the batch holds records or a cursor move
-	scratch    []byte
+	batchStart  time.Time
+	batchDirty  bool      // the batch holds records or a cursor move
+	batchOldest time.Time // commit time of the batch's oldest transaction
+	scratch     []byte
 }
 
 type binding struct {
@@ -170,7 +195,10 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 	}
 	if opts.Encoder == nil {
 		tag := opts.SourceTag
-		opts.Encoder = func(t *event.Table, key []int) Encoder { return schema.NewFlowEncoder(t, key, tag) }
+		opts.Encoder = func(t *event.Table, key []int) (Encoder, error) { return schema.NewFlowEncoder(t, key, tag), nil }
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
 	c := &Capture{db: db, sink: sink, opts: opts, log: opts.Logger, state: state,
 		bindings: map[string]*binding{}, byTable: map[*event.Table]*tableRun{}}
@@ -396,9 +424,13 @@ func (c *Capture) commit(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encoding the checkpoint: %w", err)
 	}
+	records, _ := c.sink.Pending()
+	started := time.Now()
 	if err := c.sink.Commit(ctx, doc); err != nil {
 		return fmt.Errorf("committing the batch ending at %s: %w", c.state.Cursor, err)
 	}
+	c.opts.Observer.Committed(records, time.Since(started), c.cursor, c.batchOldest)
+	c.batchOldest = time.Time{}
 	if c.stream != nil {
 		c.stream.Acknowledge(c.cursor)
 	}
@@ -479,7 +511,11 @@ func (c *Capture) tableRun(t *event.Table) (*tableRun, error) {
 		if err != nil {
 			return nil, err
 		}
-		tr.enc, tr.key = c.opts.Encoder(t, key), key
+		enc, err := c.opts.Encoder(t, key)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s.%s: %w", t.Schema, t.Name, err)
+		}
+		tr.enc, tr.key = enc, key
 	}
 	c.byTable[t] = tr
 	return tr, nil
@@ -553,6 +589,10 @@ func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *ev
 		r.Key = rec[:keyLen:keyLen]
 	}
 	c.sink.Write(ctx, r)
+	c.opts.Observer.Record(b.Schema, b.Table, ch.Op, len(rec))
+	if !ch.Snapshot && c.batchOldest.IsZero() {
+		c.batchOldest = time.UnixMilli(ch.TSMillis)
+	}
 	if ch.Op == event.OpDelete && c.opts.Tombstones && r.Key != nil {
 		c.sink.Write(ctx, kafka.Record{Topic: b.Topic, Key: r.Key})
 	}

@@ -50,6 +50,8 @@ type env struct {
 	extra   string // appended to the config file
 	// advanced holds extra source.advanced lines ("key: value").
 	advanced []string
+	// kafka holds extra kafka lines ("key: value").
+	kafka []string
 }
 
 func newEnv(t *testing.T) *env {
@@ -95,12 +97,12 @@ kafka:
   brokers: [%s]
   topic_prefix: %s
   batch: {max_delay: 50ms}
-log:
+%slog:
   level: info
   format: json
 http:
   listen: ""
-%s`, cfg.Host, cfg.Port, cfg.User, cfg.Database, indent(e.advanced, "    "), strings.Join(e.brokers, ", "), e.prefix, e.extra)
+%s`, cfg.Host, cfg.Port, cfg.User, cfg.Database, indent(e.advanced, "    "), strings.Join(e.brokers, ", "), e.prefix, indent(e.kafka, "  "), e.extra)
 	path := filepath.Join(e.dir, "pg2kafka.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		e.t.Fatal(err)
