@@ -262,4 +262,3 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	}
 	return err
 }
-
