@@ -278,7 +278,7 @@ func checkpoints(t *testing.T, e *env) []*checkpoint.State {
 
 // currentCheckpoint reads the capture's last committed checkpoint up to the
 // topic's stable offset, as pg2kafka does at start.
-func currentCheckpoint(t *testing.T, e *env) *checkpoint.State {
+func currentCheckpoint(t testing.TB, e *env) *checkpoint.State {
 	t.Helper()
 	s, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", "flow_slot"))
 	if err != nil {

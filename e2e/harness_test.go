@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // env is one test's database and Kafka cluster.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	dbURL   string
 	brokers []string
 	prefix  string
@@ -54,7 +54,7 @@ type env struct {
 	kafka []string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := pgtest.Shared(t)
 	e := &env{t: t, dbURL: srv.NewDatabase(t), brokers: kafkatest.Brokers(t), dir: t.TempDir()}
@@ -184,7 +184,7 @@ func (p *proc) kill() {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -198,7 +198,7 @@ func (p *proc) stop(t *testing.T) {
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T, d time.Duration) int {
+func (p *proc) wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.exited:
