@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pglogrepl"
 	"github.com/rs/zerolog"
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
@@ -559,6 +558,29 @@ func (c *Capture) write(ctx context.Context, tr *tableRun, ch *event.Change) err
 	return c.writeWith(ctx, tr.b, tr.enc, ch, uint64(ch.Loc[1]))
 }
 
+// appendLSN appends lsn in PostgreSQL's text form (%X/%X, uppercase hex
+// without leading zeros) without going through fmt.
+func appendLSN(dst []byte, lsn uint64) []byte {
+	dst = appendUpperHex(dst, lsn>>32)
+	dst = append(dst, '/')
+	return appendUpperHex(dst, lsn&0xFFFFFFFF)
+}
+
+func appendUpperHex(dst []byte, v uint64) []byte {
+	const digits = "0123456789ABCDEF"
+	var b [16]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = digits[v&0xF]
+		v >>= 4
+		if v == 0 {
+			break
+		}
+	}
+	return append(dst, b[i:]...)
+}
+
 // keyChanged reports whether an update's old tuple holds another key.
 func keyChanged(key []int, ch *event.Change) bool {
 	for _, k := range key {
@@ -580,7 +602,7 @@ func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *ev
 	keyLen := len(buf)
 	buf = enc.AppendDocument(buf, ch)
 	docLen := len(buf)
-	buf = append(buf, pglogrepl.LSN(lsn).String()...)
+	buf = appendLSN(buf, lsn)
 	c.scratch = buf
 	rec := make([]byte, len(buf))
 	copy(rec, buf)

@@ -364,7 +364,7 @@ func Defaults() *Config {
 			TopicPrefix:        DefaultTopicPrefix,
 			Partitions:         1,
 			ReplicationFactor:  -1,
-			Compression:        "zstd",
+			Compression:        "lz4",
 			Delivery:           DeliveryExactlyOnce,
 			Tombstones:         true,
 			Format:             "json",

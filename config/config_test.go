@@ -75,7 +75,7 @@ func TestDefaults(t *testing.T) {
 		{"capture", c.CaptureName(), "flow_slot"},
 		{"partitions", c.Kafka.Partitions, int32(1)},
 		{"rf", c.Kafka.ReplicationFactor, int16(-1)},
-		{"compression", c.Kafka.Compression, "zstd"},
+		{"compression", c.Kafka.Compression, "lz4"},
 		{"delivery", c.Kafka.Delivery, DeliveryExactlyOnce},
 		{"tombstones", c.Kafka.Tombstones, true},
 		{"format", c.Kafka.Format, "json"},

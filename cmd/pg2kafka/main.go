@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -40,7 +41,21 @@ const (
 	exitConfig  = 2
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	// PG2KAFKA_CPUPROFILE names a file for a CPU profile of the whole run
+	// (for `make bench` investigations).
+	if path := os.Getenv("PG2KAFKA_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				code := run(os.Args[1:])
+				pprof.StopCPUProfile()
+				f.Close()
+				os.Exit(code)
+			}
+		}
+	}
+	os.Exit(run(os.Args[1:]))
+}
 
 func run(args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

@@ -122,7 +122,7 @@ func New(brokers []string, opts ...Opt) (*Sink, error) {
 	c := cfg{
 		brokers: brokers, partitions: 1, replication: -1, clientID: "pg2kafka",
 		txnTimeout: time.Minute, connectTimeout: time.Minute, maxRecordBytes: 1 << 20,
-		compression: []kgo.CompressionCodec{kgo.ZstdCompression()},
+		compression: []kgo.CompressionCodec{kgo.Lz4Compression()},
 	}
 	for _, o := range opts {
 		o(&c)
@@ -359,13 +359,21 @@ type Record struct {
 
 // Write buffers a record for the open batch. Failures surface at Commit.
 func (s *Sink) Write(ctx context.Context, r Record) {
-	kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+	// One allocation holds the record and its two headers.
+	w := &recordWithHeaders{Record: kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}}
+	kr := &w.Record
 	if r.Op != nil {
-		kr.Headers = []kgo.RecordHeader{{Key: HeaderOp, Value: r.Op}, {Key: HeaderLSN, Value: r.LSN}}
+		w.headers = [2]kgo.RecordHeader{{Key: HeaderOp, Value: r.Op}, {Key: HeaderLSN, Value: r.LSN}}
+		kr.Headers = w.headers[:]
 	}
 	s.records++
 	s.bytes += int64(len(r.Key) + len(r.Value))
 	s.cl.Produce(ctx, kr, s.promise)
+}
+
+type recordWithHeaders struct {
+	kgo.Record
+	headers [2]kgo.RecordHeader
 }
 
 func (s *Sink) promise(r *kgo.Record, err error) {
