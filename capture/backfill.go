@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+	"unsafe"
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
@@ -43,8 +44,9 @@ type window struct {
 	dropped []bool
 	// emitAll: the chunk completed the table, so no change is filtered.
 	emitAll bool
-	// latest holds each key's latest known values in the window, to fill
-	// unchanged TOASTed columns an update leaves out.
+	// latest holds each key's latest values from changes in the window;
+	// with the held rows, they fill unchanged TOASTed columns an update
+	// leaves out.
 	latest map[string]known
 }
 
@@ -127,38 +129,17 @@ func (c *Capture) nextBackfill() *binding {
 func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 	bf := b.backfill
 	st := b.state
-	var (
-		rows     []source.Row
-		complete bool
-		scanned  []byte
-		err      error
-	)
-	if bf.keyless {
-		from := uint32(0)
-		if st.Scanned != nil {
-			if from, _, err = checkpoint.ParseTID(st.Scanned); err != nil {
-				return fmt.Errorf("backfill of %s.%s: cursor %q: %w", b.Schema, b.Table, st.Scanned, err)
-			}
-		}
-		to := from + bf.pagesPerChunk
-		if rows, err = c.db.ReadPages(ctx, b.Schema, b.Table, columnNames(bf.table), from, to); err != nil {
-			return err
-		}
-		scanned, complete = checkpoint.FormatTID(to), to >= bf.pageCeiling
-	} else {
-		q := &source.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
-			Key: st.KeyColumns, CollateC: bf.collateC, Limit: c.opts.ChunkSize, Filter: b.Filter}
-		if st.Scanned != nil {
-			if q.After, err = schema.DecodeRowKey(st.Scanned, bf.keyTypes); err != nil {
-				return fmt.Errorf("backfill of %s.%s: decoding cursor %x: %w", b.Schema, b.Table, st.Scanned, err)
-			}
-		}
-		if rows, err = c.db.ReadChunk(ctx, q); err != nil {
-			return err
-		}
-		complete = len(rows) < c.opts.ChunkSize
-		scanned = st.Scanned
+	read := c.prefetched
+	c.prefetched = nil
+	if read == nil || read.b != b {
+		read = c.startRead(ctx, b)
 	}
+	<-read.done
+	if read.err != nil {
+		return read.err
+	}
+	rows, complete, scanned := read.rows, read.complete, read.scanned
+	var err error
 
 	win := &window{rows: rows, dropped: make([]bool, len(rows)), emitAll: complete}
 	if !bf.keyless {
@@ -166,17 +147,21 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		win.latest = map[string]known{}
 		precise := st.Mode == checkpoint.ModeBackfill
 		var key []byte
+		last := scanned
 		for i, row := range rows {
 			ch := event.Change{New: row}
 			if key, err = bf.enc.AppendRowKey(key[:0], &ch); err != nil {
 				return err
 			}
-			if precise && scanned != nil && bytes.Compare(key, scanned) <= 0 {
-				return fmt.Errorf("backfill of %s.%s: scan key ordering failure: last=%x, next=%x (PostgreSQL orders this key differently from its encoding: set the binding's resource.mode to \"Normal\" and bump its backfill_counter)", b.Schema, b.Table, scanned, key)
+			if precise && last != nil && bytes.Compare(key, last) <= 0 {
+				return fmt.Errorf("backfill of %s.%s: scan key ordering failure: last=%x, next=%x (PostgreSQL orders this key differently from its encoding: set the binding's resource.mode to \"Normal\" and bump its backfill_counter)", b.Schema, b.Table, last, key)
 			}
-			scanned = append(scanned[:0:0], key...)
-			win.index[string(key)] = i
-			win.latest[string(key)] = known{table: bf.table, values: row}
+			k := string(key) // the map's copy doubles as the previous key
+			win.index[k] = i
+			last = unsafeBytes(k)
+		}
+		if len(rows) > 0 {
+			scanned = []byte(string(last))
 		}
 	}
 	// The precise filter of the window uses the new cursor (§4.4).
@@ -208,11 +193,74 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		st.Scanned = scanned
 	}
 	c.markDirty()
+	// The next chunk's query may run while this chunk commits to Kafka: the
+	// stream has reached this chunk's fence, which is all the DBLog order
+	// asks of it.
+	if next := c.nextBackfill(); next != nil {
+		c.prefetched = c.startRead(ctx, next)
+	}
 	if err := c.commit(ctx); err != nil {
+		c.waitPrefetch()
 		return err
 	}
 	c.progress(b, complete)
 	return nil
+}
+
+// chunkRead is one chunk being read, possibly ahead of its turn.
+type chunkRead struct {
+	b        *binding
+	done     chan struct{}
+	rows     []source.Row
+	complete bool
+	scanned  []byte // the cursor after the chunk (keyless) or the one before (keyed)
+	err      error
+}
+
+// startRead reads b's next chunk in the background from a copy of its
+// state: only the database connection is shared, and nothing else uses it
+// until the read is waited for.
+func (c *Capture) startRead(ctx context.Context, b *binding) *chunkRead {
+	r := &chunkRead{b: b, done: make(chan struct{})}
+	bf, st := b.backfill, *b.state
+	go func() {
+		defer close(r.done)
+		r.rows, r.complete, r.scanned, r.err = c.readChunk(ctx, b, bf, &st)
+	}()
+	return r
+}
+
+func (c *Capture) waitPrefetch() {
+	if c.prefetched != nil {
+		<-c.prefetched.done
+	}
+}
+
+func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *checkpoint.TableState) (rows []source.Row, complete bool, scanned []byte, err error) {
+	if bf.keyless {
+		from := uint32(0)
+		if st.Scanned != nil {
+			if from, _, err = checkpoint.ParseTID(st.Scanned); err != nil {
+				return nil, false, nil, fmt.Errorf("backfill of %s.%s: cursor %q: %w", b.Schema, b.Table, st.Scanned, err)
+			}
+		}
+		to := from + bf.pagesPerChunk
+		if rows, err = c.db.ReadPages(ctx, b.Schema, b.Table, columnNames(bf.table), from, to); err != nil {
+			return nil, false, nil, err
+		}
+		return rows, to >= bf.pageCeiling, checkpoint.FormatTID(to), nil
+	}
+	q := &source.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
+		Key: st.KeyColumns, CollateC: bf.collateC, Limit: c.opts.ChunkSize, Filter: b.Filter}
+	if st.Scanned != nil {
+		if q.After, err = schema.DecodeRowKey(st.Scanned, bf.keyTypes); err != nil {
+			return nil, false, nil, fmt.Errorf("backfill of %s.%s: decoding cursor %x: %w", b.Schema, b.Table, st.Scanned, err)
+		}
+	}
+	if rows, err = c.db.ReadChunk(ctx, q); err != nil {
+		return nil, false, nil, err
+	}
+	return rows, len(rows) < c.opts.ChunkSize, st.Scanned, nil
 }
 
 // reconcile decides whether a change to a backfilling keyed table is
@@ -256,6 +304,8 @@ func (c *Capture) reconcile(tr *tableRun, ch *event.Change) (bool, error) {
 	if ch.Op == event.OpUpdate {
 		if prev, ok := win.latest[string(key)]; ok {
 			fillUnchanged(ch, prev)
+		} else if i, ok := win.index[string(key)]; ok {
+			fillUnchanged(ch, known{table: tr.b.backfill.table, values: win.rows[i]})
 		}
 	}
 	win.latest[string(key)] = known{table: ch.Table, values: ch.New}
@@ -321,3 +371,7 @@ func (c *Capture) progress(b *binding, complete bool) {
 	}
 	ev.Msg("backfilling")
 }
+
+// unsafeBytes views a string's bytes without copying; the caller only
+// reads them.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -154,8 +154,10 @@ type Capture struct {
 	byTable  map[*event.Table]*tableRun
 
 	stream *source.Stream
-	cursor uint64 // cursor of the batch being built (last commit seen)
-	inTxn  bool   // a PostgreSQL transaction's changes are being written
+	// prefetched is the next chunk, read while the previous one commits.
+	prefetched *chunkRead
+	cursor     uint64 // cursor of the batch being built (last commit seen)
+	inTxn      bool   // a PostgreSQL transaction's changes are being written
 
 	batchStart  time.Time
 	batchDirty  bool      // the batch holds records or a cursor move
@@ -277,6 +279,9 @@ func (c *Capture) Run(ctx context.Context) error {
 	// stream, closing a batch whenever the input runs dry or a limit is hit.
 	for {
 		b := c.nextBackfill()
+		if c.prefetched != nil {
+			b = c.prefetched.b
+		}
 		if b == nil {
 			break
 		}
@@ -284,6 +289,7 @@ func (c *Capture) Run(ctx context.Context) error {
 			return c.stop(err)
 		}
 	}
+	c.log.Info().Msg("backfills complete; streaming changes")
 	return c.stop(c.streamForever(ctx))
 }
 
@@ -312,6 +318,7 @@ func (c *Capture) startStream(ctx, streamCtx context.Context) error {
 // stop ends the run: on cancellation it commits the batch if it ends at a
 // transaction boundary (aborting it otherwise) and confirms the cursor.
 func (c *Capture) stop(err error) error {
+	c.waitPrefetch()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "pg2kafka")
-	out, err := exec.Command("go", "build", "-o", binary, "../cmd/pg2kafka").CombinedOutput()
+	args := []string{"build", "-o", binary}
+	if os.Getenv("PG2KAFKA_E2E_RACE") != "" {
+		args = append(args, "-race") // the race detector in the binary under test
+	}
+	out, err := exec.Command("go", append(args, "../cmd/pg2kafka")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building pg2kafka: %v\n%s", err, out)
 		os.Exit(1)
@@ -147,7 +151,9 @@ func (e *env) start(wait bool, args ...string) *proc {
 			p.mu.Lock()
 			p.log.WriteString(line + "\n")
 			p.mu.Unlock()
-			if strings.Contains(line, "capture is streaming") {
+			// Ready once every table's backfill is done, so a test's
+			// writes arrive as changes, not as backfill rows.
+			if strings.Contains(line, "backfills complete; streaming changes") {
 				once.Do(func() { close(p.ready) })
 			}
 		}
@@ -155,14 +161,19 @@ func (e *env) start(wait bool, args ...string) *proc {
 		p.err = p.cmd.Wait()
 		close(p.exited)
 	}()
-	e.t.Cleanup(func() { p.kill() })
+	e.t.Cleanup(func() {
+		p.kill()
+		if strings.Contains(p.output(), "WARNING: DATA RACE") {
+			e.t.Errorf("the race detector reported a data race in pg2kafka:\n%s", p.output())
+		}
+	})
 	if wait {
 		select {
 		case <-p.ready:
 		case <-p.exited:
 			e.t.Fatalf("pg2kafka exited before streaming: %v\n%s", p.err, p.output())
-		case <-time.After(60 * time.Second):
-			e.t.Fatalf("pg2kafka did not start streaming within 60s\n%s", p.output())
+		case <-time.After(120 * time.Second):
+			e.t.Fatalf("pg2kafka did not finish its backfills and start streaming within 120s\n%s", p.output())
 		}
 	}
 	return p

@@ -38,7 +38,7 @@ func TestLargeTransaction(t *testing.T) {
 		seen[id] = true
 	}
 	t.Logf("200,000-row transaction: peak RSS of pg2kafka %d MiB", peak>>20)
-	if peak > 256<<20 {
+	if peak > 256<<20 && os.Getenv("PG2KAFKA_E2E_RACE") == "" { // the race detector multiplies memory
 		t.Errorf("peak RSS %d MiB, want under 256 MiB", peak>>20)
 	}
 }

@@ -6,6 +6,7 @@ package source
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -95,6 +96,13 @@ func connectError(user, database, host string, port uint16, err error) error {
 		case "42501":
 			return fmt.Errorf("connecting to PostgreSQL: user %q does not have CONNECT privilege to database %q (GRANT CONNECT ON DATABASE %q TO %q): %w", user, database, database, user, err)
 		}
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return fmt.Errorf("connecting to PostgreSQL at %s:%d: the server's TLS certificate failed verification (check that source.advanced.sslrootcert names the CA that signed it and, with sslmode verify-full, that it is issued for the host in source.address): %w", host, port, err)
+	}
+	if strings.Contains(err.Error(), "server refused TLS connection") {
+		return fmt.Errorf("connecting to PostgreSQL at %s:%d: the server does not accept TLS connections (turn ssl on in the server, or set source.advanced.sslmode to prefer or disable): %w", host, port, err)
 	}
 	return fmt.Errorf("connecting to PostgreSQL at %s:%d (check source.address and that the server accepts connections): %w", host, port, err)
 }

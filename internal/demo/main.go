@@ -4,7 +4,7 @@
 //  1. it starts a throwaway PostgreSQL (internal/pgtest) and creates
 //     public.orders and the publication flow_publication;
 //  2. it builds pg2kafka and runs it with the embedded Kafka broker on a free
-//     port, streaming its log to stderr, until it says "capture is streaming";
+//     port, streaming its log to stderr, until it says "backfills complete; streaming changes";
 //  3. it inserts, updates and deletes a few orders, then reads the topic
 //     pg2kafka.public.orders (read_committed, from the start) and the
 //     checkpoint topic, and prints their records;
@@ -143,7 +143,7 @@ log:
 	case <-p.exited:
 		return fmt.Errorf("pg2kafka exited before streaming: %v (see its log above)", p.err)
 	case <-time.After(startTimeout):
-		return fmt.Errorf("pg2kafka did not log \"capture is streaming\" within %s (see its log above)", startTimeout)
+		return fmt.Errorf("pg2kafka did not log \"backfills complete; streaming changes\" within %s (see its log above)", startTimeout)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -256,7 +256,7 @@ func freePort() (int, error) {
 // proc is the running pg2kafka.
 type proc struct {
 	cmd    *exec.Cmd
-	ready  chan struct{} // closed at "capture is streaming"
+	ready  chan struct{} // closed at "backfills complete; streaming changes"
 	exited chan struct{} // closed once the process has exited
 	err    error         // its exit error, valid after exited
 }
@@ -283,7 +283,7 @@ func startPg2kafka(bin, cfgPath string) (*proc, error) {
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintf(os.Stderr, "    pg2kafka | %s\n", line)
-			if !streaming && strings.Contains(line, "capture is streaming") {
+			if !streaming && strings.Contains(line, "backfills complete; streaming changes") {
 				streaming = true
 				close(p.ready)
 			}

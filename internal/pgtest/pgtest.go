@@ -324,3 +324,19 @@ func Exec(t testing.TB, url string, sql ...string) {
 		}
 	}
 }
+
+// ServerOwner returns the user and group the servers of Start run as, so
+// that a test can hand them files the server must own, such as
+// ssl_key_file (PostgreSQL refuses a key that is not owned by the server's
+// user and mode 0600 or stricter). other is false when the servers run as
+// the current user (tests not run as root).
+func ServerOwner() (uid, gid int, other bool, err error) {
+	cred, err := unprivileged()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if cred == nil {
+		return os.Getuid(), os.Getgid(), false, nil
+	}
+	return int(cred.Uid), int(cred.Gid), true, nil
+}
