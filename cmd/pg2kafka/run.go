@@ -14,10 +14,13 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/pg2kafka/pg2kafka/capture"
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/config"
+	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema"
 	"github.com/pg2kafka/pg2kafka/sink/kafka"
 	"github.com/pg2kafka/pg2kafka/source"
 )
@@ -178,8 +181,8 @@ func hasColumn(t *source.DiscoveredTable, name string) bool {
 func unsupported(cfg *config.Config) error {
 	k := cfg.Kafka
 	switch {
-	case k.Format != "" && k.Format != "json":
-		return fmt.Errorf("kafka.format %q is not supported yet (use json)", k.Format)
+	case k.Format != "" && k.Format != "json" && k.Format != "avro":
+		return fmt.Errorf("kafka.format %q is not supported (use json or avro)", k.Format)
 	case k.Envelope != "" && k.Envelope != "flow":
 		return fmt.Errorf("kafka.envelope %q is not supported yet (use flow)", k.Envelope)
 	case k.Oversize != "" && k.Oversize != "fail":
@@ -245,7 +248,12 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		return fmt.Errorf("reading the checkpoint of capture %q from %s: %w", cfg.CaptureName(), cfg.CheckpointTopic(), err)
 	}
 	log.Info().Str("capture", cfg.CaptureName()).Str("cursor", state.Cursor).Int("bindings", len(binds)).Msg("starting capture")
+	encoder, err := encoderFor(cfg, binds)
+	if err != nil {
+		return err
+	}
 	c := capture.New(db, sink, state, binds, capture.Options{
+		Encoder:         encoder,
 		Tombstones:      cfg.Kafka.Tombstones,
 		MaxDelay:        cfg.Kafka.Batch.MaxDelay,
 		MaxRecords:      cfg.Kafka.Batch.MaxRecords,
@@ -261,4 +269,34 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		return nil
 	}
 	return err
+}
+
+// encoderFor builds the record encoders the configuration asks for; nil
+// means the capture's default (Flow JSON documents).
+func encoderFor(cfg *config.Config, binds []capture.Binding) (capture.NewEncoder, error) {
+	if cfg.Kafka.Format != "avro" {
+		return nil, nil
+	}
+	reg := cfg.Kafka.SchemaRegistry
+	opts := []sr.ClientOpt{sr.URLs(reg.URL)}
+	if reg.Username != "" {
+		opts = append(opts, sr.BasicAuth(reg.Username, reg.Password))
+	}
+	client, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka.schema_registry: %w", err)
+	}
+	topics := make(map[string]string, len(binds))
+	for _, b := range binds {
+		topics[b.Schema+"."+b.Table] = b.Topic
+	}
+	newAvro := schema.NewAvroRegistry(client, schema.AvroSourceTag(cfg.Source.Advanced.SourceTag)).
+		NewEncoder(func(t *event.Table) string { return topics[t.Schema+"."+t.Name] })
+	return func(t *event.Table, key []int) (capture.Encoder, error) {
+		e, err := newAvro(t, key)
+		if err != nil {
+			return nil, err // not a typed nil
+		}
+		return e, nil
+	}, nil
 }

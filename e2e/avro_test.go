@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"context"
+	wire "encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+)
+
+// With kafka.format avro every record is in the Confluent wire format and
+// decodes with the schema the registry holds under its ID; a column added
+// while streaming registers the next version of the value subject.
+func TestAvroWithSchemaRegistry(t *testing.T) {
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	e := newEnv(t)
+	e.kafka = []string{"format: avro", "schema_registry: {url: " + reg.URL() + "}"}
+	e.exec(`CREATE TABLE items (id integer PRIMARY KEY, name text, price numeric(10,2), seen timestamptz)`,
+		`INSERT INTO items VALUES (1, 'one', 1.50, '2024-01-15 14:30:00+00')`,
+		`ALTER PUBLICATION flow_publication ADD TABLE items`)
+	p := e.start(true)
+	e.exec(`INSERT INTO items VALUES (2, 'two', 2.25, NULL)`,
+		`ALTER TABLE items ADD COLUMN note text`,
+		`INSERT INTO items VALUES (3, 'three', 3.00, NULL, 'added')`)
+	recs := e.consume(e.topic("items"), 3, 30*time.Second)
+	p.stop(t)
+	if len(recs) != 3 {
+		t.Fatalf("got %d records, want 3", len(recs))
+	}
+	client, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	decode := func(b []byte) map[string]any {
+		t.Helper()
+		if len(b) < 5 || b[0] != 0 {
+			t.Fatalf("not the Confluent wire format: % x", b[:min(len(b), 8)])
+		}
+		id := int(wire.BigEndian.Uint32(b[1:5]))
+		s, err := client.SchemaByID(ctx, id)
+		if err != nil {
+			t.Fatalf("schema %d: %v", id, err)
+		}
+		schema, err := avro.Parse(s.Schema)
+		if err != nil {
+			t.Fatalf("schema %d does not parse: %v", id, err)
+		}
+		var out map[string]any
+		if err := avro.Unmarshal(schema, b[5:], &out); err != nil {
+			t.Fatalf("record does not decode with schema %d: %v", id, err)
+		}
+		return out
+	}
+	wantNames := []string{"one", "two", "three"}
+	for i, r := range recs {
+		v := decode(r.Value)
+		k := decode(r.Key)
+		if name := unwrap(v["name"]); name != wantNames[i] {
+			t.Errorf("record %d: name %v, want %s", i, name, wantNames[i])
+		}
+		if id := unwrap(k["id"]); id != i+1 {
+			t.Errorf("record %d: key id %v (%T), want %d", i, id, id, i+1)
+		}
+		if i == 2 {
+			if note := unwrap(v["note"]); note != "added" {
+				t.Errorf("record after ADD COLUMN: note %v, want added", note)
+			}
+		}
+	}
+	versions, err := client.SubjectVersions(ctx, e.topic("items")+"-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 2 {
+		t.Errorf("value subject has versions %v, want 2 (the ADD COLUMN registers the next)", versions)
+	}
+}
+
+// unwrap takes the value out of a decoded ["null", T] union.
+func unwrap(v any) any {
+	if m, ok := v.(map[string]any); ok {
+		for _, x := range m {
+			return x
+		}
+	}
+	return v
+}
