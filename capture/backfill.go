@@ -79,8 +79,18 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 			bf.collateC = append(bf.collateC, precise && t.Kind == event.KindText && isCollatable(t.Name))
 		}
 	}
+	// Records keep the table's Kafka key even when the backfill goes by
+	// physical location.
+	kafkaKey := bf.key
+	if bf.keyless && len(b.KeyColumns) > 0 {
+		k, err := keyIndexes(bf.table, b.KeyColumns)
+		if err != nil {
+			return nil, fmt.Errorf("backfill of %s.%s: %w", b.Schema, b.Table, err)
+		}
+		kafkaKey = k
+	}
 	var err error
-	if bf.enc, err = c.opts.Encoder(bf.table, bf.key); err != nil {
+	if bf.enc, err = c.opts.Encoder(bf.table, kafkaKey); err != nil {
 		return nil, fmt.Errorf("encoding %s.%s: %w", b.Schema, b.Table, err)
 	}
 	pages, rows, err := c.db.TableSize(ctx, b.Schema, b.Table)

@@ -658,12 +658,14 @@ func (c *Capture) activate(ctx context.Context) error {
 	return nil
 }
 
-// activationMode is the mode a Pending binding starts in (§4.5).
+// activationMode is the mode a Pending binding starts in (§4.5). A key
+// whose type cannot be held in a row-key cursor is backfilled by physical
+// location (its records keep their Kafka keys).
 func activationMode(b *Binding) checkpoint.Mode {
 	switch {
 	case b.Mode == "Only Changes" || b.SkipBackfill:
 		return checkpoint.ModeActive
-	case b.Mode == "Without Primary Key" || len(b.KeyColumns) == 0:
+	case b.Mode == "Without Primary Key" || len(b.KeyColumns) == 0 || !keyEncodable(b):
 		return checkpoint.ModeKeylessBackfill
 	case b.Mode == "Precise":
 		return checkpoint.ModeBackfill
@@ -671,4 +673,16 @@ func activationMode(b *Binding) checkpoint.Mode {
 		return checkpoint.ModeUnfilteredBackfill
 	}
 	return checkpoint.ModeBackfill
+}
+
+// keyEncodable reports whether every key column's type fits a row key.
+func keyEncodable(b *Binding) bool {
+	for _, name := range b.KeyColumns {
+		for i := range b.Columns {
+			if b.Columns[i].Name == name && !schema.RowKeySupported(&b.Columns[i].Type) {
+				return false
+			}
+		}
+	}
+	return true
 }

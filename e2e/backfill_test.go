@@ -424,3 +424,29 @@ func canonJSON(s string) string {
 	}
 	return fmt.Sprint(m)
 }
+
+// A key whose type has no row-key encoding (inet) is backfilled by
+// physical location instead of failing, and its records keep their keys.
+func TestBackfillKeyWithoutRowKeyEncoding(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE hosts (addr inet PRIMARY KEY, v integer)`,
+		`INSERT INTO hosts SELECT ('10.0.' || (g / 256) || '.' || (g % 256))::inet, g FROM generate_series(1, 300) g`,
+		`ALTER PUBLICATION flow_publication ADD TABLE hosts`)
+	p := e.start(true)
+	e.exec(`UPDATE hosts SET v = -1 WHERE addr = '10.0.0.1'`)
+	recs := e.consume(e.topic("hosts"), 301, 30*time.Second)
+	p.stop(t)
+	st := currentCheckpoint(t, e).Bindings["public%2Fhosts"]
+	if st == nil || st.Mode != checkpoint.ModeActive || st.Backfilled != 300 {
+		t.Fatalf("hosts state %+v, want Active with 300 rows backfilled", st)
+	}
+	if len(recs) != 301 {
+		t.Fatalf("got %d records, want 300 backfilled + 1 update", len(recs))
+	}
+	if k := string(recs[0].Key); !strings.HasPrefix(k, `{"addr":"10.0.`) {
+		t.Errorf("backfill record key %s, want the inet key", k)
+	}
+	if last := recs[300]; string(last.Key) != `{"addr":"10.0.0.1/32"}` || meta(decode(t, last))["op"] != "u" {
+		t.Errorf("last record %s %s, want the update of 10.0.0.1/32", last.Key, last.Value)
+	}
+}

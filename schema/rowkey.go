@@ -662,3 +662,11 @@ func KeyOrderMatchesBytes(t *event.Type) bool {
 	}
 	return false
 }
+
+// RowKeySupported reports whether values of t can be encoded in a row key
+// (§2.4). A table whose key has another type cannot keep a keyed backfill
+// cursor and is backfilled by physical location instead.
+func RowKeySupported(t *event.Type) bool {
+	_, err := rowKeyModeOf(t)
+	return err == nil
+}
