@@ -120,8 +120,22 @@ func valueAppend(dst []byte, t *event.Type, text []byte, f valueFlags) []byte {
 		dst, ok = valueAppendInterval(dst, text)
 	case event.KindArray:
 		dst, ok = valueAppendArray(dst, t.Elem, text, f)
+	case event.KindRange:
+		switch t.Name {
+		case "tsrange", "tstzrange":
+			dst, ok = valueAppendRange(dst, text, false)
+		case "daterange":
+			dst, ok = valueAppendRange(dst, text, true)
+		default:
+			// Integer and numeric bounds, multiranges and user ranges:
+			// the text itself.
+			return valueAppendString(dst, text)
+		}
 	default:
-		// Text, numeric, uuid, enum, range, composite: the text itself.
+		if t.Kind == event.KindText && t.Name == "inet" {
+			return valueAppendInet(dst, text)
+		}
+		// Text, numeric, uuid, enum, composite: the text itself.
 		return valueAppendString(dst, text)
 	}
 	if ok {
@@ -1216,4 +1230,103 @@ func valueAppendArray(dst []byte, elem *event.Type, text []byte, f valueFlags) (
 		needComma = true
 		after = true
 	}
+}
+
+// valueAppendInet writes an inet value with its mask always shown, as Flow's
+// driver formats it ("192.168.1.1" → "192.168.1.1/32", "::1" → "::1/128").
+func valueAppendInet(dst, text []byte) []byte {
+	if valueIndexByte(text, '/') >= 0 {
+		return valueAppendString(dst, text)
+	}
+	dst = valueAppendString(dst, text)
+	dst = dst[:len(dst)-1]
+	if valueIndexByte(text, ':') >= 0 {
+		dst = append(dst, "/128"...)
+	} else {
+		dst = append(dst, "/32"...)
+	}
+	return append(dst, '"')
+}
+
+// valueAppendRange writes a tsrange, tstzrange or daterange (dates=true)
+// text form ("[\"2024-01-01 10:00:00\",infinity)", "empty") as a string in
+// range syntax whose bounds are RFC 3339 timestamps by the timestamp rules
+// ("[2024-01-01T10:00:00Z,9999-12-31T23:59:59Z)", "(,2024-01-01T00:00:00Z]");
+// daterange bounds become midnight timestamps, as Flow emits them.
+func valueAppendRange(dst, text []byte, dates bool) ([]byte, bool) {
+	if string(text) == "empty" {
+		return append(dst, `"empty"`...), true
+	}
+	n := len(text)
+	if n < 3 || (text[0] != '[' && text[0] != '(') || (text[n-1] != ']' && text[n-1] != ')') {
+		return dst, false
+	}
+	mark := len(dst)
+	dst = append(dst, '"', text[0])
+	i := 1
+	for b := 0; b < 2; b++ {
+		// One bound, quoted or not; an empty bound is unbounded.
+		var raw []byte
+		if i < n-1 && text[i] == '"' {
+			i++
+			s := i
+			for i < n-1 && text[i] != '"' {
+				if text[i] == '\\' {
+					return dst[:mark], false // timestamps and dates need no escapes
+				}
+				i++
+			}
+			if i >= n-1 {
+				return dst[:mark], false
+			}
+			raw = text[s:i]
+			i++
+		} else {
+			s := i
+			for i < n-1 && text[i] != ',' {
+				i++
+			}
+			raw = text[s:i]
+		}
+		if len(raw) > 0 {
+			var ok bool
+			if dst, ok = valueAppendRangeBound(dst, raw, dates); !ok {
+				return dst[:mark], false
+			}
+		}
+		if b == 0 {
+			if i >= n-1 || text[i] != ',' {
+				return dst[:mark], false
+			}
+			dst = append(dst, ',')
+			i++
+		}
+	}
+	if i != n-1 {
+		return dst[:mark], false
+	}
+	return append(dst, text[n-1], '"'), true
+}
+
+// valueAppendRangeBound appends one timestamp (or date) bound as an
+// RFC 3339 timestamp without the JSON quotes.
+func valueAppendRangeBound(dst, raw []byte, date bool) ([]byte, bool) {
+	if date {
+		if _, end, ok := valueDate(raw); ok {
+			// "Y-MM-DD[ BC]" → "Y-MM-DD 00:00:00[ BC]"
+			ts := make([]byte, 0, len(raw)+9)
+			ts = append(ts, raw[:end]...)
+			ts = append(ts, " 00:00:00"...)
+			ts = append(ts, raw[end:]...)
+			raw = ts
+		}
+	}
+	start := len(dst)
+	dst, ok := valueAppendTimestamp(dst, raw)
+	if !ok {
+		return dst[:start], false
+	}
+	// Drop the quotes: timestamps hold no characters JSON escapes.
+	copy(dst[start:], dst[start+1:len(dst)-1])
+	return dst[:len(dst)-2], true
 }

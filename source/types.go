@@ -116,7 +116,8 @@ func (c *typeCache) resolve(oid uint32) *event.Type {
 		t.Kind = event.KindEnum
 	case base.typtype == 'c':
 		t.Kind = event.KindComposite
-	case base.typtype == 'r':
+	case base.typtype == 'r' || base.typtype == 'm':
+		// Ranges and multiranges, as schema.NewType resolves them.
 		t.Kind = event.KindRange
 	case base.category == 'A' && base.elem != 0:
 		t.Kind = event.KindArray
