@@ -268,6 +268,10 @@ type Kafka struct {
 	Batch Batch `yaml:"batch"`
 	// TransactionTimeout is the Kafka transaction timeout.
 	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
+	// MaxMessageBytes is the largest record the producer sends, and the
+	// max.message.bytes of topics pg2kafka creates (default 1 MiB, Kafka's
+	// own default). Raise it for rows with large values.
+	MaxMessageBytes int32 `yaml:"max_message_bytes"`
 	// ConnectTimeout bounds how long start-up retries an unreachable
 	// cluster before failing with one clear error (default 1m).
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
@@ -373,6 +377,7 @@ func Defaults() *Config {
 			Batch:              Batch{MaxDelay: 100 * time.Millisecond, MaxRecords: 50000, MaxBytes: 16 << 20},
 			TransactionTimeout: 60 * time.Second,
 			ConnectTimeout:     60 * time.Second,
+			MaxMessageBytes:    1 << 20,
 			ClientID:           "pg2kafka",
 			SlotBusyRetries:    -1,
 		},

@@ -245,6 +245,7 @@ func (d *decoder) decodeKafka(o *object, k *Kafka) {
 	intField(b, "max_bytes", &k.Batch.MaxBytes)
 	o.duration("transaction_timeout", &k.TransactionTimeout)
 	o.duration("connect_timeout", &k.ConnectTimeout)
+	intField(o, "max_message_bytes", &k.MaxMessageBytes)
 	o.str("client_id", &k.ClientID)
 	t := o.child("tls")
 	t.boolean("enabled", &k.TLS.Enabled)

@@ -81,3 +81,22 @@ func shorten(m map[string]any) map[string]any {
 	}
 	return out
 }
+
+// A row larger than Kafka's default message size is captured once
+// kafka.max_message_bytes allows it (topics are created to match).
+func TestLargeValueWithMaxMessageBytes(t *testing.T) {
+	e := newEnv(t)
+	e.kafka = []string{"max_message_bytes: 4194304"}
+	e.exec(`CREATE TABLE blobs (id integer PRIMARY KEY, data bytea)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE blobs`)
+	p := e.start(true)
+	e.exec(`INSERT INTO blobs SELECT 1, decode(string_agg(md5(g::text), ''), 'hex') FROM generate_series(1, 131072) g`) // 2 MiB
+	recs := e.consume(e.topic("blobs"), 1, 30*time.Second)
+	p.stop(t)
+	if len(recs) != 1 {
+		t.Fatalf("got %d records, want the 2 MiB row", len(recs))
+	}
+	if d := decode(t, recs[0]); len(d["data"].(string)) < 2<<20 {
+		t.Errorf("data is %d base64 bytes, want the whole 2 MiB value", len(d["data"].(string)))
+	}
+}

@@ -61,6 +61,7 @@ func sinkOptions(cfg *config.Config, transactional bool) ([]kafka.Opt, error) {
 		kafka.ClientID(k.ClientID),
 		kafka.TransactionTimeout(k.TransactionTimeout),
 		kafka.ConnectTimeout(k.ConnectTimeout),
+		kafka.MaxRecordBytes(k.MaxMessageBytes),
 	}
 	if transactional && k.Delivery != config.DeliveryAtLeastOnce {
 		opts = append(opts, kafka.Transactional("pg2kafka-"+cfg.CaptureName()))

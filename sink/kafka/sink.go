@@ -189,7 +189,7 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 	}, 1); err != nil {
 		return err
 	}
-	if err := s.ensureTopics(ctx, topics, nil, s.cfg.partitions); err != nil {
+	if err := s.ensureTopics(ctx, topics, s.topicConfigs(), s.cfg.partitions); err != nil {
 		return err
 	}
 	if s.cfg.transactionalID != "" {
@@ -207,7 +207,16 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 func (s *Sink) EnsureTopics(ctx context.Context, topics []string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
-	return s.ensureTopics(ctx, topics, nil, s.cfg.partitions)
+	return s.ensureTopics(ctx, topics, s.topicConfigs(), s.cfg.partitions)
+}
+
+// topicConfigs are the settings of created table topics: they accept the
+// records the producer may send.
+func (s *Sink) topicConfigs() map[string]*string {
+	if s.cfg.maxRecordBytes <= 1<<20 {
+		return nil // the broker's default (about 1 MiB) fits
+	}
+	return map[string]*string{"max.message.bytes": kadm.StringPtr(fmt.Sprint(s.cfg.maxRecordBytes + 1024))}
 }
 
 func (s *Sink) ensureTopics(ctx context.Context, topics []string, configs map[string]*string, partitions int32) error {
