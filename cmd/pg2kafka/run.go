@@ -20,6 +20,7 @@ import (
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/config"
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/metrics"
 	"github.com/pg2kafka/pg2kafka/schema"
 	"github.com/pg2kafka/pg2kafka/sink/kafka"
 	"github.com/pg2kafka/pg2kafka/source"
@@ -196,6 +197,27 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	if err := unsupported(cfg); err != nil {
 		return err
 	}
+	// Metrics and health first, so /healthz answers during a slow start.
+	var observer capture.Observer
+	var ready func()
+	if cfg.HTTP.Listen != "" {
+		m := metrics.New(
+			metrics.WithSource(cfg.ConnString(), cfg.Source.Advanced.SlotName),
+			metrics.WithLogger(log),
+		)
+		if err := m.Start(cfg.HTTP.Listen); err != nil {
+			return err
+		}
+		defer func() {
+			if err := m.Stop(); err != nil {
+				log.Warn().Err(err).Msg("stopping the metrics server")
+			}
+		}()
+		// Not ready from the first signal on, while the last batch drains.
+		stopReady := context.AfterFunc(ctx, m.NotReady)
+		defer stopReady()
+		observer, ready = m, m.Ready
+	}
 	db, err := source.Connect(ctx, sourceConfig(cfg))
 	if err != nil {
 		return err
@@ -255,6 +277,8 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	}
 	c := capture.New(db, sink, state, binds, capture.Options{
 		Encoder:         encoder,
+		Observer:        observer,
+		Ready:           ready,
 		Tombstones:      cfg.Kafka.Tombstones,
 		MaxDelay:        cfg.Kafka.Batch.MaxDelay,
 		MaxRecords:      cfg.Kafka.Batch.MaxRecords,
