@@ -178,6 +178,9 @@ func hasColumn(t *source.DiscoveredTable, name string) bool {
 	return false
 }
 
+// version is pg2kafka's version, as written in Debezium's source.version.
+const version = "0.1.0"
+
 // unsupported names configured features this version does not have yet, so
 // they fail loudly instead of being ignored.
 func unsupported(cfg *config.Config) error {
@@ -185,8 +188,10 @@ func unsupported(cfg *config.Config) error {
 	switch {
 	case k.Format != "" && k.Format != "json" && k.Format != "avro":
 		return fmt.Errorf("kafka.format %q is not supported (use json or avro)", k.Format)
-	case k.Envelope != "" && k.Envelope != "flow":
-		return fmt.Errorf("kafka.envelope %q is not supported yet (use flow)", k.Envelope)
+	case k.Envelope != "" && k.Envelope != "flow" && k.Envelope != "debezium":
+		return fmt.Errorf("kafka.envelope %q is not supported (use flow or debezium)", k.Envelope)
+	case k.Envelope == "debezium" && k.Format == "avro":
+		return fmt.Errorf("kafka.envelope debezium with kafka.format avro is not supported yet (use the debezium envelope with json, or avro with the flow envelope)")
 	case k.Oversize != "" && k.Oversize != "fail":
 		return fmt.Errorf("kafka.oversize %q is not supported yet (use fail)", k.Oversize)
 	}
@@ -275,18 +280,26 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	if err != nil {
 		return err
 	}
+	debezium := cfg.Kafka.Envelope == "debezium"
+	if debezium {
+		opts := schema.DebeziumOptions{Version: version, Name: cfg.Kafka.TopicPrefix, Database: cfg.Source.Database}
+		encoder = func(t *event.Table, key []int) (capture.Encoder, error) {
+			return schema.NewDebeziumEncoder(t, key, opts), nil
+		}
+	}
 	c := capture.New(db, sink, state, binds, capture.Options{
-		Encoder:         encoder,
-		Observer:        observer,
-		Ready:           ready,
-		Tombstones:      cfg.Kafka.Tombstones,
-		MaxDelay:        cfg.Kafka.Batch.MaxDelay,
-		MaxRecords:      cfg.Kafka.Batch.MaxRecords,
-		MaxBytes:        cfg.Kafka.Batch.MaxBytes,
-		SourceTag:       cfg.Source.Advanced.SourceTag,
-		SlotBusyRetries: cfg.Kafka.SlotBusyRetries,
-		ChunkSize:       cfg.ChunkSize(),
-		Logger:          log,
+		Encoder:                 encoder,
+		KeyChangeAsDeleteCreate: debezium, // as Debezium: delete + tombstone + create
+		Observer:                observer,
+		Ready:                   ready,
+		Tombstones:              cfg.Kafka.Tombstones,
+		MaxDelay:                cfg.Kafka.Batch.MaxDelay,
+		MaxRecords:              cfg.Kafka.Batch.MaxRecords,
+		MaxBytes:                cfg.Kafka.Batch.MaxBytes,
+		SourceTag:               cfg.Source.Advanced.SourceTag,
+		SlotBusyRetries:         cfg.Kafka.SlotBusyRetries,
+		ChunkSize:               cfg.ChunkSize(),
+		Logger:                  log,
 	})
 	err = c.Run(ctx)
 	if err == nil || errors.Is(err, context.Canceled) {
