@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -17,6 +18,7 @@ type PrerequisiteError struct {
 	Problems []string
 }
 
+// Error lists the problems, at most 20, one per line.
 func (e *PrerequisiteError) Error() string {
 	var b strings.Builder
 	b.WriteString("the capture cannot run due to the following error(s):")
@@ -34,85 +36,303 @@ func (e *PrerequisiteError) Error() string {
 // TableRef names a table.
 type TableRef struct{ Schema, Name string }
 
+// String returns "schema.table".
 func (t TableRef) String() string { return t.Schema + "." + t.Name }
+
+// Status is the outcome of one prerequisite check.
+type Status int
+
+// The statuses. Only StatusFail stops a capture; a warning names a risk.
+const (
+	StatusOK Status = iota
+	StatusWarn
+	StatusFail
+)
+
+// String returns "ok", "WARN" or "FAIL", as check prints it.
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusWarn:
+		return "WARN"
+	default:
+		return "FAIL"
+	}
+}
+
+// Finding is the outcome of one prerequisite check: what was checked, what
+// was found and, unless it is fine, how to fix it.
+type Finding struct {
+	// Check names what was checked ("wal_level", "table public.orders").
+	Check string
+	// Status is the outcome.
+	Status Status
+	// Detail says what was found (the problem, for a failure).
+	Detail string
+	// Fix is the SQL or setting that fixes a failure or warning.
+	Fix string
+}
+
+// Problem is the finding as one line: the detail and the fix.
+func (f Finding) Problem() string {
+	if f.Fix == "" {
+		return f.Detail
+	}
+	return f.Detail + "; fix: " + f.Fix
+}
 
 // Check verifies the prerequisites of a capture of tables (§8.1, §8.2). It
 // creates the watermarks table and adds the watermarks table and the given
 // tables to the publication where it is permitted to; everything it cannot
-// fix is returned together in a *PrerequisiteError.
+// fix is returned together in a *PrerequisiteError. Warnings (see Diagnose)
+// do not fail it.
 func (db *Database) Check(ctx context.Context, tables []TableRef) error {
-	var problems []string
-	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-
-	var version string
-	if err := db.conn.QueryRow(ctx, `SHOW server_version_num`).Scan(&version); err != nil {
-		return fmt.Errorf("reading the server version: %w", err)
-	}
-	if v, err := strconv.Atoi(version); err == nil && v < 100000 {
-		add("minimum supported Postgres version is 10.0: attempted to capture from database version %d.%d", v/10000, v%10000/100)
-		return &PrerequisiteError{Problems: problems}
-	}
-
-	var walLevel string
-	if err := db.conn.QueryRow(ctx, `SHOW wal_level`).Scan(&walLevel); err != nil {
-		return fmt.Errorf("reading wal_level: %w", err)
-	}
-	if walLevel != "logical" {
-		add(`logical replication isn't enabled: current wal_level = %q; fix: ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL (on RDS/Aurora set rds.logical_replication = 1 in the parameter group, on Azure set azure.replication_support = logical)`, walLevel)
-	}
-
-	var canReplicate bool
-	err := db.conn.QueryRow(ctx, `SELECT r.rolreplication OR r.rolsuper OR EXISTS (
-  SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid AND g.rolname = 'rds_replication')
-FROM pg_roles r WHERE r.rolname = current_user`).Scan(&canReplicate)
-	if err != nil {
-		return fmt.Errorf("reading the role's attributes: %w", err)
-	}
-	if !canReplicate {
-		add(`user %q must have the REPLICATION role (or 'rds_replication' on RDS); fix: ALTER ROLE %s WITH REPLICATION;`, db.User, quoteIdent(db.User))
-	}
-
-	slot, err := db.Slot(ctx)
+	findings, err := db.Diagnose(ctx, tables)
 	if err != nil {
 		return err
 	}
-	if slot.Exists && slot.Database != db.Name {
-		add(`replication slot %q exists in database %q, but the configured database is %q: consider using a different slot name (source.advanced.slotName) or removing the existing slot`, db.cfg.Slot, slot.Database, db.Name)
-	}
-
-	var pubExists bool
-	if err := db.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, db.cfg.Publication).Scan(&pubExists); err != nil {
-		return fmt.Errorf("reading publications: %w", err)
-	}
-	if !pubExists {
-		add(`publication %q does not exist; fix: CREATE PUBLICATION %s; ALTER PUBLICATION %s SET (publish_via_partition_root = true);`, db.cfg.Publication, quoteIdent(db.cfg.Publication), quoteIdent(db.cfg.Publication))
-	}
-
-	if !db.cfg.ReadOnly {
-		if err := db.ensureWatermarks(ctx); err != nil {
-			add("%v", err)
-		} else if pubExists {
-			if err := db.ensurePublished(ctx, splitRef(db.cfg.WatermarksTable)); err != nil {
-				add("%v", err)
-			}
-		}
-	}
-
-	for _, t := range tables {
-		if _, err := db.conn.Exec(ctx, `SELECT * FROM `+QuoteTable(t.Schema, t.Name)+` LIMIT 0`); err != nil {
-			add(`user %q cannot read from table %q; fix: GRANT SELECT ON %s TO %s; (%v)`, db.User, strings.ToLower(t.String()), QuoteTable(t.Schema, t.Name), quoteIdent(db.User), pgMessage(err))
-			continue
-		}
-		if pubExists {
-			if err := db.ensurePublished(ctx, t); err != nil {
-				add("%v", err)
-			}
+	var problems []string
+	for _, f := range findings {
+		if f.Status == StatusFail {
+			problems = append(problems, f.Problem())
 		}
 	}
 	if len(problems) > 0 {
 		return &PrerequisiteError{Problems: problems}
 	}
 	return nil
+}
+
+// Diagnose runs every prerequisite check of Check and returns one Finding
+// per check, failures and warnings included, instead of stopping at the
+// first: the server version, wal_level, the REPLICATION attribute, the
+// replication slot (in another database, held by another process, its
+// wal_status), max_slot_wal_keep_size, the publication (and
+// publish_via_partition_root when a table is a partitioned root), the
+// watermarks table and, for each table, read permission and publication
+// membership. Like Check it creates the watermarks table and adds tables to
+// the publication where permitted, as a capture would at start. The error
+// is for failures to query the server at all.
+func (db *Database) Diagnose(ctx context.Context, tables []TableRef) ([]Finding, error) {
+	var out []Finding
+	ok := func(check, format string, args ...any) {
+		out = append(out, Finding{Check: check, Status: StatusOK, Detail: fmt.Sprintf(format, args...)})
+	}
+	bad := func(status Status, check, fix, format string, args ...any) {
+		out = append(out, Finding{Check: check, Status: status, Detail: fmt.Sprintf(format, args...), Fix: fix})
+	}
+
+	var version string
+	if err := db.conn.QueryRow(ctx, `SHOW server_version_num`).Scan(&version); err != nil {
+		return nil, fmt.Errorf("reading the server version: %w", err)
+	}
+	v, err := strconv.Atoi(version)
+	if err != nil {
+		v = 0
+		bad(StatusWarn, "server version", "", "cannot parse server_version_num %q; assuming a supported version", version)
+	} else if v < 100000 {
+		bad(StatusFail, "server version", "upgrade PostgreSQL to 10 or later",
+			"minimum supported Postgres version is 10.0: attempted to capture from database version %d.%d", v/10000, v%10000/100)
+		return out, nil
+	} else {
+		ok("server version", "PostgreSQL %d.%d", v/10000, v%10000)
+	}
+
+	var walLevel string
+	if err := db.conn.QueryRow(ctx, `SHOW wal_level`).Scan(&walLevel); err != nil {
+		return nil, fmt.Errorf("reading wal_level: %w", err)
+	}
+	if walLevel != "logical" {
+		bad(StatusFail, "wal_level", "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL (on RDS/Aurora set rds.logical_replication = 1 in the parameter group, on Azure set azure.replication_support = logical)",
+			"logical replication isn't enabled: current wal_level = %q", walLevel)
+	} else {
+		ok("wal_level", "logical")
+	}
+
+	var canReplicate bool
+	err = db.conn.QueryRow(ctx, `SELECT r.rolreplication OR r.rolsuper OR EXISTS (
+  SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid AND g.rolname = 'rds_replication')
+FROM pg_roles r WHERE r.rolname = current_user`).Scan(&canReplicate)
+	if err != nil {
+		return nil, fmt.Errorf("reading the role's attributes: %w", err)
+	}
+	if !canReplicate {
+		bad(StatusFail, "replication role", fmt.Sprintf("ALTER ROLE %s WITH REPLICATION; (on RDS/Aurora: GRANT rds_replication TO %s;)", quoteIdent(db.User), quoteIdent(db.User)),
+			"user %q must have the REPLICATION role (or 'rds_replication' on RDS)", db.User)
+	} else {
+		ok("replication role", "user %q may replicate", db.User)
+	}
+
+	out = append(out, db.diagnoseSlot(ctx, v)...)
+
+	var pubExists, viaRoot, allTables bool
+	viaRootCol := "false"
+	if v >= 130000 {
+		viaRootCol = "pubviaroot"
+	}
+	err = db.conn.QueryRow(ctx, `SELECT `+viaRootCol+`, puballtables FROM pg_publication WHERE pubname = $1`, db.cfg.Publication).Scan(&viaRoot, &allTables)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("reading publications: %w", err)
+	default:
+		pubExists = true
+	}
+	pub := quoteIdent(db.cfg.Publication)
+	if !pubExists {
+		bad(StatusFail, "publication", fmt.Sprintf("CREATE PUBLICATION %s; ALTER PUBLICATION %s SET (publish_via_partition_root = true);", pub, pub),
+			"publication %q does not exist", db.cfg.Publication)
+	} else {
+		ok("publication", "%q exists (publish_via_partition_root = %t, all tables = %t)", db.cfg.Publication, viaRoot, allTables)
+	}
+
+	if !db.cfg.ReadOnly {
+		wm := splitRef(db.cfg.WatermarksTable)
+		if err := db.ensureWatermarks(ctx); err != nil {
+			detail, fix := splitFix(err)
+			bad(StatusFail, "watermarks table", fix, "%s", detail)
+		} else if !pubExists {
+			ok("watermarks table", "%s is writable", db.cfg.WatermarksTable)
+		} else if err := db.ensurePublished(ctx, wm); err != nil {
+			detail, fix := splitFix(err)
+			bad(StatusFail, "watermarks table", fix, "%s", detail)
+		} else {
+			ok("watermarks table", "%s is writable and published", db.cfg.WatermarksTable)
+		}
+	}
+
+	for _, t := range tables {
+		check := "table " + t.String()
+		if _, err := db.conn.Exec(ctx, `SELECT * FROM `+QuoteTable(t.Schema, t.Name)+` LIMIT 0`); err != nil {
+			bad(StatusFail, check, fmt.Sprintf("GRANT SELECT ON %s TO %s; (%v)", QuoteTable(t.Schema, t.Name), quoteIdent(db.User), pgMessage(err)),
+				"user %q cannot read from table %q", db.User, strings.ToLower(t.String()))
+			continue
+		}
+		var partitioned bool
+		if err := db.conn.QueryRow(ctx, `SELECT c.relkind = 'p' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+			t.Schema, t.Name).Scan(&partitioned); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("reading table %s: %w", t, err)
+		}
+		if !pubExists {
+			ok(check, "readable")
+			continue
+		}
+		if err := db.ensurePublished(ctx, t); err != nil {
+			detail, fix := splitFix(err)
+			bad(StatusFail, check, fix, "%s", detail)
+			continue
+		}
+		if partitioned && !viaRoot {
+			bad(StatusFail, check, fmt.Sprintf("ALTER PUBLICATION %s SET (publish_via_partition_root = true);", pub),
+				"table %q is partitioned and publication %q does not publish via the partition root, so its changes would arrive under the partitions' names and be missed", t.String(), db.cfg.Publication)
+			continue
+		}
+		ok(check, "readable and published")
+	}
+	return out, nil
+}
+
+// diagnoseSlot checks the replication slot and the WAL it may retain.
+func (db *Database) diagnoseSlot(ctx context.Context, version int) []Finding {
+	var out []Finding
+	const check = "replication slot"
+	walStatus := "NULL"
+	if version >= 130000 {
+		walStatus = "wal_status"
+	}
+	var database, restart, current, status *string
+	var pid *int32
+	err := db.conn.QueryRow(ctx, `SELECT database, active_pid, restart_lsn::text,
+  (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, `+walStatus+`
+FROM pg_replication_slots WHERE slot_name = $1`, db.cfg.Slot).Scan(&database, &pid, &restart, &current, &status)
+	slot := db.cfg.Slot
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		out = append(out, Finding{Check: check, Status: StatusOK, Detail: fmt.Sprintf("%q does not exist yet; the first run creates it", slot)})
+	case err != nil:
+		out = append(out, Finding{Check: check, Status: StatusFail, Detail: fmt.Sprintf("reading replication slot %q: %v", slot, pgMessage(err)),
+			Fix: "GRANT pg_read_all_stats or SELECT on pg_replication_slots to the capture's user"})
+	case database != nil && *database != db.Name:
+		out = append(out, Finding{Check: check, Status: StatusFail,
+			Detail: fmt.Sprintf("replication slot %q exists in database %q, but the configured database is %q: consider using a different slot name (source.advanced.slotName) or removing the existing slot", slot, *database, db.Name),
+			Fix:    fmt.Sprintf("set source.advanced.slotName, or SELECT pg_drop_replication_slot('%s'); in database %q", strings.ReplaceAll(slot, "'", "''"), *database)})
+	default:
+		lag := ""
+		if restart != nil && current != nil {
+			r, err1 := pglogrepl.ParseLSN(*restart)
+			c, err2 := pglogrepl.ParseLSN(*current)
+			if err1 == nil && err2 == nil && c >= r {
+				lag = fmt.Sprintf(", retaining %s of WAL", bytesText(uint64(c-r)))
+			}
+		}
+		ws := ""
+		if status != nil {
+			ws = *status
+		}
+		switch ws {
+		case "lost":
+			out = append(out, Finding{Check: check, Status: StatusFail,
+				Detail: fmt.Sprintf("slot %q was invalidated (wal_status = lost): the WAL it needed was removed, so changes were missed", slot),
+				Fix:    "re-backfill everything: pg2kafka state reset --yes (drops and recreates the slot), and raise max_slot_wal_keep_size"})
+		case "unreserved":
+			out = append(out, Finding{Check: check, Status: StatusWarn,
+				Detail: fmt.Sprintf("slot %q is about to be invalidated (wal_status = unreserved%s)", slot, lag),
+				Fix:    "start the capture now so it catches up, or raise max_slot_wal_keep_size"})
+		case "extended":
+			out = append(out, Finding{Check: check, Status: StatusWarn,
+				Detail: fmt.Sprintf("slot %q retains more WAL than max_wal_size (wal_status = extended%s)", slot, lag),
+				Fix:    "let the capture catch up; check for long-running transactions"})
+		default:
+			out = append(out, Finding{Check: check, Status: StatusOK, Detail: fmt.Sprintf("%q exists (wal_status = %s%s)", slot, orDash(ws), lag)})
+		}
+		if pid != nil {
+			out = append(out, Finding{Check: check + " in use", Status: StatusWarn,
+				Detail: fmt.Sprintf("slot %q is held by process %d (another capture, or pg2kafka itself, is streaming it); a second capture waits for it", slot, *pid),
+				Fix:    fmt.Sprintf("stop the other capture, or give this one a slot of its own with source.advanced.slotName (SELECT pg_terminate_backend(%d); ends the holder)", *pid)})
+		}
+	}
+
+	if version >= 130000 {
+		var keep string
+		if err := db.conn.QueryRow(ctx, `SHOW max_slot_wal_keep_size`).Scan(&keep); err == nil {
+			if keep == "-1" {
+				out = append(out, Finding{Check: "max_slot_wal_keep_size", Status: StatusWarn,
+					Detail: "unlimited (-1): a stopped or lagging capture makes PostgreSQL keep WAL until the disk fills",
+					Fix:    "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB'; SELECT pg_reload_conf(); (size it above the longest outage to ride out; past it the slot is lost and the capture must re-backfill)"})
+			} else {
+				out = append(out, Finding{Check: "max_slot_wal_keep_size", Status: StatusOK,
+					Detail: fmt.Sprintf("%s: a capture lagging further than this loses its slot and must re-backfill", keep)})
+			}
+		}
+	}
+	return out
+}
+
+// splitFix splits an error worded "problem; fix: SQL" into its parts.
+func splitFix(err error) (detail, fix string) {
+	detail, fix, _ = strings.Cut(err.Error(), "; fix: ")
+	return detail, fix
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func bytesText(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func splitRef(s string) TableRef {
@@ -136,10 +356,16 @@ func (db *Database) ensureWatermarks(ctx context.Context) error {
 	return nil
 }
 
-// ensurePublished adds t to the publication if it is not in it (§5.2).
+// ensurePublished adds t to the publication if it is not in it (§5.2). A
+// table counts as published when pg_publication_tables lists it, when it is
+// itself a member (a partitioned root published by its partitions), or when
+// the publication is FOR ALL TABLES.
 func (db *Database) ensurePublished(ctx context.Context, t TableRef) error {
 	var published bool
-	err := db.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)`,
+	err := db.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)
+  OR EXISTS (SELECT 1 FROM pg_publication p JOIN pg_publication_rel r ON r.prpubid = p.oid JOIN pg_class c ON c.oid = r.prrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = $1 AND n.nspname = $2 AND c.relname = $3)
+  OR EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1 AND puballtables)`,
 		db.cfg.Publication, t.Schema, t.Name).Scan(&published)
 	if err != nil {
 		return fmt.Errorf("reading publication %q: %w", db.cfg.Publication, err)
