@@ -163,11 +163,12 @@ type SlotInfo struct {
 	WALStatus         string
 }
 
-// Slot reads the capture's slot from pg_replication_slots.
+// Slot reads the capture's slot from pg_replication_slots (wal_status is
+// read through to_jsonb, as the column only exists from PostgreSQL 13 on).
 func (db *Database) Slot(ctx context.Context) (SlotInfo, error) {
 	var info SlotInfo
 	var database, confirmed, restart, walStatus *string
-	err := db.conn.QueryRow(ctx, `SELECT database, active, confirmed_flush_lsn::text, restart_lsn::text, wal_status FROM pg_replication_slots WHERE slot_name = $1`, db.cfg.Slot).
+	err := db.conn.QueryRow(ctx, `SELECT database, active, confirmed_flush_lsn::text, restart_lsn::text, to_jsonb(s) ->> 'wal_status' FROM pg_replication_slots s WHERE slot_name = $1`, db.cfg.Slot).
 		Scan(&database, &info.Active, &confirmed, &restart, &walStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return info, nil

@@ -156,7 +156,8 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 		return out, nil
 	}
 	for _, t := range tables {
-		if db.IsWatermarks(t.Schema, t.Name) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") {
+		if db.IsWatermarks(t.Schema, t.Name) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") ||
+			!discoveryFilter(cfg, t.Schema, t.Name) {
 			continue
 		}
 		if err := add(t, cfg.Binding(t.Schema, t.Name)); err != nil {
