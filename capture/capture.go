@@ -356,18 +356,25 @@ func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case items, ok := <-c.stream.C():
-			if !ok {
-				return c.streamEnded()
-			}
-			if err := c.process(ctx, items); err != nil {
+			if err := c.receive(ctx, items, ok, perCommit); err != nil {
 				return err
 			}
-			if perCommit {
-				if err := c.maybeCommit(ctx, false); err != nil {
-					return err
-				}
-			}
 		}
+	}
+	return nil
+}
+
+// receive relays one batch of the stream; with perCommit the batch may
+// then close (see maybeCommit).
+func (c *Capture) receive(ctx context.Context, items []source.Item, ok, perCommit bool) error {
+	if !ok {
+		return c.streamEnded()
+	}
+	if err := c.process(ctx, items); err != nil {
+		return err
+	}
+	if perCommit {
+		return c.maybeCommit(ctx, false)
 	}
 	return nil
 }
@@ -380,13 +387,7 @@ func (c *Capture) streamForever(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case items, ok := <-c.stream.C():
-			if !ok {
-				return c.streamEnded()
-			}
-			if err := c.process(ctx, items); err != nil {
-				return err
-			}
-			if err := c.maybeCommit(ctx, false); err != nil {
+			if err := c.receive(ctx, items, ok, true); err != nil {
 				return err
 			}
 		case <-timer.C:

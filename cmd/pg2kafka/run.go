@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -89,17 +90,10 @@ func sinkOptions(cfg *config.Config, transactional bool) ([]kafka.Opt, error) {
 		}
 		opts = append(opts, kafka.TLS(tc))
 	}
-	if m := k.SASL.Mechanism; m != "" {
-		var mech sasl.Mechanism
-		switch strings.ToUpper(m) {
-		case "PLAIN":
-			mech = plain.Auth{User: k.SASL.Username, Pass: k.SASL.Password}.AsMechanism()
-		case "SCRAM-SHA-256":
-			mech = scram.Auth{User: k.SASL.Username, Pass: k.SASL.Password}.AsSha256Mechanism()
-		case "SCRAM-SHA-512":
-			mech = scram.Auth{User: k.SASL.Username, Pass: k.SASL.Password}.AsSha512Mechanism()
-		default:
-			return nil, fmt.Errorf("kafka.sasl.mechanism %q is not supported yet (use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", m)
+	if k.SASL.Mechanism != "" {
+		mech, err := saslMechanism(k.SASL)
+		if err != nil {
+			return nil, err
 		}
 		opts = append(opts, kafka.SASL(mech))
 	}
@@ -338,4 +332,32 @@ func encoderFor(cfg *config.Config, binds []capture.Binding) (capture.NewEncoder
 		}
 		return e, nil
 	}, nil
+}
+
+// saslMechanism builds the configured SASL mechanism. AWS_MSK_IAM signs with
+// kafka.sasl's access key ID and secret key when given, else with the
+// standard AWS environment variables (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), read at each authentication so
+// rotated credentials are picked up.
+func saslMechanism(c config.SASL) (sasl.Mechanism, error) {
+	switch strings.ToUpper(c.Mechanism) {
+	case "PLAIN":
+		return plain.Auth{User: c.Username, Pass: c.Password}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: c.Username, Pass: c.Password}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: c.Username, Pass: c.Password}.AsSha512Mechanism(), nil
+	case "AWS_MSK_IAM":
+		if c.Username != "" {
+			return aws.Auth{AccessKey: c.Username, SecretKey: c.Password}.AsManagedStreamingIAMMechanism(), nil
+		}
+		return aws.ManagedStreamingIAM(func(context.Context) (aws.Auth, error) {
+			a := aws.Auth{AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")}
+			if a.AccessKey == "" || a.SecretKey == "" {
+				return a, errors.New("AWS_MSK_IAM: no credentials: set kafka.sasl.username and password (access key ID and secret key), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+			}
+			return a, nil
+		}), nil
+	}
+	return nil, fmt.Errorf("kafka.sasl.mechanism %q is not supported (use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM)", c.Mechanism)
 }
