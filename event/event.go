@@ -45,6 +45,10 @@ type Type struct {
 	Kind Kind
 	// Elem is the element type of an array (Kind == KindArray), else nil.
 	Elem *Type
+	// Typmod is the column's type modifier (pg_attribute.atttypmod: the
+	// length of varchar(n), the precision and scale of numeric(p,s)); -1
+	// when there is none.
+	Typmod int32
 	// Collation is the key column's collation name when it is not the
 	// database default ("C", "POSIX", ...), else "". Only set by discovery.
 	Collation string

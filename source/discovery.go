@@ -73,12 +73,13 @@ ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)
 		rel      uint32
 		num      int16
 		typ      uint32
+		typmod   int32
 		col      event.Column
 		collName string
 	}
 	var cols []colRow
 	rows, err = db.conn.Query(ctx, `
-SELECT a.attrelid, a.attnum, a.attname, a.atttypid, NOT a.attnotnull, a.attgenerated <> '',
+SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod, NOT a.attnotnull, a.attgenerated <> '',
        coalesce(col_description(a.attrelid, a.attnum), ''),
        coalesce(CASE WHEN a.attcollation = 0 THEN '' WHEN co.collname = 'default' THEN
            (SELECT CASE WHEN datcollate IN ('C', 'POSIX') THEN datcollate ELSE 'default' END FROM pg_database WHERE datname = current_database())
@@ -91,7 +92,7 @@ ORDER BY a.attrelid, a.attnum`, oids)
 	}
 	for rows.Next() {
 		var r colRow
-		if err := rows.Scan(&r.rel, &r.num, &r.col.Name, &r.typ, &r.col.Nullable, &r.col.Generated, &r.col.Description, &r.collName); err != nil {
+		if err := rows.Scan(&r.rel, &r.num, &r.col.Name, &r.typ, &r.typmod, &r.col.Nullable, &r.col.Generated, &r.col.Description, &r.collName); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("discovering columns: %w", err)
 		}
@@ -111,6 +112,7 @@ ORDER BY a.attrelid, a.attnum`, oids)
 	for _, c := range cols {
 		t := byOID[c.rel]
 		c.col.Type = *types.resolve(c.typ)
+		c.col.Type.Typmod = c.typmod
 		if c.collName != "default" {
 			c.col.Type.Collation = c.collName
 		}

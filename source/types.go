@@ -142,6 +142,7 @@ func (c *typeCache) table(ctx context.Context, r pgoRelation) (*event.Table, err
 	t := &event.Table{Schema: r.namespace, Name: r.name, Columns: make([]event.Column, len(r.columns))}
 	for i, col := range r.columns {
 		t.Columns[i] = event.Column{Name: col.name, Type: *c.resolve(col.typeOID), Nullable: true}
+		t.Columns[i].Type.Typmod = col.typmod
 		if col.flags&1 != 0 {
 			t.Key = append(t.Key, i)
 		}

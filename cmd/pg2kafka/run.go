@@ -323,7 +323,15 @@ func encoderFor(cfg *config.Config, binds []capture.Binding) (capture.NewEncoder
 	for _, b := range binds {
 		topics[b.Schema+"."+b.Table] = b.Topic
 	}
-	newAvro := schema.NewAvroRegistry(client, schema.AvroSourceTag(cfg.Source.Advanced.SourceTag)).
+	// numeric(p,s) columns become Avro decimals; unconstrained numeric stays
+	// a string (its scale varies from row to row).
+	decimal := schema.AvroDecimal(func(t *event.Table, col int) (int, int, bool) {
+		if ty := t.Columns[col].Type; ty.Kind == event.KindNumeric {
+			return schema.NumericTypmod(ty.Typmod)
+		}
+		return 0, 0, false
+	})
+	newAvro := schema.NewAvroRegistry(client, schema.AvroSourceTag(cfg.Source.Advanced.SourceTag), decimal).
 		NewEncoder(func(t *event.Table) string { return topics[t.Schema+"."+t.Name] })
 	return func(t *event.Table, key []int) (capture.Encoder, error) {
 		e, err := newAvro(t, key)
