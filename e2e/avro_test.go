@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	wire "encoding/binary"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +73,16 @@ func TestAvroWithSchemaRegistry(t *testing.T) {
 				t.Errorf("record after ADD COLUMN: note %v, want added", note)
 			}
 		}
+	}
+	latest, err := client.SchemaByVersion(ctx, e.topic("items")+"-value", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(latest.Schema.Schema, `"logicalType":"decimal","precision":10,"scale":2`) {
+		t.Errorf("numeric(10,2) is not an Avro decimal(10,2) in %s", latest.Schema.Schema)
+	}
+	if price, ok := unwrap(decode(recs[0].Value)["price"]).(*big.Rat); !ok || price.FloatString(2) != "1.50" {
+		t.Errorf("price decodes as %v, want the decimal 1.50", unwrap(decode(recs[0].Value)["price"]))
 	}
 	versions, err := client.SubjectVersions(ctx, e.topic("items")+"-value")
 	if err != nil {

@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -348,20 +345,18 @@ func TestComposeDemoWithoutDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	brokers := kafkatest.Brokers(t)
-	cmd := exec.Command(binary, "run")
-	cmd.Env = append(os.Environ(),
+	p := launch(t, streaming, append(os.Environ(),
 		config.EnvConfigPath+"=../deploy/pg2kafka.yaml",
 		"PGHOST="+pc.Host, fmt.Sprintf("PGPORT=%d", pc.Port), "PGDATABASE=demo", "PGUSER=flow_capture",
 		"PGPASSWORD=demo-secret", "PGSSLMODE=disable", "PGSSLROOTCERT=",
-		"KAFKA_BROKERS="+strings.Join(brokers, ","), "KAFKA_TOPIC_PREFIX=", "LOG_LEVEL=info")
-	p := composeStart(t, cmd)
-	tlsWaitStreaming(t, p)
+		"KAFKA_BROKERS="+strings.Join(brokers, ","), "KAFKA_TOPIC_PREFIX=", "LOG_LEVEL=info"), "run")
+	p.waitReady(t, 60*time.Second)
 
 	pgtest.Exec(t, demoURL, `INSERT INTO customers (name, email) VALUES ('Linus', 'linus@example.com')`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var found bool
-		for _, r := range tlsConsume(t, brokers, "pg2kafka.public.customers", 1, 2*time.Second) {
+		for _, r := range consumeFrom(t, brokers, "pg2kafka.public.customers", 1, 2*time.Second) {
 			d := decode(t, r)
 			if d != nil && d["email"] == "linus@example.com" && meta(d)["op"] == "c" {
 				found = true
@@ -375,37 +370,4 @@ func TestComposeDemoWithoutDocker(t *testing.T) {
 		}
 	}
 	p.stop(t)
-}
-
-// composeStart starts cmd like env.start, without a --config flag.
-func composeStart(t *testing.T, cmd *exec.Cmd) *proc {
-	t.Helper()
-	p := &proc{cmd: cmd, ready: make(chan struct{}), exited: make(chan struct{})}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = &failLocked{p: p}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		once := sync.Once{}
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			if strings.Contains(line, "capture is streaming") {
-				once.Do(func() { close(p.ready) })
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(p.kill)
-	return p
 }

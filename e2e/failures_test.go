@@ -1,18 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,113 +29,13 @@ const (
 
 var failSecrets = []string{failSourcePassword, failSASLPassword, failWrongPassword}
 
-// failConfig describes a configuration file for a failure case; zero
-// fields take the env's values.
-type failConfig struct {
-	dbURL   string   // the database; e.dbURL if empty
-	user    string   // source.user; the URL's if empty
-	brokers []string // kafka.brokers; e.brokers if nil
-	kafka   []string // extra lines under kafka:
-	mutate  func(string) string
-}
-
-// write writes the configuration file (source.password is always the
-// distinctive failSourcePassword) and returns its path.
-func (fc failConfig) write(e *env) string {
+// failConfig writes the configuration file of a failure case,
+// pg2kafka-failure.yaml, with o's knobs and source.password the distinctive
+// failSourcePassword, and returns its path.
+func failConfig(e *env, o configOpts) string {
 	e.t.Helper()
-	url := fc.dbURL
-	if url == "" {
-		url = e.dbURL
-	}
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	user := fc.user
-	if user == "" {
-		user = cfg.User
-	}
-	brokers := fc.brokers
-	if brokers == nil {
-		brokers = e.brokers
-	}
-	body := fmt.Sprintf(`source:
-  address: "%s:%d"
-  user: %s
-  password: %q
-  database: %s
-  advanced:
-    sslmode: disable
-%skafka:
-  brokers: [%s]
-  topic_prefix: %s
-  batch: {max_delay: 50ms}
-%slog:
-  level: info
-  format: json
-http:
-  listen: ""
-`, cfg.Host, cfg.Port, user, failSourcePassword, cfg.Database, indent(e.advanced, "    "), strings.Join(brokers, ", "), e.prefix, indent(fc.kafka, "  "))
-	if fc.mutate != nil {
-		body = fc.mutate(body)
-	}
-	path := filepath.Join(e.dir, "pg2kafka-failure.yaml")
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	return path
-}
-
-// failStart runs `pg2kafka run --config path`, like env.start.
-func failStart(e *env, path string) *proc {
-	e.t.Helper()
-	p := &proc{cmd: exec.Command(binary, "run", "--config", path), ready: make(chan struct{}), exited: make(chan struct{})}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	p.cmd.Stdout = &failLocked{p: p}
-	if err := p.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		once := sync.Once{}
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			if strings.Contains(line, "capture is streaming") {
-				once.Do(func() { close(p.ready) })
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	e.t.Cleanup(func() { p.kill() })
-	return p
-}
-
-// failLocked appends stdout to the proc's log under its lock.
-type failLocked struct{ p *proc }
-
-func (w *failLocked) Write(b []byte) (int, error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	return w.p.log.Write(b)
-}
-
-// failRun runs pg2kafka to its exit and returns the exit code and output.
-func failRun(e *env, path string, timeout time.Duration) (int, string) {
-	e.t.Helper()
-	start := time.Now()
-	p := failStart(e, path)
-	code := p.wait(e.t, timeout)
-	e.t.Logf("pg2kafka exited %d after %s", code, time.Since(start).Round(100*time.Millisecond))
-	return code, p.output()
+	o.name, o.password = "pg2kafka-failure.yaml", failSourcePassword
+	return e.config(o)
 }
 
 // failCheckOutput checks the exit status, that the output holds no panic
@@ -244,30 +138,6 @@ func failNoSlot(t *testing.T, url string) {
 	}
 }
 
-// failCheckpointCursor returns the cursor of the last committed checkpoint
-// of the capture named slot.
-func failCheckpointCursor(t *testing.T, e *env, slot string) uint64 {
-	t.Helper()
-	var cursor uint64
-	for _, r := range e.settle(e.prefix+".checkpoints", 300*time.Millisecond) {
-		if string(r.Key) != slot || r.Value == nil {
-			continue
-		}
-		var st struct {
-			Cursor string `json:"cursor"`
-		}
-		if err := json.Unmarshal(r.Value, &st); err != nil {
-			t.Fatalf("checkpoint is not JSON: %s", r.Value)
-		}
-		l, err := pglogrepl.ParseLSN(st.Cursor)
-		if err != nil {
-			t.Fatalf("checkpoint cursor %q: %v", st.Cursor, err)
-		}
-		cursor = uint64(l)
-	}
-	return cursor
-}
-
 // failConfirmedDurable checks that the slot confirms nothing past the last
 // committed checkpoint.
 func failConfirmedDurable(t *testing.T, e *env, slot string) {
@@ -276,7 +146,7 @@ func failConfirmedDurable(t *testing.T, e *env, slot string) {
 	if !exists {
 		return
 	}
-	if cp := failCheckpointCursor(t, e, slot); confirmed > cp {
+	if cp := checkpointCursor(t, e, slot); confirmed > cp {
 		t.Errorf("slot confirmed %s, past the last committed checkpoint's cursor %s", pglogrepl.LSN(confirmed), pglogrepl.LSN(cp))
 	}
 }
@@ -289,12 +159,12 @@ func TestFailurePrerequisites(t *testing.T) {
 	cases := []struct {
 		name string
 		// setup prepares the database and returns the configuration.
-		setup   func(t *testing.T) (*env, failConfig)
+		setup   func(t *testing.T) (*env, configOpts)
 		phrases []string
 	}{
 		{
 			name: "wal_level replica",
-			setup: func(t *testing.T) (*env, failConfig) {
+			setup: func(t *testing.T) (*env, configOpts) {
 				srv, err := pgtest.Start("wal_level = replica")
 				if err != nil {
 					t.Skipf("cannot start a separate PostgreSQL server: %v", err)
@@ -305,13 +175,13 @@ func TestFailurePrerequisites(t *testing.T) {
 					`CREATE TABLE items (id integer PRIMARY KEY)`,
 					`CREATE PUBLICATION flow_publication FOR TABLE items`)
 				e := &env{t: t, dbURL: url, brokers: kafkatest.Brokers(t), dir: t.TempDir(), prefix: failPrefix()}
-				return e, failConfig{}
+				return e, configOpts{}
 			},
 			phrases: []string{"wal_level", `"replica"`, "logical", "ALTER SYSTEM SET wal_level = logical", "restart"},
 		},
 		{
 			name: "role without REPLICATION",
-			setup: func(t *testing.T) (*env, failConfig) {
+			setup: func(t *testing.T) (*env, configOpts) {
 				e := newEnv(t)
 				role := fmt.Sprintf("capt_%d", time.Now().UnixNano()%1e9)
 				e.exec(`CREATE ROLE `+role+` LOGIN PASSWORD 'x'`,
@@ -324,7 +194,7 @@ func TestFailurePrerequisites(t *testing.T) {
 					pgtest.Exec(t, e.dbURL, `DROP OWNED BY `+role)
 					pgtest.Exec(t, pgtest.Shared(t).AdminURL, `DROP ROLE IF EXISTS `+role)
 				})
-				return e, failConfig{user: role}
+				return e, configOpts{user: role}
 			},
 			phrases: []string{"user \"capt_", "REPLICATION", "ALTER ROLE"},
 		},
@@ -333,19 +203,19 @@ func TestFailurePrerequisites(t *testing.T) {
 			// then reports "no tables to capture: publication ... has none
 			// (ALTER PUBLICATION ...)", whose fix cannot work.
 			name: "missing publication",
-			setup: func(t *testing.T) (*env, failConfig) {
+			setup: func(t *testing.T) (*env, configOpts) {
 				e := newEnv(t)
 				e.exec(`CREATE TABLE items (id integer PRIMARY KEY)`, `DROP PUBLICATION flow_publication`)
-				return e, failConfig{}
+				return e, configOpts{}
 			},
 			phrases: []string{`publication "flow_publication"`, "does not exist", "CREATE PUBLICATION"},
 		},
 		{
 			name: "missing publication with bindings",
-			setup: func(t *testing.T) (*env, failConfig) {
+			setup: func(t *testing.T) (*env, configOpts) {
 				e := newEnv(t)
 				e.exec(`CREATE TABLE items (id integer PRIMARY KEY)`, `DROP PUBLICATION flow_publication`)
-				return e, failConfig{mutate: func(s string) string {
+				return e, configOpts{mutate: func(s string) string {
 					return s + "bindings:\n  - resource: {namespace: public, stream: items}\n"
 				}}
 			},
@@ -356,7 +226,7 @@ func TestFailurePrerequisites(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e, fc := c.setup(t)
-			code, out := failRun(e, fc.write(e), 60*time.Second)
+			code, out := e.runToExit(failConfig(e, fc), 60*time.Second)
 			failCheckOutput(t, code, 1, 1, out, c.phrases...)
 			failNoSlot(t, e.dbURL)
 		})
@@ -377,20 +247,20 @@ func TestFailureKafka(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name    string
-		setup   func(t *testing.T, e *env) failConfig
+		setup   func(t *testing.T, e *env) configOpts
 		timeout time.Duration
 		phrases []string
 	}{
 		{
 			name: "broker unreachable",
-			setup: func(t *testing.T, e *env) failConfig {
+			setup: func(t *testing.T, e *env) configOpts {
 				l, err := net.Listen("tcp", "127.0.0.1:0")
 				if err != nil {
 					t.Fatal(err)
 				}
 				addr := l.Addr().String()
 				l.Close()
-				return failConfig{brokers: []string{addr}, kafka: []string{"connect_timeout: 5s"}}
+				return configOpts{brokers: []string{addr}, kafka: []string{"connect_timeout: 5s"}}
 			},
 			// The sink retries for kafka.connect_timeout before giving up.
 			timeout: 40 * time.Second,
@@ -398,8 +268,8 @@ func TestFailureKafka(t *testing.T) {
 		},
 		{
 			name: "topic not authorized",
-			setup: func(t *testing.T, e *env) failConfig {
-				return failConfig{brokers: failACLCluster(t, e), kafka: []string{
+			setup: func(t *testing.T, e *env) configOpts {
+				return configOpts{brokers: failACLCluster(t, e), kafka: []string{
 					"sasl: {mechanism: SCRAM-SHA-256, username: capture, password: " + failSASLPassword + "}",
 				}}
 			},
@@ -408,8 +278,8 @@ func TestFailureKafka(t *testing.T) {
 		},
 		{
 			name: "wrong SASL password",
-			setup: func(t *testing.T, e *env) failConfig {
-				return failConfig{brokers: failACLCluster(t, e), kafka: []string{
+			setup: func(t *testing.T, e *env) configOpts {
+				return configOpts{brokers: failACLCluster(t, e), kafka: []string{
 					"sasl: {mechanism: SCRAM-SHA-256, username: capture, password: " + failWrongPassword + "}",
 					"connect_timeout: 5s",
 				}}
@@ -431,7 +301,7 @@ func TestFailureKafka(t *testing.T) {
 				`ALTER PUBLICATION flow_publication ADD TABLE items`,
 				`INSERT INTO items VALUES (1)`)
 			fc := c.setup(t, e)
-			code, out := failRun(e, fc.write(e), c.timeout)
+			code, out := e.runToExit(failConfig(e, fc), c.timeout)
 			failCheckOutput(t, code, 1, 1, out, c.phrases...)
 			failNoSlot(t, e.dbURL)
 		})
@@ -511,7 +381,7 @@ func TestFailureConfig(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := &env{t: t, dbURL: "postgres://postgres@127.0.0.1:1/nodb", brokers: []string{"127.0.0.1:1"}, dir: t.TempDir(), prefix: "pg2kafka"}
-			code, out := failRun(e, failConfig{mutate: c.mutate}.write(e), 30*time.Second)
+			code, out := e.runToExit(failConfig(e, configOpts{mutate: c.mutate}), 30*time.Second)
 			failCheckOutput(t, code, 2, c.errs, out, c.phrases...)
 		})
 	}
@@ -554,7 +424,7 @@ func TestFailureSlotBusy(t *testing.T) {
 	// the prerequisite checks of the tests running beside it.
 	const slot = "flow_slot_busy"
 	e := newEnv(t)
-	e.advanced = []string{"slotName: " + slot}
+	e.useSlot(slot)
 	e.exec(`CREATE TABLE items (id integer PRIMARY KEY)`,
 		`ALTER PUBLICATION flow_publication ADD TABLE items`)
 	// A first run creates the slot and checkpoints a cursor in it, so the
@@ -570,7 +440,7 @@ func TestFailureSlotBusy(t *testing.T) {
 	holder := failHoldSlot(t, e.dbURL, slot)
 
 	// Bounded retries: two warnings, then one error, exit 1.
-	code, out := failRun(e, failConfig{kafka: []string{"slot_busy_retries: 2"}}.write(e), 60*time.Second)
+	code, out := e.runToExit(failConfig(e, configOpts{kafka: []string{"slot_busy_retries: 2"}}), 60*time.Second)
 	if n := strings.Count(out, "another capture holds the slot; retrying"); n != 2 {
 		t.Errorf("logged %d retries, want 2", n)
 	}
@@ -578,7 +448,7 @@ func TestFailureSlotBusy(t *testing.T) {
 	failConfirmedDurable(t, e, slot)
 
 	// With the default, pg2kafka waits for the slot.
-	p = failStart(e, failConfig{}.write(e))
+	p = e.run(failConfig(e, configOpts{}))
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(p.output(), "another capture holds the slot; retrying") {
 		if time.Now().After(deadline) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -82,65 +84,124 @@ func (e *env) conn() *pgx.Conn {
 	return c
 }
 
-// config writes the configuration file and returns its path.
-func (e *env) config() string {
+// configOpts tunes one configuration file written by env.config; zero
+// fields take the env's values and the harness's defaults.
+type configOpts struct {
+	name     string   // the file's name in e.dir; "pg2kafka.yaml" if empty
+	user     string   // source.user; the URL's if empty
+	password string   // source.password; "unused-with-trust-auth" if empty
+	database string   // source.database; the URL's if empty
+	brokers  []string // kafka.brokers; e.brokers if nil
+	kafka    []string // kafka lines after e.kafka ("key: value")
+	log      []string // the log section's lines; level info, format json if nil
+	// mutate, if set, rewrites the whole file's text before it is written.
+	mutate func(string) string
+}
+
+// config writes the configuration file (at most one configOpts) and
+// returns its path.
+func (e *env) config(opts ...configOpts) string {
 	e.t.Helper()
+	var o configOpts
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	cfg, err := pgx.ParseConfig(e.dbURL)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if o.name == "" {
+		o.name = "pg2kafka.yaml"
+	}
+	if o.user == "" {
+		o.user = cfg.User
+	}
+	if o.password == "" {
+		o.password = "unused-with-trust-auth"
+	}
+	if o.database == "" {
+		o.database = cfg.Database
+	}
+	if o.brokers == nil {
+		o.brokers = e.brokers
+	}
+	if o.log == nil {
+		o.log = []string{"level: info", "format: json"}
+	}
+	kafka := append(append([]string(nil), e.kafka...), o.kafka...)
 	body := fmt.Sprintf(`source:
   address: "%s:%d"
   user: %s
-  password: "unused-with-trust-auth"
+  password: %q
   database: %s
   advanced:
     sslmode: disable
-%s
-kafka:
+%skafka:
   brokers: [%s]
   topic_prefix: %s
   batch: {max_delay: 50ms}
 %slog:
-  level: info
-  format: json
-http:
+%shttp:
   listen: ""
-%s`, cfg.Host, cfg.Port, cfg.User, cfg.Database, indent(e.advanced, "    "), strings.Join(e.brokers, ", "), e.prefix, indent(e.kafka, "  "), e.extra)
-	path := filepath.Join(e.dir, "pg2kafka.yaml")
+%s`, cfg.Host, cfg.Port, o.user, o.password, o.database, indent(e.advanced, "    "),
+		strings.Join(o.brokers, ", "), e.prefix, indent(kafka, "  "), indent(o.log, "  "), e.extra)
+	if o.mutate != nil {
+		body = o.mutate(body)
+	}
+	path := filepath.Join(e.dir, o.name)
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
 	return path
 }
 
+// useSlot gives the test's capture a replication slot of its own: slots
+// are per server, and the prerequisite checks of the tests running beside
+// it would object to a flow_slot of another database.
+func (e *env) useSlot(name string) string {
+	e.advanced = append(e.advanced, "slotName: "+name)
+	return name
+}
+
 func (e *env) topic(table string) string { return e.prefix + ".public." + table }
 
-// proc is a running pg2kafka.
+// readiness is the log line that tells a proc is ready, and what it then
+// does, for the message when it is not.
+type readiness struct{ line, desc string }
+
+var (
+	// backfilled: every table's backfill is done, so a test's writes
+	// arrive as changes, not as backfill rows.
+	backfilled = readiness{"backfills complete; streaming changes", "finish its backfills and start streaming"}
+	// streaming: the capture streams (backfills may still run).
+	streaming = readiness{"capture is streaming", "start streaming"}
+)
+
+// proc is a running pg2kafka; its log holds stdout and stderr.
 type proc struct {
 	cmd    *exec.Cmd
+	what   readiness
 	mu     sync.Mutex
 	log    bytes.Buffer
-	ready  chan struct{}
+	ready  chan struct{} // closed at the first what.line
 	exited chan struct{}
 	err    error
 }
 
-// start runs pg2kafka; wait says whether to wait until it streams.
-func (e *env) start(wait bool, args ...string) *proc {
-	e.t.Helper()
-	if len(args) == 0 {
-		args = []string{"run"}
-	}
-	args = append(args, "--config", e.config())
-	p := &proc{cmd: exec.Command(binary, args...), ready: make(chan struct{}), exited: make(chan struct{})}
+// launch starts the pg2kafka binary with args, and with the environment
+// environ unless that is nil; the proc is ready at the first log line that
+// contains r.line. The test's cleanup kills it.
+func launch(t testing.TB, r readiness, environ []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary, args...), what: r, ready: make(chan struct{}), exited: make(chan struct{})}
+	p.cmd.Env = environ
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	p.cmd.Stdout = &p.log
+	p.cmd.Stdout = lockedLog{p}
 	if err := p.cmd.Start(); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -151,9 +212,7 @@ func (e *env) start(wait bool, args ...string) *proc {
 			p.mu.Lock()
 			p.log.WriteString(line + "\n")
 			p.mu.Unlock()
-			// Ready once every table's backfill is done, so a test's
-			// writes arrive as changes, not as backfill rows.
-			if strings.Contains(line, "backfills complete; streaming changes") {
+			if strings.Contains(line, r.line) {
 				once.Do(func() { close(p.ready) })
 			}
 		}
@@ -161,22 +220,66 @@ func (e *env) start(wait bool, args ...string) *proc {
 		p.err = p.cmd.Wait()
 		close(p.exited)
 	}()
-	e.t.Cleanup(func() {
+	t.Cleanup(func() {
 		p.kill()
 		if strings.Contains(p.output(), "WARNING: DATA RACE") {
-			e.t.Errorf("the race detector reported a data race in pg2kafka:\n%s", p.output())
+			t.Errorf("the race detector reported a data race in pg2kafka:\n%s", p.output())
 		}
 	})
+	return p
+}
+
+// lockedLog appends stdout to the proc's log under its lock.
+type lockedLog struct{ p *proc }
+
+func (w lockedLog) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	return w.p.log.Write(b)
+}
+
+// start runs pg2kafka (args, `run` if none) with e.config(); wait says
+// whether to wait until every backfill is done and it streams.
+func (e *env) start(wait bool, args ...string) *proc {
+	e.t.Helper()
+	if len(args) == 0 {
+		args = []string{"run"}
+	}
+	p := launch(e.t, backfilled, nil, append(args, "--config", e.config())...)
 	if wait {
-		select {
-		case <-p.ready:
-		case <-p.exited:
-			e.t.Fatalf("pg2kafka exited before streaming: %v\n%s", p.err, p.output())
-		case <-time.After(120 * time.Second):
-			e.t.Fatalf("pg2kafka did not finish its backfills and start streaming within 120s\n%s", p.output())
-		}
+		p.waitReady(e.t, 120*time.Second)
 	}
 	return p
+}
+
+// run runs `pg2kafka run --config path`, ready once the capture streams.
+func (e *env) run(path string) *proc {
+	e.t.Helper()
+	return launch(e.t, streaming, nil, "run", "--config", path)
+}
+
+// runToExit runs `pg2kafka run --config path` to its exit and returns the
+// exit code and output.
+func (e *env) runToExit(path string, timeout time.Duration) (int, string) {
+	e.t.Helper()
+	start := time.Now()
+	p := e.run(path)
+	code := p.wait(e.t, timeout)
+	e.t.Logf("pg2kafka exited %d after %s", code, time.Since(start).Round(100*time.Millisecond))
+	return code, p.output()
+}
+
+// waitReady waits until p is ready, failing the test if it exits first or
+// is not ready within d.
+func (p *proc) waitReady(t testing.TB, d time.Duration) {
+	t.Helper()
+	select {
+	case <-p.ready:
+	case <-p.exited:
+		t.Fatalf("pg2kafka exited before streaming: %v\n%s", p.err, p.output())
+	case <-time.After(d):
+		t.Fatalf("pg2kafka did not %s within %.0fs\n%s", p.what.desc, d.Seconds(), p.output())
+	}
 }
 
 func (p *proc) output() string {
@@ -220,16 +323,31 @@ func (p *proc) wait(t testing.TB, d time.Duration) int {
 	}
 }
 
+// readCommitted returns a client that reads topic from the start with
+// read_committed, with extra options (TLS, SASL).
+func readCommitted(t testing.TB, brokers []string, topic string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 // consume reads a topic from the start with read_committed until want
 // records have arrived or the timeout passes.
 func (e *env) consume(topic string, want int, timeout time.Duration) []*kgo.Record {
 	e.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...),
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	return consumeFrom(e.t, e.brokers, topic, want, timeout)
+}
+
+// consumeFrom is consume on the given brokers, with extra client options
+// (TLS, SASL).
+func consumeFrom(t testing.TB, brokers []string, topic string, want int, timeout time.Duration, opts ...kgo.Opt) []*kgo.Record {
+	t.Helper()
+	cl := readCommitted(t, brokers, topic, opts...)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -248,12 +366,7 @@ func (e *env) consume(topic string, want int, timeout time.Duration) []*kgo.Reco
 // has arrived for quiet.
 func (e *env) settle(topic string, quiet time.Duration) []*kgo.Record {
 	e.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...),
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	cl := readCommitted(e.t, e.brokers, topic)
 	defer cl.Close()
 	var out []*kgo.Record
 	for {
@@ -266,6 +379,30 @@ func (e *env) settle(topic string, quiet time.Duration) []*kgo.Record {
 			return out
 		}
 	}
+}
+
+// checkpointCursor returns the cursor of the last committed checkpoint of
+// the capture named slot.
+func checkpointCursor(t testing.TB, e *env, slot string) uint64 {
+	t.Helper()
+	var cursor uint64
+	for _, r := range e.settle(e.prefix+".checkpoints", 300*time.Millisecond) {
+		if string(r.Key) != slot || r.Value == nil {
+			continue
+		}
+		var st struct {
+			Cursor string `json:"cursor"`
+		}
+		if err := json.Unmarshal(r.Value, &st); err != nil {
+			t.Fatalf("checkpoint is not JSON: %s", r.Value)
+		}
+		l, err := pglogrepl.ParseLSN(st.Cursor)
+		if err != nil {
+			t.Fatalf("checkpoint cursor %q: %v", st.Cursor, err)
+		}
+		cursor = uint64(l)
+	}
+	return cursor
 }
 
 func header(r *kgo.Record, key string) string {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,43 +19,6 @@ const (
 	logsPassword     = `logs-pw'Kx4Qm8 Vd$3\z`
 	logsPasswordCore = "Kx4Qm8"
 )
-
-// logsConfig writes a configuration like the harness's, with source.password
-// set to logsPassword, the given database, and the given log section lines
-// (none: pg2kafka's defaults).
-func logsConfig(e *env, name, database string, logLines ...string) string {
-	e.t.Helper()
-	cfg, err := pgx.ParseConfig(e.dbURL)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if database == "" {
-		database = cfg.Database
-	}
-	logSection := ""
-	if len(logLines) > 0 {
-		logSection = "log:\n" + indent(logLines, "  ")
-	}
-	body := fmt.Sprintf(`source:
-  address: "%s:%d"
-  user: %s
-  password: %q
-  database: %s
-  advanced:
-    sslmode: disable
-kafka:
-  brokers: [%s]
-  topic_prefix: %s
-  batch: {max_delay: 50ms}
-%shttp:
-  listen: ""
-`, cfg.Host, cfg.Port, cfg.User, logsPassword, database, strings.Join(e.brokers, ", "), e.prefix, logSection)
-	path := filepath.Join(e.dir, name)
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	return path
-}
 
 // logsCheck checks that out holds no form of logsPassword and that every
 // line is a JSON log record with a level, a time and a message; it returns
@@ -113,14 +74,8 @@ func TestLogsJSONWithoutPassword(t *testing.T) {
 		`INSERT INTO logs_items SELECT i, 'backfilled' FROM generate_series(1, 5) i`,
 		`ALTER PUBLICATION flow_publication ADD TABLE logs_items`)
 	// No log.format: stderr is a pipe, so the default is JSON.
-	p := failStart(e, logsConfig(e, "logs.yaml", "", "level: debug"))
-	select {
-	case <-p.ready:
-	case <-p.exited:
-		t.Fatalf("pg2kafka exited before streaming: %v\n%s", p.err, p.output())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("pg2kafka did not start streaming within 60s\n%s", p.output())
-	}
+	p := e.run(e.config(configOpts{name: "logs.yaml", password: logsPassword, log: []string{"level: debug"}}))
+	p.waitReady(t, 60*time.Second)
 	e.exec(`INSERT INTO logs_items VALUES (6, 'streamed')`, `UPDATE logs_items SET v = 'changed' WHERE id = 1`,
 		`DELETE FROM logs_items WHERE id = 2`)
 	if got := e.consume(e.topic("logs_items"), 9, 30*time.Second); len(got) < 9 { // 5 + c + u + d + tombstone
@@ -156,28 +111,22 @@ func TestLogsFailingRunsWithoutPassword(t *testing.T) {
 		{
 			name: "wrong database name",
 			config: func(e *env) string {
-				return logsConfig(e, "wrong-db.yaml", "no_such_db_logs", "level: debug", "format: json")
+				return e.config(configOpts{name: "wrong-db.yaml", password: logsPassword, database: "no_such_db_logs",
+					log: []string{"level: debug", "format: json"}})
 			},
 			phrases: []string{`database "no_such_db_logs" does not exist`, "source.database"},
 		},
 		{
 			name: "nothing listening",
 			config: func(e *env) string {
-				path := logsConfig(e, "wrong-port.yaml", "", "level: debug", "format: json")
-				body, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
 				cfg, err := pgx.ParseConfig(e.dbURL)
 				if err != nil {
 					t.Fatal(err)
 				}
 				// Port 1 refuses connections.
-				body = []byte(strings.Replace(string(body), fmt.Sprintf(":%d\"", cfg.Port), ":1\"", 1))
-				if err := os.WriteFile(path, body, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				return path
+				refuse := func(s string) string { return strings.Replace(s, fmt.Sprintf(":%d\"", cfg.Port), ":1\"", 1) }
+				return e.config(configOpts{name: "wrong-port.yaml", password: logsPassword, mutate: refuse,
+					log: []string{"level: debug", "format: json"}})
 			},
 			phrases: []string{"connecting to PostgreSQL", "source.address"},
 		},
@@ -186,7 +135,7 @@ func TestLogsFailingRunsWithoutPassword(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			code, out := failRun(e, c.config(e), 90*time.Second)
+			code, out := e.runToExit(c.config(e), 90*time.Second)
 			if code != 1 {
 				t.Errorf("exit status %d, want 1", code)
 			}

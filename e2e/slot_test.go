@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -97,7 +96,7 @@ func TestSlotConfirmsOnlyCheckpointedAndAdvancesWhenIdle(t *testing.T) {
 		// Read the slot before the checkpoint: a checkpoint is written before
 		// its cursor is confirmed, so the slot can never be ahead.
 		c := confirmed()
-		cp := lastCheckpointCursor(t, e)
+		cp := checkpointCursor(t, e, "flow_slot")
 		if c > cp {
 			t.Fatalf("slot confirmed %s, past the last committed checkpoint's cursor %s", pglogrepl.LSN(c), pglogrepl.LSN(cp))
 		}
@@ -113,27 +112,4 @@ func TestSlotConfirmsOnlyCheckpointedAndAdvancesWhenIdle(t *testing.T) {
 		t.Fatalf("confirmed_flush_lsn stayed at %s for 60s while the captured table was idle and another was busy", pglogrepl.LSN(start))
 	}
 	t.Logf("confirmed_flush_lsn advanced %s -> %s while idle (%d samples, never past the checkpoint)", pglogrepl.LSN(start), pglogrepl.LSN(last), samples)
-}
-
-func lastCheckpointCursor(t *testing.T, e *env) uint64 {
-	t.Helper()
-	recs := e.settle(e.prefix+".checkpoints", 300*time.Millisecond)
-	var cursor uint64
-	for _, r := range recs {
-		if string(r.Key) != "flow_slot" || r.Value == nil {
-			continue
-		}
-		var st struct {
-			Cursor string `json:"cursor"`
-		}
-		if err := json.Unmarshal(r.Value, &st); err != nil {
-			t.Fatalf("checkpoint is not JSON: %s", r.Value)
-		}
-		l, err := pglogrepl.ParseLSN(st.Cursor)
-		if err != nil {
-			t.Fatalf("checkpoint cursor %q: %v", st.Cursor, err)
-		}
-		cursor = uint64(l)
-	}
-	return cursor
 }

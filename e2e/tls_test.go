@@ -170,56 +170,12 @@ func tlsStartPostgres(t *testing.T, ca *tlsCA) *pgtest.Server {
 	return srv
 }
 
-// tlsSSLConfig returns a failConfig mutation that replaces "sslmode:
+// tlsSSLConfig returns a configOpts mutation that replaces "sslmode:
 // disable" by the given source.advanced lines.
 func tlsSSLConfig(lines ...string) func(string) string {
 	return func(s string) string {
 		return strings.Replace(s, "    sslmode: disable\n", indent(lines, "    "), 1)
 	}
-}
-
-// tlsWaitStreaming waits until p streams, failing the test if it exits.
-func tlsWaitStreaming(t *testing.T, p *proc) {
-	t.Helper()
-	select {
-	case <-p.ready:
-	case <-p.exited:
-		t.Fatalf("pg2kafka exited before streaming: %v\n%s", p.err, p.output())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("pg2kafka did not start streaming within 60s\n%s", p.output())
-	}
-}
-
-// tlsConsume reads a topic from the start, read_committed, with extra
-// client options (TLS, SASL), until want records arrived or timeout.
-func tlsConsume(t *testing.T, brokers []string, topic string, want int, timeout time.Duration, opts ...kgo.Opt) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...),
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var out []*kgo.Record
-	for len(out) < want {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			break
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-	}
-	return out
-}
-
-// tlsSlot gives the test's capture a slot of its own: slots are per
-// server, and the prerequisite checks of the tests running beside it would
-// object to a flow_slot of another database.
-func tlsSlot(e *env, name string) string {
-	e.advanced = append(e.advanced, "slotName: "+name)
-	return name
 }
 
 // tlsNoSlot checks that a capture that failed before streaming left no
@@ -245,7 +201,7 @@ func tlsCaptureOne(t *testing.T, e *env, opts ...kgo.Opt) {
 	e.exec(`INSERT INTO items VALUES (1, 'one')`,
 		`UPDATE items SET note = 'uno' WHERE id = 1`,
 		`DELETE FROM items WHERE id = 1`)
-	got := tlsConsume(t, e.brokers, e.prefix+".public.items", 4, 30*time.Second, opts...)
+	got := consumeFrom(t, e.brokers, e.prefix+".public.items", 4, 30*time.Second, opts...)
 	checkRecords(t, "items", got, []want{
 		{`{"id":1}`, "c", doc{"id": 1.0, "note": "one"}},
 		{`{"id":1}`, "u", doc{"id": 1.0, "note": "uno"}},
@@ -268,10 +224,10 @@ func TestTLSPostgres(t *testing.T) {
 		url := srv.NewDatabase(t)
 		tlsItems(t, url)
 		e := &env{t: t, dbURL: url, brokers: kafkatest.Brokers(t), dir: t.TempDir(), prefix: failPrefix()}
-		tlsSlot(e, "flow_slot_pg_tls")
+		e.useSlot("flow_slot_pg_tls")
 		caFile := ca.write(t, e.dir, "ca.crt")
-		p := failStart(e, failConfig{mutate: tlsSSLConfig("sslmode: verify-full", "sslrootcert: "+caFile)}.write(e))
-		tlsWaitStreaming(t, p)
+		p := e.run(failConfig(e, configOpts{mutate: tlsSSLConfig("sslmode: verify-full", "sslrootcert: "+caFile)}))
+		p.waitReady(t, 60*time.Second)
 
 		// Every connection of pg2kafka, the walsender included, is TLS.
 		cfg, err := pgx.ParseConfig(url)
@@ -305,9 +261,9 @@ func TestTLSPostgres(t *testing.T) {
 		url := srv.NewDatabase(t)
 		tlsItems(t, url)
 		e := &env{t: t, dbURL: url, brokers: kafkatest.Brokers(t), dir: t.TempDir(), prefix: failPrefix()}
-		slot := tlsSlot(e, "flow_slot_pg_wrong_ca")
+		slot := e.useSlot("flow_slot_pg_wrong_ca")
 		other := tlsNewCA(t, "some other CA").write(t, e.dir, "other-ca.crt")
-		code, out := failRun(e, failConfig{mutate: tlsSSLConfig("sslmode: verify-full", "sslrootcert: "+other)}.write(e), 60*time.Second)
+		code, out := e.runToExit(failConfig(e, configOpts{mutate: tlsSSLConfig("sslmode: verify-full", "sslrootcert: "+other)}), 60*time.Second)
 		failCheckOutput(t, code, 1, 1, out, "certificate", "sslrootcert")
 		msg := strings.ToLower(out)
 		if !strings.Contains(msg, "tls") && !strings.Contains(msg, "ssl") {
@@ -339,7 +295,7 @@ func TestTLSKafka(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
 		e.exec(`CREATE TABLE items (id integer PRIMARY KEY, note text)`, `ALTER PUBLICATION flow_publication ADD TABLE items`)
-		tlsSlot(e, "flow_slot_kafka_tls")
+		e.useSlot("flow_slot_kafka_tls")
 		e.brokers = start(t)
 		caFile := ca.write(t, e.dir, "kafka-ca.crt")
 		e.kafka = []string{"tls: {enabled: true, ca_file: " + caFile + "}"}
@@ -352,12 +308,12 @@ func TestTLSKafka(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
 		e.exec(`CREATE TABLE items (id integer PRIMARY KEY, note text)`, `ALTER PUBLICATION flow_publication ADD TABLE items`)
-		slot := tlsSlot(e, "flow_slot_kafka_wrong_ca")
+		slot := e.useSlot("flow_slot_kafka_wrong_ca")
 		other := tlsNewCA(t, "some other CA").write(t, e.dir, "other-ca.crt")
-		code, out := failRun(e, failConfig{brokers: start(t), kafka: []string{
+		code, out := e.runToExit(failConfig(e, configOpts{brokers: start(t), kafka: []string{
 			"tls: {enabled: true, ca_file: " + other + "}",
 			"connect_timeout: 5s",
-		}}.write(e), 40*time.Second)
+		}}), 40*time.Second)
 		failCheckOutput(t, code, 1, 1, out, "kafka.tls")
 		tlsNoSlot(t, e.dbURL, slot)
 	})
@@ -385,12 +341,12 @@ func TestSASLKafka(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			e.exec(`CREATE TABLE items (id integer PRIMARY KEY, note text)`, `ALTER PUBLICATION flow_publication ADD TABLE items`)
-			tlsSlot(e, "flow_slot_sasl_"+strings.ReplaceAll(strings.ToLower(mech), "-", "_"))
+			e.useSlot("flow_slot_sasl_" + strings.ReplaceAll(strings.ToLower(mech), "-", "_"))
 			e.brokers = start(t)
-			p := failStart(e, failConfig{kafka: []string{
+			p := e.run(failConfig(e, configOpts{kafka: []string{
 				"sasl: {mechanism: " + mech + ", username: capture, password: " + failSASLPassword + "}",
-			}}.write(e))
-			tlsWaitStreaming(t, p)
+			}}))
+			p.waitReady(t, 60*time.Second)
 			auth := scram.Auth{User: "capture", Pass: failSASLPassword}
 			var m sasl.Mechanism = auth.AsSha256Mechanism()
 			if mech == "SCRAM-SHA-512" {
@@ -404,11 +360,11 @@ func TestSASLKafka(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			e.exec(`CREATE TABLE items (id integer PRIMARY KEY, note text)`, `ALTER PUBLICATION flow_publication ADD TABLE items`)
-			slot := tlsSlot(e, "flow_slot_sasl_wrong_"+strings.ReplaceAll(strings.ToLower(mech), "-", "_"))
-			code, out := failRun(e, failConfig{brokers: start(t), kafka: []string{
+			slot := e.useSlot("flow_slot_sasl_wrong_" + strings.ReplaceAll(strings.ToLower(mech), "-", "_"))
+			code, out := e.runToExit(failConfig(e, configOpts{brokers: start(t), kafka: []string{
 				"sasl: {mechanism: " + mech + ", username: capture, password: " + failWrongPassword + "}",
 				"connect_timeout: 5s",
-			}}.write(e), 40*time.Second)
+			}}), 40*time.Second)
 			failCheckOutput(t, code, 1, 1, out, "kafka.sasl", "SASL", "password")
 			tlsNoSlot(t, e.dbURL, slot)
 		})

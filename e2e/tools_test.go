@@ -101,7 +101,7 @@ func TestToolsCheck(t *testing.T) {
 	t.Run("good", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		toolsSlot(e, "tools_check_good")
+		e.useSlot("tools_check_good")
 		e.exec(`CREATE TABLE items (id integer PRIMARY KEY)`, `ALTER PUBLICATION flow_publication ADD TABLE items`)
 		out := e.mustTool("check")
 		for _, want := range []string{"ok    wal_level", "ok    replication role", "ok    table public.items", "ok    brokers", "ok    transactions", "ready"} {
@@ -116,7 +116,7 @@ func TestToolsCheck(t *testing.T) {
 	t.Run("bad", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		toolsSlot(e, "tools_check_bad")
+		e.useSlot("tools_check_bad")
 		role := newRole(t, e)
 		e.exec(`CREATE ROLE `+role+` LOGIN`, `CREATE TABLE items (id integer PRIMARY KEY)`, `DROP PUBLICATION flow_publication`)
 		// A checkpoint topic that retention would empty.
@@ -158,7 +158,7 @@ func TestToolsCheck(t *testing.T) {
 func TestToolsSetup(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	toolsSlot(e, "tools_setup")
+	e.useSlot("tools_setup")
 	role := newRole(t, e)
 	e.exec(`DROP PUBLICATION flow_publication`,
 		`CREATE TABLE items (id integer PRIMARY KEY, note text)`,
@@ -273,13 +273,6 @@ func showState(e *env) (cursor string, tables map[string]map[string]any) {
 	return got.Cursor, got.Bindings
 }
 
-// toolsSlot gives the test's capture a slot of its own (slots are per
-// server, and the tests run in parallel).
-func toolsSlot(e *env, name string) string {
-	e.advanced = append(e.advanced, "slotName: "+name)
-	return name
-}
-
 func slotCount(t *testing.T, e *env, slot string) int {
 	var n int
 	if err := e.conn().QueryRow(context.Background(), `SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&n); err != nil {
@@ -294,7 +287,7 @@ func slotCount(t *testing.T, e *env, slot string) int {
 func TestToolsState(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	slot := toolsSlot(e, "tools_state")
+	slot := e.useSlot("tools_state")
 	e.exec(`CREATE TABLE items (id integer PRIMARY KEY)`, `CREATE TABLE other (id integer PRIMARY KEY)`,
 		`INSERT INTO items SELECT generate_series(1, 3)`, `INSERT INTO other VALUES (1)`,
 		`ALTER PUBLICATION flow_publication ADD TABLE items, other`)
@@ -356,7 +349,7 @@ func TestToolsState(t *testing.T) {
 func TestToolsImport(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	slot := toolsSlot(e, "tools_import")
+	slot := e.useSlot("tools_import")
 	e.exec(`CREATE TABLE done (id integer PRIMARY KEY)`, `CREATE TABLE half (id integer PRIMARY KEY)`,
 		`INSERT INTO done SELECT generate_series(1, 3)`, `INSERT INTO half SELECT generate_series(1, 5)`,
 		`ALTER PUBLICATION flow_publication ADD TABLE done, half`)
