@@ -910,137 +910,34 @@ func avroParseTimestamp(text []byte) (int64, bool) {
 // all elements, flattened in row-major order as the JSON format does.
 func avroAppendArray(dst []byte, c *avroCol, text []byte) ([]byte, bool) {
 	mark := len(dst)
-	fail := func() ([]byte, bool) { return dst[:mark], false }
 	elem := avroCol{kind: c.elem}
-	i := 0
-	if len(text) > 0 && text[0] == '[' {
-		for i < len(text) && text[i] != '=' {
-			ch := text[i]
-			if ch != '[' && ch != ']' && ch != ':' && ch != '-' && ch != '+' && !valueIsDigit(ch) {
-				return fail()
-			}
-			i++
-		}
-		i++ // '='
-	}
-	if i >= len(text) || text[i] != '{' {
-		return fail()
-	}
-	dst = append(dst, make([]byte, avroGap)...)
+	a := newArrayText(text, c.delim)
 	var n int64
-	depth := 0
-	justOpened, after := false, false
-	for {
-		for i < len(text) && valueIsArraySpace(text[i]) {
-			i++
-		}
-		if depth == 0 && after {
-			if i != len(text) {
-				return fail()
+	for tok := a.next(); tok != arrayEnd; tok = a.next() {
+		switch tok {
+		case arrayError:
+			return dst[:mark], false
+		case arrayOpen:
+			if a.depth == 1 {
+				dst = append(dst, make([]byte, avroGap)...)
 			}
-			break
-		}
-		if i >= len(text) {
-			return fail()
-		}
-		ch := text[i]
-		if after {
-			switch ch {
-			case c.delim:
-				after = false
-				i++
-			case '}':
-				depth--
-				i++
+		case arrayElem:
+			n++
+			switch {
+			case a.null:
+				dst = append(dst, 0)
+			case !a.escaped:
+				dst = avroAppendField(dst, &elem, event.Value{Marker: event.MarkerText, Data: a.raw})
 			default:
-				return fail()
+				// Unescape into the tail of dst, convert from there, then
+				// move the converted value down over the unescaped bytes.
+				tmp := len(dst)
+				dst = arrayAppendUnescaped(dst, a.raw)
+				from := len(dst)
+				dst = avroAppendField(dst, &elem, event.Value{Marker: event.MarkerText, Data: dst[tmp:from]})
+				dst = valueShiftDown(dst, tmp, from)
 			}
-			continue
 		}
-		switch ch {
-		case '{':
-			depth++
-			justOpened = true
-			i++
-			continue
-		case '}':
-			if !justOpened {
-				return fail()
-			}
-			depth--
-			i++
-			after, justOpened = true, false
-			continue
-		}
-		if depth == 0 {
-			return fail()
-		}
-		justOpened = false
-		var raw []byte
-		escaped, isNull := false, false
-		if ch == '"' {
-			i++
-			s := i
-			for i < len(text) && text[i] != '"' {
-				if text[i] == '\\' {
-					escaped = true
-					i++
-				}
-				i++
-			}
-			if i >= len(text) {
-				return fail()
-			}
-			raw = text[s:i]
-			i++
-		} else {
-			s, last := i, i
-			for i < len(text) && text[i] != c.delim && text[i] != '}' {
-				switch text[i] {
-				case '"', '{':
-					return fail()
-				case '\\':
-					escaped = true
-					i++
-					if i >= len(text) {
-						return fail()
-					}
-					last = i + 1
-				default:
-					if !valueIsArraySpace(text[i]) {
-						last = i + 1
-					}
-				}
-				i++
-			}
-			raw = text[s:last]
-			if len(raw) == 0 {
-				return fail()
-			}
-			isNull = !escaped && len(raw) == 4 && (raw[0]|0x20) == 'n' && (raw[1]|0x20) == 'u' &&
-				(raw[2]|0x20) == 'l' && (raw[3]|0x20) == 'l'
-		}
-		n++
-		switch {
-		case isNull:
-			dst = append(dst, 0)
-		case !escaped:
-			dst = avroAppendField(dst, &elem, event.Value{Marker: event.MarkerText, Data: raw})
-		default:
-			// Unescape into the tail of dst, convert from there, then move
-			// the converted value down over the unescaped bytes.
-			tmp := len(dst)
-			for k := 0; k < len(raw); k++ {
-				if raw[k] == '\\' && k+1 < len(raw) {
-					k++
-				}
-				dst = append(dst, raw[k])
-			}
-			from := len(dst)
-			dst = avroAppendField(dst, &elem, event.Value{Marker: event.MarkerText, Data: dst[tmp:from]})
-			dst = valueShiftDown(dst, tmp, from)
-		}
-		after = true
 	}
 	if n == 0 {
 		return append(dst[:mark], 0), true

@@ -1064,21 +1064,6 @@ func valueIsArraySpace(c byte) bool {
 // elem, as a flat JSON array (or nested, with f.nested).
 func valueAppendArray(dst []byte, elem *event.Type, text []byte, f valueFlags) ([]byte, bool) {
 	mark := len(dst)
-	fail := func() ([]byte, bool) { return dst[:mark], false }
-	i := 0
-	if len(text) > 0 && text[0] == '[' {
-		for i < len(text) && text[i] != '=' {
-			c := text[i]
-			if c != '[' && c != ']' && c != ':' && c != '-' && c != '+' && !valueIsDigit(c) {
-				return fail()
-			}
-			i++
-		}
-		i++ // '='
-	}
-	if i >= len(text) || text[i] != '{' {
-		return fail()
-	}
 	delim := byte(',')
 	elemT := elem
 	if elemT == nil || elemT.Kind == event.KindArray {
@@ -1090,145 +1075,48 @@ func valueAppendArray(dst []byte, elem *event.Type, text []byte, f valueFlags) (
 	}
 	ef := valueFlags{nested: f.nested}
 
-	depth := 0
+	a := newArrayText(text, delim)
 	needComma := false
-	justOpened := false
-	after := false // after an element or a closing brace
-	dst = append(dst, '[')
 	for {
-		for i < len(text) && valueIsArraySpace(text[i]) {
-			i++
-		}
-		if depth == 0 && i > 0 && after {
-			if i != len(text) {
-				return fail()
-			}
+		switch a.next() {
+		case arrayError:
+			return dst[:mark], false
+		case arrayEnd:
 			return dst, true
-		}
-		if i >= len(text) {
-			return fail()
-		}
-		c := text[i]
-		if after {
-			switch c {
-			case delim:
-				after = false
-				justOpened = false
-				i++
-			case '}':
-				depth--
-				i++
-				if f.nested || depth == 0 {
-					dst = append(dst, ']')
-				}
-			default:
-				return fail()
-			}
-			continue
-		}
-		switch c {
-		case '{':
-			if depth > 0 && f.nested {
+		case arrayOpen:
+			if a.depth == 1 || f.nested {
 				if needComma {
 					dst = append(dst, ',')
 				}
 				dst = append(dst, '[')
 				needComma = false
 			}
-			depth++
-			justOpened = true
-			i++
-			continue
-		case '}':
-			if !justOpened {
-				return fail()
-			}
-			depth--
-			i++
-			if f.nested || depth == 0 {
+		case arrayClose:
+			// Flat output: a sub-array's braces add nothing.
+			if f.nested || a.depth == 0 {
 				dst = append(dst, ']')
-				// Flat output: an empty sub-array adds nothing.
 				needComma = true
 			}
-			after = true
-			justOpened = false
-			continue
-		}
-		if depth == 0 {
-			return fail()
-		}
-		justOpened = false
-		if needComma {
-			dst = append(dst, ',')
-		}
-		// One element, quoted or not.
-		var raw []byte
-		escaped := false
-		isNull := false
-		if c == '"' {
-			i++
-			s := i
-			for i < len(text) && text[i] != '"' {
-				if text[i] == '\\' {
-					escaped = true
-					i++
-				}
-				i++
+		case arrayElem:
+			if needComma {
+				dst = append(dst, ',')
 			}
-			if i >= len(text) {
-				return fail()
+			switch {
+			case a.null:
+				dst = append(dst, "null"...)
+			case !a.escaped:
+				dst = valueAppend(dst, elemT, a.raw, ef)
+			default:
+				// Unescape into the tail of dst, convert from there, then
+				// move the converted value down over the unescaped bytes.
+				tmp := len(dst)
+				dst = arrayAppendUnescaped(dst, a.raw)
+				from := len(dst)
+				dst = valueAppend(dst, elemT, dst[tmp:from], ef)
+				dst = valueShiftDown(dst, tmp, from)
 			}
-			raw = text[s:i]
-			i++
-		} else {
-			s := i
-			last := i // end of the element without trailing spaces
-			for i < len(text) && text[i] != delim && text[i] != '}' {
-				switch text[i] {
-				case '"', '{':
-					return fail()
-				case '\\':
-					escaped = true
-					i++
-					if i >= len(text) {
-						return fail()
-					}
-					last = i + 1
-				default:
-					if !valueIsArraySpace(text[i]) {
-						last = i + 1
-					}
-				}
-				i++
-			}
-			raw = text[s:last]
-			if len(raw) == 0 {
-				return fail()
-			}
-			isNull = !escaped && len(raw) == 4 && (raw[0]|0x20) == 'n' && (raw[1]|0x20) == 'u' &&
-				(raw[2]|0x20) == 'l' && (raw[3]|0x20) == 'l'
+			needComma = true
 		}
-		switch {
-		case isNull:
-			dst = append(dst, "null"...)
-		case !escaped:
-			dst = valueAppend(dst, elemT, raw, ef)
-		default:
-			// Unescape into the tail of dst, convert from there, then move
-			// the converted value down over the unescaped bytes.
-			tmp := len(dst)
-			for k := 0; k < len(raw); k++ {
-				if raw[k] == '\\' && k+1 < len(raw) {
-					k++
-				}
-				dst = append(dst, raw[k])
-			}
-			from := len(dst)
-			dst = valueAppend(dst, elemT, dst[tmp:from], ef)
-			dst = valueShiftDown(dst, tmp, from)
-		}
-		needComma = true
-		after = true
 	}
 }
 
