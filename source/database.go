@@ -139,14 +139,22 @@ func (db *Database) CurrentLSN(ctx context.Context) (uint64, error) {
 }
 
 // WriteWatermark upserts a fresh watermark, which guarantees a commit after
-// the current WAL position (§4.3).
-// In read-only mode it writes nothing: the fence is then reached through the
-// server's keepalive positions (or other writes).
+// the current WAL position (§4.3). The transaction commits synchronously
+// whatever the server's synchronous_commit: logical decoding only sends
+// flushed WAL, so an asynchronous commit would leave the fence waiting for
+// the WAL writer. In read-only mode it writes nothing: the fence is then
+// reached through the server's keepalive positions (or other writes).
 func (db *Database) WriteWatermark(ctx context.Context, watermark string) error {
 	if db.cfg.ReadOnly {
 		return nil
 	}
-	_, err := db.conn.Exec(ctx, `INSERT INTO `+quoteQualified(db.cfg.WatermarksTable)+` (slot, watermark) VALUES ($1, $2) ON CONFLICT (slot) DO UPDATE SET watermark = $2`, db.cfg.Slot, watermark)
+	err := pgx.BeginFunc(ctx, db.conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = on`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+quoteQualified(db.cfg.WatermarksTable)+` (slot, watermark) VALUES ($1, $2) ON CONFLICT (slot) DO UPDATE SET watermark = $2`, db.cfg.Slot, watermark)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("writing a watermark to %s: %w", db.cfg.WatermarksTable, err)
 	}
