@@ -135,6 +135,13 @@ type Options struct {
 	// delete of the old key (plus its tombstone) and a create of the new
 	// one, as Debezium does; by default it is one update (as Flow).
 	KeyChangeAsDeleteCreate bool
+	// MaxRecordBytes is the largest record Kafka takes (0: no check here;
+	// the sink reports oversized records).
+	MaxRecordBytes int
+	// TruncateOversize re-encodes a record over MaxRecordBytes with its
+	// large values cut as Flow cuts oversized values (§3.5), when the
+	// encoder supports it; otherwise the sink fails the batch clearly.
+	TruncateOversize bool
 	// ChunkSize is the rows per backfill chunk (default 50,000).
 	ChunkSize int
 	// Ready, when set, is called once the capture streams.
@@ -566,6 +573,27 @@ func (c *Capture) write(ctx context.Context, tr *tableRun, ch *event.Change) err
 	return c.writeWith(ctx, tr.b, tr.enc, ch, uint64(ch.Loc[1]))
 }
 
+// limitedEncoder is an Encoder that can cut oversized values.
+type limitedEncoder interface {
+	AppendDocumentLimited(dst []byte, c *event.Change, limit int) []byte
+}
+
+// truncated re-encodes an oversized document with ever smaller value limits
+// until the record fits (rows this large are rare: the log line is fine).
+func (c *Capture) truncated(enc Encoder, buf []byte, keyLen int, b *binding, ch *event.Change) []byte {
+	le, ok := enc.(limitedEncoder)
+	if !ok {
+		return buf
+	}
+	size := len(buf)
+	for limit := c.opts.MaxRecordBytes / 2; limit >= 256 && len(buf) > c.opts.MaxRecordBytes; limit /= 2 {
+		buf = le.AppendDocumentLimited(buf[:keyLen], ch, limit)
+	}
+	c.log.Warn().Str("table", b.Schema+"."+b.Table).Bytes("key", buf[:keyLen]).Int("bytes", size).Int("now", len(buf)).
+		Msg("record over kafka.max_message_bytes: large values truncated (kafka.oversize: truncate)")
+	return buf
+}
+
 // appendLSN appends lsn in PostgreSQL's text form (%X/%X, uppercase hex
 // without leading zeros) without going through fmt.
 func appendLSN(dst []byte, lsn uint64) []byte {
@@ -609,6 +637,9 @@ func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *ev
 	buf := enc.AppendKey(c.scratch[:0], ch)
 	keyLen := len(buf)
 	buf = enc.AppendDocument(buf, ch)
+	if c.opts.TruncateOversize && c.opts.MaxRecordBytes > 0 && len(buf) > c.opts.MaxRecordBytes {
+		buf = c.truncated(enc, buf, keyLen, b, ch)
+	}
 	docLen := len(buf)
 	buf = appendLSN(buf, lsn)
 	c.scratch = buf

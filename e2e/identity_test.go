@@ -100,3 +100,44 @@ func TestLargeValueWithMaxMessageBytes(t *testing.T) {
 		t.Errorf("data is %d base64 bytes, want the whole 2 MiB value", len(d["data"].(string)))
 	}
 }
+
+// A row over kafka.max_message_bytes stops the capture with an error naming
+// the topic, key and size (kafka.oversize: fail), or arrives with its large
+// values cut as Flow cuts them (kafka.oversize: truncate).
+func TestOversizedRow(t *testing.T) {
+	for _, mode := range []string{"fail", "truncate"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t)
+			e.kafka = []string{"oversize: " + mode}
+			e.exec(`CREATE TABLE docs (id integer PRIMARY KEY, body text, j jsonb)`,
+				`ALTER PUBLICATION flow_publication ADD TABLE docs`)
+			p := e.start(true)
+			e.exec(`INSERT INTO docs SELECT 7, string_agg(md5(g::text), ''), '{"a":1}' FROM generate_series(1, 65536) g`) // 2 MiB of text
+			if mode == "fail" {
+				if code := p.wait(t, 60*time.Second); code != 1 {
+					t.Fatalf("exit code %d, want 1\n%s", code, p.output())
+				}
+				out := p.output()
+				for _, want := range []string{`pg2kafka.public.docs`, `{\"id\":7}`, "bytes", "kafka.oversize"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("error does not name %s:\n%s", want, out)
+					}
+				}
+				return
+			}
+			recs := e.consume(e.topic("docs"), 1, 30*time.Second)
+			p.stop(t)
+			if len(recs) != 1 {
+				t.Fatalf("got %d records, want the truncated row", len(recs))
+			}
+			d := decode(t, recs[0])
+			body, _ := d["body"].(string)
+			if len(recs[0].Value) > 1<<20 || len(body) < 1024 || !strings.HasPrefix(body, "c4ca4238") {
+				t.Errorf("record is %d bytes with a %d-byte body; want it under 1 MiB with the body's beginning kept", len(recs[0].Value), len(body))
+			}
+			if d["id"] != 7.0 || d["j"] == nil {
+				t.Errorf("small columns lost: %v", withoutMeta(d))
+			}
+		})
+	}
+}

@@ -95,28 +95,42 @@ func (e *FlowEncoder) AppendRowKey(dst []byte, c *event.Change) ([]byte, error) 
 
 // AppendDocument appends the change's Flow document.
 func (e *FlowEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
+	return e.appendDocument(dst, c, 0)
+}
+
+// AppendDocumentLimited appends the change's document with every value over
+// limit bytes cut or replaced as Flow does for oversized values (§3.5; see
+// AppendJSONLimited), so that an oversized row still fits a record.
+func (e *FlowEncoder) AppendDocumentLimited(dst []byte, c *event.Change, limit int) []byte {
+	return e.appendDocument(dst, c, limit)
+}
+
+func (e *FlowEncoder) appendDocument(dst []byte, c *event.Change, limit int) []byte {
 	dst = append(dst, '{')
 	first := true
 	for i, col := range e.order {
 		if i == e.metaPos {
-			dst = e.appendMeta(dst, c, first)
+			dst = e.appendMeta(dst, c, first, limit)
 			first = false
 		}
-		dst, first = e.appendColumn(dst, col, c.New[col], first)
+		dst, first = e.appendColumn(dst, col, c.New[col], first, limit)
 	}
 	if e.metaPos == len(e.order) {
-		dst = e.appendMeta(dst, c, first)
+		dst = e.appendMeta(dst, c, first, limit)
 	}
 	return append(dst, '}')
 }
 
-func (e *FlowEncoder) appendColumn(dst []byte, col int, v event.Value, first bool) ([]byte, bool) {
+func (e *FlowEncoder) appendColumn(dst []byte, col int, v event.Value, first bool, limit int) ([]byte, bool) {
 	switch v.Marker {
 	case event.MarkerText:
 		if !first {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, e.names[col]...)
+		if limit > 0 {
+			return AppendJSONLimited(dst, &e.table.Columns[col].Type, v.Data, limit), false
+		}
 		return AppendJSON(dst, &e.table.Columns[col].Type, v.Data), false
 	case event.MarkerNull:
 		if !first {
@@ -129,7 +143,7 @@ func (e *FlowEncoder) appendColumn(dst []byte, col int, v event.Value, first boo
 	return dst, first
 }
 
-func (e *FlowEncoder) appendMeta(dst []byte, c *event.Change, first bool) []byte {
+func (e *FlowEncoder) appendMeta(dst []byte, c *event.Change, first bool, limit int) []byte {
 	if !first {
 		dst = append(dst, ',')
 	}
@@ -163,7 +177,7 @@ func (e *FlowEncoder) appendMeta(dst []byte, c *event.Change, first bool) []byte
 		dst = append(dst, `,"before":{`...)
 		f := true
 		for _, col := range e.order {
-			dst, f = e.appendColumn(dst, col, c.Old[col], f)
+			dst, f = e.appendColumn(dst, col, c.Old[col], f, limit)
 		}
 		dst = append(dst, '}')
 	}

@@ -52,14 +52,21 @@ func AppendJSONKey(dst []byte, t *event.Type, text []byte) []byte {
 // {"flow_truncated":true,"original_size":N}, N being the text's byte length.
 // Other kinds, and arrays, are written unchanged.
 func AppendJSONTruncated(dst []byte, t *event.Type, text []byte) []byte {
-	if t == nil || len(text) <= MaxValueSize {
+	return AppendJSONLimited(dst, t, text, MaxValueSize)
+}
+
+// AppendJSONLimited is AppendJSONTruncated with limit in place of
+// MaxValueSize: the same rules, cutting or replacing values over limit
+// bytes (used to make an oversized record fit Kafka).
+func AppendJSONLimited(dst []byte, t *event.Type, text []byte, limit int) []byte {
+	if t == nil || len(text) <= limit {
 		return AppendJSON(dst, t, text)
 	}
 	switch t.Kind {
 	case event.KindText, event.KindEnum, event.KindRange, event.KindComposite, event.KindNumeric:
-		return valueAppendString(dst, text[:MaxValueSize])
+		return valueAppendString(dst, text[:limit])
 	case event.KindBytea:
-		return valueAppend(dst, t, text, valueFlags{truncate: true})
+		return valueAppend(dst, t, text, valueFlags{limit: limit})
 	case event.KindJSON, event.KindJSONB:
 		dst = append(dst, `{"flow_truncated":true,"original_size":`...)
 		dst = strconv.AppendInt(dst, int64(len(text)), 10)
@@ -71,7 +78,7 @@ func AppendJSONTruncated(dst []byte, t *event.Type, text []byte) []byte {
 type valueFlags struct {
 	key      bool // floats as decimal strings
 	nested   bool // arrays nested
-	truncate bool // cut bytea to MaxValueSize
+	limit int // when > 0, cut bytea to this many bytes
 }
 
 // valueAppend converts one value; whenever the specific conversion fails it
@@ -105,7 +112,7 @@ func valueAppend(dst []byte, t *event.Type, text []byte, f valueFlags) []byte {
 			dst, ok = valueAppendFloat(dst, text, bits)
 		}
 	case event.KindBytea:
-		dst, ok = valueAppendBytea(dst, text, f.truncate)
+		dst, ok = valueAppendBytea(dst, text, f.limit)
 	case event.KindJSON, event.KindJSONB:
 		dst, ok = valueAppendRawJSON(dst, text)
 	case event.KindDate:
@@ -309,7 +316,7 @@ func valueUnhex(c byte) (byte, bool) {
 
 // valueAppendBytea decodes bytea's hex (\x...) or escape output format into
 // the tail of dst, then replaces it by its base64 encoding.
-func valueAppendBytea(dst, text []byte, truncate bool) ([]byte, bool) {
+func valueAppendBytea(dst, text []byte, limit int) ([]byte, bool) {
 	mark := len(dst)
 	if len(text) >= 2 && text[0] == '\\' && text[1] == 'x' {
 		h := text[2:]
@@ -347,8 +354,8 @@ func valueAppendBytea(dst, text []byte, truncate bool) ([]byte, bool) {
 		}
 	}
 	n := len(dst) - mark
-	if truncate && n > MaxValueSize {
-		n = MaxValueSize
+	if limit > 0 && n > limit {
+		n = limit
 	}
 	raw := dst[mark : mark+n]
 	enc := base64.StdEncoding.EncodedLen(n)

@@ -108,7 +108,7 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (*Str
 	s.ack.Store(startLSN)
 	go func() {
 		defer s.types.close()
-		s.run(ctx, nil)
+		s.run(ctx)
 	}()
 	return s, nil
 }

@@ -86,7 +86,7 @@ func (s *Stream) Acknowledge(lsn uint64) {
 	}
 }
 
-func (s *Stream) run(ctx context.Context, stop <-chan struct{}) {
+func (s *Stream) run(ctx context.Context) {
 	defer close(s.done)
 	defer close(s.out)
 	defer func() {

@@ -187,8 +187,8 @@ func unsupported(cfg *config.Config) error {
 		return fmt.Errorf("kafka.envelope %q is not supported (use flow or debezium)", k.Envelope)
 	case k.Envelope == "debezium" && k.Format == "avro":
 		return fmt.Errorf("kafka.envelope debezium with kafka.format avro is not supported yet (use the debezium envelope with json, or avro with the flow envelope)")
-	case k.Oversize != "" && k.Oversize != "fail":
-		return fmt.Errorf("kafka.oversize %q is not supported yet (use fail)", k.Oversize)
+	case k.Oversize == "truncate" && (k.Format == "avro" || k.Envelope == "debezium"):
+		return fmt.Errorf("kafka.oversize truncate works with the flow envelope in json only (use kafka.oversize: fail, or raise kafka.max_message_bytes)")
 	}
 	return nil
 }
@@ -284,7 +284,9 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	}
 	c := capture.New(db, sink, state, binds, capture.Options{
 		Encoder:                 encoder,
-		KeyChangeAsDeleteCreate: debezium, // as Debezium: delete + tombstone + create
+		KeyChangeAsDeleteCreate: debezium,                             // as Debezium: delete + tombstone + create
+		MaxRecordBytes:          int(cfg.Kafka.MaxMessageBytes) - 512, // headers and batch overhead
+		TruncateOversize:        cfg.Kafka.Oversize == "truncate",
 		Observer:                observer,
 		Ready:                   ready,
 		Tombstones:              cfg.Kafka.Tombstones,
