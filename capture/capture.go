@@ -135,6 +135,9 @@ type Options struct {
 	// delete of the old key (plus its tombstone) and a create of the new
 	// one, as Debezium does; by default it is one update (as Flow).
 	KeyChangeAsDeleteCreate bool
+	// Truncates writes TRUNCATEs of captured tables as records (op t, no
+	// key); otherwise they are logged and skipped, as Flow does.
+	Truncates bool
 	// MaxRecordBytes is the largest record Kafka takes (0: no check here;
 	// the sink reports oversized records).
 	MaxRecordBytes int
@@ -500,6 +503,9 @@ func (c *Capture) change(ctx context.Context, ch *event.Change) error {
 	if tr.b == nil {
 		return nil
 	}
+	if ch.Op == event.OpTruncate {
+		return c.truncate(ctx, tr, ch)
+	}
 	switch tr.b.state.Mode {
 	case checkpoint.ModeActive, checkpoint.ModeKeylessBackfill:
 	case checkpoint.ModeBackfill, checkpoint.ModeUnfilteredBackfill:
@@ -511,6 +517,20 @@ func (c *Capture) change(ctx context.Context, ch *event.Change) error {
 		return nil
 	}
 	return c.write(ctx, tr, ch)
+}
+
+// truncate writes a TRUNCATE of a captured table as a keyless record, or
+// logs it: the table's records in Kafka no longer match it either way.
+func (c *Capture) truncate(ctx context.Context, tr *tableRun, ch *event.Change) error {
+	switch tr.b.state.Mode {
+	case checkpoint.ModePending, checkpoint.ModeIgnore, checkpoint.ModeMissing:
+		return nil
+	}
+	if !c.opts.Truncates {
+		c.log.Warn().Str("table", tr.b.Schema+"."+tr.b.Table).Msg("table truncated: no record is written for a TRUNCATE (kafka.truncates with the debezium envelope writes one); its topic still holds the old rows")
+		return nil
+	}
+	return c.writeWith(ctx, tr.b, tr.enc, ch, uint64(ch.Loc[1]))
 }
 
 // tableRun finds (or builds, once per relation shape) the encoder of a
@@ -553,7 +573,7 @@ func keyIndexes(t *event.Table, names []string) ([]int, error) {
 	return key, nil
 }
 
-var opHeaders = map[event.Op][]byte{event.OpCreate: []byte("c"), event.OpUpdate: []byte("u"), event.OpDelete: []byte("d")}
+var opHeaders = map[event.Op][]byte{event.OpCreate: []byte("c"), event.OpUpdate: []byte("u"), event.OpDelete: []byte("d"), event.OpTruncate: []byte("t")}
 
 // write encodes a change into one allocation (key, document and LSN
 // header) and hands it to the sink; a delete is followed by a tombstone.
@@ -634,7 +654,10 @@ func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *ev
 			return err
 		}
 	}
-	buf := enc.AppendKey(c.scratch[:0], ch)
+	buf := c.scratch[:0]
+	if ch.Op != event.OpTruncate { // a truncate has no key
+		buf = enc.AppendKey(buf, ch)
+	}
 	keyLen := len(buf)
 	buf = enc.AppendDocument(buf, ch)
 	if c.opts.TruncateOversize && c.opts.MaxRecordBytes > 0 && len(buf) > c.opts.MaxRecordBytes {

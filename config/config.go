@@ -255,6 +255,10 @@ type Kafka struct {
 	Compression string `yaml:"compression"`
 	// Delivery is DeliveryExactlyOnce or DeliveryAtLeastOnce.
 	Delivery string `yaml:"delivery"`
+	// Truncates writes a truncate event (op t, no key) for each TRUNCATE of
+	// a captured table, with the debezium envelope; otherwise a TRUNCATE
+	// only logs a warning (as Flow).
+	Truncates bool `yaml:"truncates"`
 	// Tombstones emits a null-value record after each delete.
 	Tombstones bool `yaml:"tombstones"`
 	// Format is json or avro.

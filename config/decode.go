@@ -236,6 +236,7 @@ func (d *decoder) decodeKafka(o *object, k *Kafka) {
 	o.str("compression", &k.Compression)
 	o.str("delivery", &k.Delivery)
 	o.boolean("tombstones", &k.Tombstones)
+	o.boolean("truncates", &k.Truncates)
 	o.str("format", &k.Format)
 	o.str("envelope", &k.Envelope)
 	o.str("oversize", &k.Oversize)

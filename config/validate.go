@@ -314,6 +314,9 @@ func (d *decoder) validateKafka(c *Config) {
 	if k.Batch.MaxBytes < 1 {
 		d.at("kafka.batch.max_bytes", "must be at least 1, got %d", k.Batch.MaxBytes)
 	}
+	if k.Truncates && k.Envelope != "debezium" {
+		d.at("kafka.truncates", "truncate events exist only in the debezium envelope (set kafka.envelope: debezium, or remove kafka.truncates)")
+	}
 	if k.MaxMessageBytes < 1024 {
 		d.at("kafka.max_message_bytes", "must be at least 1024, got %d", k.MaxMessageBytes)
 	}

@@ -70,3 +70,29 @@ func TestDebeziumEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// With kafka.truncates, a TRUNCATE of a captured table is a keyless record
+// with Debezium's op t.
+func TestDebeziumTruncate(t *testing.T) {
+	e := newEnv(t)
+	e.kafka = []string{"envelope: debezium", "truncates: true"}
+	e.exec(`CREATE TABLE logs (id integer PRIMARY KEY)`, `ALTER PUBLICATION flow_publication ADD TABLE logs`)
+	p := e.start(true)
+	e.exec(`INSERT INTO logs VALUES (1)`, `TRUNCATE logs`, `INSERT INTO logs VALUES (2)`)
+	recs := e.consume(e.topic("logs"), 3, 30*time.Second)
+	p.stop(t)
+	if len(recs) != 3 {
+		t.Fatalf("got %d records, want insert, truncate, insert", len(recs))
+	}
+	var d struct {
+		Op     string         `json:"op"`
+		Before map[string]any `json:"before"`
+		After  map[string]any `json:"after"`
+	}
+	if err := json.Unmarshal(recs[1].Value, &d); err != nil {
+		t.Fatalf("truncate record is not JSON: %s", recs[1].Value)
+	}
+	if d.Op != "t" || recs[1].Key != nil || d.Before != nil || d.After != nil || header(recs[1], "pg2kafka.op") != "t" {
+		t.Errorf("truncate record: key %s value %s, want op t with no key and null before/after", recs[1].Key, recs[1].Value)
+	}
+}

@@ -85,6 +85,8 @@ const (
 	OpCreate Op = 'c'
 	OpUpdate Op = 'u'
 	OpDelete Op = 'd'
+	// OpTruncate is a TRUNCATE of the table; the change has no values.
+	OpTruncate Op = 't'
 )
 
 // Marker tells what a tuple column holds, as in pgoutput.

@@ -295,9 +295,23 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 			XID:      s.begin.xid,
 		}})
 	case 'T':
-		// TRUNCATE produces no document (§5.4); it is not an error.
-		if _, err := parseTruncate(body); err != nil {
+		// One change per truncated table; the capture decides whether it
+		// becomes a record (Debezium's op t) or only a warning (as Flow).
+		rels, err := parseTruncate(body)
+		if err != nil {
 			return false, fmt.Errorf("parsing TRUNCATE: %w", err)
+		}
+		for _, rel := range rels {
+			t, ok := s.rels[rel]
+			if !ok {
+				return false, fmt.Errorf("replication stream: TRUNCATE of unknown relation %d", rel)
+			}
+			s.batch = append(s.batch, Item{Kind: ItemChange, Change: event.Change{
+				Op: event.OpTruncate, Table: t,
+				Loc:      [3]int64{int64(s.prevEnd), int64(walStart), int64(s.begin.finalLSN)},
+				TSMillis: pgTimeToUnixMillis(s.begin.commitTime),
+				XID:      s.begin.xid,
+			}})
 		}
 	case 'M':
 	default:

@@ -287,6 +287,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		KeyChangeAsDeleteCreate: debezium,                             // as Debezium: delete + tombstone + create
 		MaxRecordBytes:          int(cfg.Kafka.MaxMessageBytes) - 512, // headers and batch overhead
 		TruncateOversize:        cfg.Kafka.Oversize == "truncate",
+		Truncates:               cfg.Kafka.Truncates,
 		Observer:                observer,
 		Ready:                   ready,
 		Tombstones:              cfg.Kafka.Tombstones,
