@@ -23,13 +23,24 @@ type FlowEncoder struct {
 	prefix  []byte   // `"schema":"…"` for _meta.source
 	table_  []byte   // `"table":"…"`
 	tag     []byte   // `,"tag":"…"` or nil
+	nested  bool     // arrays keep their dimensions
 }
+
+// FlowOption tunes a FlowEncoder.
+type FlowOption func(*FlowEncoder)
+
+// FlowNestedArrays writes multi-dimensional arrays as nested JSON arrays
+// (Flow's multidimensional_arrays feature flag) instead of flattening them.
+func FlowNestedArrays() FlowOption { return func(e *FlowEncoder) { e.nested = true } }
 
 // NewFlowEncoder prepares the encoding of a table's changes. key holds the
 // indexes of the key columns in t.Columns, in key order. tag, when not
 // empty, is written as _meta.source.tag.
-func NewFlowEncoder(t *event.Table, key []int, tag string) *FlowEncoder {
+func NewFlowEncoder(t *event.Table, key []int, tag string, opts ...FlowOption) *FlowEncoder {
 	e := &FlowEncoder{table: t, key: key}
+	for _, o := range opts {
+		o(e)
+	}
 	e.order = make([]int, len(t.Columns))
 	for i := range e.order {
 		e.order[i] = i
@@ -128,10 +139,14 @@ func (e *FlowEncoder) appendColumn(dst []byte, col int, v event.Value, first boo
 			dst = append(dst, ',')
 		}
 		dst = append(dst, e.names[col]...)
-		if limit > 0 {
-			return AppendJSONLimited(dst, &e.table.Columns[col].Type, v.Data, limit), false
+		t := &e.table.Columns[col].Type
+		switch {
+		case e.nested && t.Kind == event.KindArray:
+			return AppendJSONNested(dst, t, v.Data), false
+		case limit > 0:
+			return AppendJSONLimited(dst, t, v.Data, limit), false
 		}
-		return AppendJSON(dst, &e.table.Columns[col].Type, v.Data), false
+		return AppendJSON(dst, t, v.Data), false
 	case event.MarkerNull:
 		if !first {
 			dst = append(dst, ',')

@@ -1,0 +1,48 @@
+package schema
+
+import (
+	"testing"
+
+	"github.com/pg2kafka/pg2kafka/event"
+)
+
+// The Flow document: columns in byte order of their names with _meta among
+// them, absent and unchanged-TOAST columns omitted, before for updates with
+// an old tuple, and arrays flat unless FlowNestedArrays.
+func TestFlowDocument(t *testing.T) {
+	tbl := &event.Table{Schema: "public", Name: "t", Columns: []event.Column{
+		{Name: "id", Type: event.Type{Name: "int4", Kind: event.KindInt}},
+		{Name: "Zed", Type: event.Type{Name: "text", Kind: event.KindText}},
+		{Name: "m", Type: event.Type{Name: "_int4", Kind: event.KindArray, Elem: &event.Type{Name: "int4", Kind: event.KindInt}}},
+		{Name: "big", Type: event.Type{Name: "text", Kind: event.KindText}},
+	}}
+	txt := func(s string) event.Value { return event.Value{Marker: event.MarkerText, Data: []byte(s)} }
+	upd := &event.Change{Op: event.OpUpdate, Loc: [3]int64{1, 2, 3}, TSMillis: 5, XID: 9,
+		New: []event.Value{txt("1"), {Marker: event.MarkerNull}, txt("{{1,2},{3,4}}"), {Marker: event.MarkerUnchanged}},
+		Old: []event.Value{txt("1"), {Marker: event.MarkerAbsent}, {Marker: event.MarkerAbsent}, {Marker: event.MarkerAbsent}}}
+	cases := []struct {
+		name string
+		opts []FlowOption
+		c    *event.Change
+		want string
+	}{
+		{"update with key-only before", nil, upd,
+			`{"Zed":null,"_meta":{"op":"u","source":{"ts_ms":5,"schema":"public","table":"t","loc":[1,2,3],"txid":9},"before":{"id":1}},"id":1,"m":[1,2,3,4]}`},
+		{"nested arrays", []FlowOption{FlowNestedArrays()}, upd,
+			`{"Zed":null,"_meta":{"op":"u","source":{"ts_ms":5,"schema":"public","table":"t","loc":[1,2,3],"txid":9},"before":{"id":1}},"id":1,"m":[[1,2],[3,4]]}`},
+		{"backfill row", nil, &event.Change{Op: event.OpCreate, Snapshot: true, Loc: [3]int64{-1, 7, 0},
+			New: []event.Value{txt("2"), txt("z"), txt("{}"), txt("b")}},
+			`{"Zed":"z","_meta":{"op":"c","source":{"schema":"public","snapshot":true,"table":"t","loc":[-1,7,0]}},"big":"b","id":2,"m":[]}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := NewFlowEncoder(tbl, []int{0}, "", c.opts...)
+			if got := string(e.AppendDocument(nil, c.c)); got != c.want {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+			if got := string(e.AppendKey(nil, c.c)); got != `{"id":`+string(c.c.New[0].Data)+`}` {
+				t.Errorf("key %s", got)
+			}
+		})
+	}
+}
