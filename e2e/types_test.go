@@ -26,8 +26,7 @@ type typeColumn struct {
 }
 
 // Rows 0..5 hold the edge values, row 6 is all NULL, rows 7 and 8 hold a
-// 1 MB text and a 700 kB bytea (its base64 stays under the producer's
-// 1 MiB record limit).
+// 1 MB text and a 1 MB bytea (kafka.max_message_bytes is raised for them).
 const (
 	typeRowNull     = 6
 	typeRowBigText  = 7
@@ -41,8 +40,8 @@ const (
 // typeBigText is 1,000,000 characters that do not compress.
 const typeBigText = `(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 31250) g)`
 
-// typeBigBytea is 700,000 bytes.
-const typeBigBytea = `(SELECT decode(string_agg(md5(g::text), ''), 'hex') FROM generate_series(1, 43750) g)`
+// typeBigBytea is 1,000,000 bytes.
+const typeBigBytea = `(SELECT decode(string_agg(md5(g::text), ''), 'hex') FROM generate_series(1, 62500) g)`
 
 var typeColumns = []typeColumn{
 	{name: "c_bool", sqlType: "boolean", vals: []string{"true", "false"},
@@ -246,6 +245,7 @@ func typeDoc(t *testing.T, v []byte) map[string]json.RawMessage {
 // take the forms of §6.
 func TestEveryType(t *testing.T) {
 	e := newEnv(t)
+	e.kafka = []string{"max_message_bytes: 4194304"} // the 1 MB bytea is 1.33 MB of base64
 	cols := typeColumns
 	conn := e.conn()
 	if _, err := conn.Exec(context.Background(), `CREATE EXTENSION IF NOT EXISTS citext`); err != nil {
@@ -346,8 +346,8 @@ func TestEveryType(t *testing.T) {
 	}
 	if d := backfill[typeRowBigBytea]; d != nil {
 		var b []byte // encoding/json decodes base64 into []byte
-		if err := json.Unmarshal(d["c_big_bytea"], &b); err != nil || len(b) != 700_000 {
-			t.Errorf("700 kB bytea: %d bytes (%v)", len(b), err)
+		if err := json.Unmarshal(d["c_big_bytea"], &b); err != nil || len(b) != 1_000_000 {
+			t.Errorf("1 MB bytea: %d bytes (%v)", len(b), err)
 		}
 	}
 
