@@ -76,9 +76,9 @@ func AppendJSONLimited(dst []byte, t *event.Type, text []byte, limit int) []byte
 }
 
 type valueFlags struct {
-	key      bool // floats as decimal strings
-	nested   bool // arrays nested
-	limit int // when > 0, cut bytea to this many bytes
+	key    bool // floats as decimal strings
+	nested bool // arrays nested
+	limit  int  // when > 0, cut bytea to this many bytes
 }
 
 // valueAppend converts one value; whenever the specific conversion fails it
