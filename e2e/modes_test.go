@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,20 @@ func TestAtLeastOnceDelivery(t *testing.T) {
 	st := currentCheckpoint(t, e)
 	if st == nil || st.Cursor == "" || st.Bindings["public%2Falo"].Mode != checkpoint.ModeActive {
 		t.Errorf("checkpoint %+v, want a cursor and alo Active", st)
+	}
+}
+
+// Flow's multidimensional_arrays feature flag keeps array dimensions.
+func TestMultidimensionalArraysFlag(t *testing.T) {
+	e := newEnv(t)
+	e.advanced = []string{"feature_flags: multidimensional_arrays"}
+	e.exec(`CREATE TABLE grid (id integer PRIMARY KEY, m integer[])`,
+		`INSERT INTO grid VALUES (1, '{{1,2},{3,4}}')`,
+		`ALTER PUBLICATION flow_publication ADD TABLE grid`)
+	p := e.start(true)
+	recs := e.consume(e.topic("grid"), 1, 30*time.Second)
+	p.stop(t)
+	if len(recs) != 1 || !strings.Contains(string(recs[0].Value), `"m":[[1,2],[3,4]]`) {
+		t.Fatalf("records %d, value %s; want m as [[1,2],[3,4]]", len(recs), recs[0].Value)
 	}
 }

@@ -284,6 +284,11 @@ type avroPlan struct {
 	cols        []avroCol
 	keySchema   string
 	valueSchema string
+	// ns is the records' namespace and row the column fields of the
+	// Value record, for the other envelopes built on the plan
+	// (avro_debezium.go).
+	ns  string
+	row []avroFieldJSON
 }
 
 func newAvroPlan(t *event.Table, key []int, o *avroOptions) (*avroPlan, error) {
@@ -329,6 +334,7 @@ func newAvroPlan(t *event.Table, key []int, o *avroOptions) (*avroPlan, error) {
 		{Name: "source", Type: source},
 		nullable("before", avroRecordJSON{Type: "record", Name: "Before", Fields: row}),
 	}}
+	p.ns, p.row = strings.Join(ns, "."), row
 	value := avroRecordJSON{Type: "record", Name: "Value", Namespace: strings.Join(ns, "."),
 		Fields: append(row[:len(row):len(row)], avroFieldJSON{Name: "_meta", Type: meta})}
 	b, err := json.Marshal(value)

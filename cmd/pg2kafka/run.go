@@ -185,8 +185,6 @@ func unsupported(cfg *config.Config) error {
 		return fmt.Errorf("kafka.format %q is not supported (use json or avro)", k.Format)
 	case k.Envelope != "" && k.Envelope != "flow" && k.Envelope != "debezium":
 		return fmt.Errorf("kafka.envelope %q is not supported (use flow or debezium)", k.Envelope)
-	case k.Envelope == "debezium" && k.Format == "avro":
-		return fmt.Errorf("kafka.envelope debezium with kafka.format avro is not supported yet (use the debezium envelope with json, or avro with the flow envelope)")
 	case k.Oversize == "truncate" && (k.Format == "avro" || k.Envelope == "debezium"):
 		return fmt.Errorf("kafka.oversize truncate works with the flow envelope in json only (use kafka.oversize: fail, or raise kafka.max_message_bytes)")
 	}
@@ -276,10 +274,17 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		return err
 	}
 	debezium := cfg.Kafka.Envelope == "debezium"
-	if debezium {
+	if debezium && encoder == nil { // JSON; encoderFor built Avro's
 		opts := schema.DebeziumOptions{Version: version, Name: cfg.Kafka.TopicPrefix, Database: cfg.Source.Database}
 		encoder = func(t *event.Table, key []int) (capture.Encoder, error) {
 			return schema.NewDebeziumEncoder(t, key, opts), nil
+		}
+	}
+	if encoder == nil && cfg.FeatureFlag("multidimensional_arrays") {
+		// Flow's flag: arrays keep their dimensions instead of flattening.
+		tag := cfg.Source.Advanced.SourceTag
+		encoder = func(t *event.Table, key []int) (capture.Encoder, error) {
+			return schema.NewFlowEncoder(t, key, tag, schema.FlowNestedArrays()), nil
 		}
 	}
 	c := capture.New(db, sink, state, binds, capture.Options{
@@ -334,8 +339,22 @@ func encoderFor(cfg *config.Config, binds []capture.Binding) (capture.NewEncoder
 		}
 		return 0, 0, false
 	})
+	topicOf := func(t *event.Table) string { return topics[t.Schema+"."+t.Name] }
+	if cfg.Kafka.Envelope == "debezium" {
+		// Debezium's Avro records are named <topic.prefix>.<schema>.<table>.
+		reg := schema.NewAvroRegistry(client, schema.AvroNamespace(cfg.Kafka.TopicPrefix), decimal)
+		newDbz := reg.NewDebeziumEncoder(topicOf,
+			schema.DebeziumOptions{Version: version, Name: cfg.Kafka.TopicPrefix, Database: cfg.Source.Database})
+		return func(t *event.Table, key []int) (capture.Encoder, error) {
+			e, err := newDbz(t, key)
+			if err != nil {
+				return nil, err // not a typed nil
+			}
+			return e, nil
+		}, nil
+	}
 	newAvro := schema.NewAvroRegistry(client, schema.AvroSourceTag(cfg.Source.Advanced.SourceTag), decimal).
-		NewEncoder(func(t *event.Table) string { return topics[t.Schema+"."+t.Name] })
+		NewEncoder(topicOf)
 	return func(t *event.Table, key []int) (capture.Encoder, error) {
 		e, err := newAvro(t, key)
 		if err != nil {

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"context"
+	wire "encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+)
+
+// kafka.format avro with kafka.envelope debezium writes Debezium's envelope
+// as an Avro record (Envelope, with before and after the row record) in the
+// Confluent wire format; the key is the Avro Key record and a delete is
+// followed by a tombstone.
+func TestAvroDebeziumEnvelope(t *testing.T) {
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	e := newEnv(t)
+	e.kafka = []string{"format: avro", "envelope: debezium", "schema_registry: {url: " + reg.URL() + "}"}
+	e.exec(`CREATE TABLE accounts (id integer PRIMARY KEY, owner text)`,
+		`INSERT INTO accounts VALUES (1, 'ann')`,
+		`ALTER PUBLICATION flow_publication ADD TABLE accounts`)
+	p := e.start(true)
+	e.exec(`INSERT INTO accounts VALUES (2, 'bob')`,
+		`UPDATE accounts SET owner = 'bo' WHERE id = 2`,
+		`DELETE FROM accounts WHERE id = 1`)
+	recs := e.consume(e.topic("accounts"), 5, 30*time.Second)
+	p.stop(t)
+	client, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	decode := func(b []byte) map[string]any {
+		t.Helper()
+		if len(b) < 5 || b[0] != 0 {
+			t.Fatalf("not the Confluent wire format: % x", b[:min(len(b), 8)])
+		}
+		id := int(wire.BigEndian.Uint32(b[1:5]))
+		s, err := client.SchemaByID(ctx, id)
+		if err != nil {
+			t.Fatalf("schema %d: %v", id, err)
+		}
+		schema, err := avro.Parse(s.Schema)
+		if err != nil {
+			t.Fatalf("schema %d does not parse: %v", id, err)
+		}
+		var out map[string]any
+		if err := avro.Unmarshal(schema, b[5:], &out); err != nil {
+			t.Fatalf("record does not decode with schema %d: %v", id, err)
+		}
+		return out
+	}
+	row := func(v any) map[string]any {
+		m, _ := unwrap(v).(map[string]any)
+		return m
+	}
+	want := []struct {
+		id            int
+		op            string
+		before, after string // owner, "" for a null row
+	}{
+		{1, "r", "", "ann"}, {2, "c", "", "bob"}, {2, "u", "", "bo"}, {1, "d", "ann", ""}, {1, "", "", ""},
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("got %d records, want %d", len(recs), len(want))
+	}
+	for i, w := range want {
+		r := recs[i]
+		if id := unwrap(decode(r.Key)["id"]); id != w.id {
+			t.Errorf("record %d: key id %v, want %d", i, id, w.id)
+		}
+		if w.op == "" {
+			if r.Value != nil {
+				t.Errorf("record %d: want a tombstone, got % x", i, r.Value)
+			}
+			continue
+		}
+		v := decode(r.Value)
+		src, _ := v["source"].(map[string]any)
+		if v["op"] != w.op || src["connector"] != "postgresql" || src["table"] != "accounts" {
+			t.Errorf("record %d: op %v source %v, want op %s from postgresql accounts", i, v["op"], src, w.op)
+		}
+		if (unwrap(src["snapshot"]) == "true") != (w.op == "r") {
+			t.Errorf("record %d: snapshot %v for op %s", i, src["snapshot"], w.op)
+		}
+		before, after := row(v["before"]), row(v["after"])
+		if (before == nil) != (w.before == "") || (after == nil) != (w.after == "") {
+			t.Fatalf("record %d (%s): before %v after %v", i, w.op, v["before"], v["after"])
+		}
+		if after != nil && (unwrap(after["owner"]) != w.after || unwrap(after["id"]) != w.id) {
+			t.Errorf("record %d (%s): after %v, want owner %s", i, w.op, after, w.after)
+		}
+		// A delete under the default replica identity has only the key.
+		if before != nil && (unwrap(before["id"]) != w.id || unwrap(before["owner"]) != nil) {
+			t.Errorf("record %d (%s): before %v, want the key only", i, w.op, before)
+		}
+	}
+	latest, err := client.SchemaByVersion(ctx, e.topic("accounts")+"-value", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := avro.Parse(latest.Schema.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, ok := s.(*avro.RecordSchema); !ok || rs.Name() != "Envelope" {
+		t.Errorf("value subject holds %s, want the Envelope record", latest.Schema.Schema)
+	}
+}
