@@ -684,10 +684,26 @@ func avroParseInt(s []byte) (int64, bool) {
 	return int64(u), true
 }
 
-// avroAppendDecimal writes a numeric's text ("-12.340") as the big-endian
-// two's-complement bytes of its unscaled value at scale. Fraction digits
-// beyond the scale must be zeros; NaN and infinities fail.
+// avroAppendDecimal writes a numeric's text ("-12.340") as Avro bytes
+// holding the big-endian two's-complement bytes of its unscaled value at
+// scale (decimalAppendUnscaled).
 func avroAppendDecimal(dst, text []byte, scale int) ([]byte, bool) {
+	mark := len(dst)
+	dst = append(dst, make([]byte, avroGap)...)
+	start := len(dst)
+	dst, ok := decimalAppendUnscaled(dst, text, scale)
+	if !ok {
+		return dst[:mark], false
+	}
+	return avroPrefix(dst, mark, int64(len(dst)-start)), true
+}
+
+// decimalAppendUnscaled appends the big-endian two's-complement bytes
+// (shortest form) of the unscaled value at scale of a numeric's text
+// ("-12.340"): the bytes of Avro's decimal and of Kafka Connect's Decimal.
+// Fraction digits beyond the scale must be zeros; NaN and infinities fail.
+// On failure dst may hold garbage after its original length.
+func decimalAppendUnscaled(dst, text []byte, scale int) ([]byte, bool) {
 	neg := len(text) > 0 && text[0] == '-'
 	s := text
 	if neg || (len(s) > 0 && s[0] == '+') {
@@ -737,7 +753,6 @@ func avroAppendDecimal(dst, text []byte, scale int) ([]byte, bool) {
 		} else {
 			n = bits.Len64(uint64(^v))/8 + 1
 		}
-		dst = avroAppendLong(dst, int64(n))
 		for i := n - 1; i >= 0; i-- {
 			dst = append(dst, byte(v>>(8*i)))
 		}
@@ -764,7 +779,6 @@ func avroAppendDecimal(dst, text []byte, scale int) ([]byte, bool) {
 	} else {
 		n = x.BitLen()/8 + 1
 	}
-	dst = avroAppendLong(dst, int64(n))
 	start := len(dst)
 	dst = append(dst, make([]byte, n)...)
 	x.FillBytes(dst[start:])

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/base64"
+	"math"
 	"strconv"
 	"time"
 
@@ -29,6 +30,11 @@ type DebeziumOptions struct {
 	// ReadTime returns the time a backfilled row was read, written as its
 	// source.ts_ms; nil writes 0.
 	ReadTime func() time.Time
+	// FlowValues writes column values in pg2kafka's Flow JSON forms
+	// (AppendJSON: RFC 3339 strings, numeric as a string, json embedded)
+	// instead of the forms of Debezium's PostgreSQL connector defaults.
+	// It applies to DebeziumEncoder (JSON) only.
+	FlowValues bool
 }
 
 // DebeziumEncoder writes a table's changes as Debezium PostgreSQL connector
@@ -39,10 +45,14 @@ type DebeziumOptions struct {
 //
 // and the key the bare key struct, {"id":1} (as FlowEncoder's key).
 //
-// Columns are written in the table's attribute order with pg2kafka's JSON
-// value forms (AppendJSON, docs/types.md), not Debezium's converter defaults
-// (which write numeric as base64 bytes, timestamps as epoch micros, dates as
-// epoch days, json as a string, ...): see docs/debezium.md.
+// Columns are written in the table's attribute order, each value in the
+// form Debezium's PostgreSQL connector gives it under its default settings
+// (time.precision.mode=adaptive, decimal.handling.mode=precise,
+// binary.handling.mode=bytes, interval.handling.mode=numeric,
+// hstore.handling.mode=json) as the JsonConverter writes it: see
+// debeziumAppendValue and the type table of docs/debezium.md. With
+// DebeziumOptions.FlowValues they are pg2kafka's Flow forms (AppendJSON)
+// instead.
 //
 // before is null for creates, backfill reads and updates without an old
 // tuple; it is the old tuple for deletes and for updates that carry one
@@ -67,6 +77,10 @@ type DebeziumEncoder struct {
 	read func() time.Time
 
 	names [][]byte // `"name":` per column
+	// elems converts a non-null element of an array column to its
+	// Debezium form (nil for other columns, or with FlowValues).
+	elems      []func(dst, text []byte) []byte
+	flowValues bool
 	// toast is the placeholder per column for an unchanged TOASTed value,
 	// nil to omit the column.
 	toast [][]byte
@@ -79,16 +93,21 @@ type DebeziumEncoder struct {
 // NewDebeziumEncoder prepares the Debezium encoding of a table's changes.
 // key holds the indexes of the key columns in t.Columns, in key order.
 func NewDebeziumEncoder(t *event.Table, key []int, opts DebeziumOptions) *DebeziumEncoder {
-	e := &DebeziumEncoder{table: t, flow: NewFlowEncoder(t, key, ""), now: opts.Now, read: opts.ReadTime}
+	e := &DebeziumEncoder{table: t, flow: NewFlowEncoder(t, key, ""), now: opts.Now, read: opts.ReadTime,
+		flowValues: opts.FlowValues}
 	if e.now == nil {
 		e.now = time.Now
 	}
 	e.names = make([][]byte, len(t.Columns))
 	e.toast = make([][]byte, len(t.Columns))
+	e.elems = make([]func(dst, text []byte) []byte, len(t.Columns))
 	for i := range t.Columns {
 		c := &t.Columns[i]
 		e.names[i] = append(valueAppendString(nil, []byte(c.Name)), ':')
 		e.toast[i] = debeziumToastPlaceholder(&c.Type)
+		if c.Type.Kind == event.KindArray && !opts.FlowValues {
+			e.elems[i] = debeziumElemFunc(c.Type.Elem, c.Type.Typmod)
+		}
 	}
 	h := append([]byte(`,"source":{"version":`), valueAppendString(nil, []byte(opts.Version))...)
 	h = append(h, `,"connector":"postgresql","name":`...)
@@ -233,7 +252,11 @@ func (e *DebeziumEncoder) appendRow(dst []byte, row []event.Value) []byte {
 		dst = append(dst, e.names[i]...)
 		switch v.Marker {
 		case event.MarkerText:
-			dst = AppendJSON(dst, &e.table.Columns[i].Type, v.Data)
+			if e.flowValues {
+				dst = AppendJSON(dst, &e.table.Columns[i].Type, v.Data)
+			} else {
+				dst = e.appendValue(dst, i, v.Data)
+			}
 		case event.MarkerUnchanged:
 			dst = append(dst, e.toast[i]...)
 		default: // NULL, or absent from a key-only old tuple
@@ -241,4 +264,357 @@ func (e *DebeziumEncoder) appendRow(dst []byte, row []event.Value) []byte {
 		}
 	}
 	return append(dst, '}')
+}
+
+// The Debezium value forms. Each rule cites the section of Debezium's
+// PostgreSQL connector documentation ("Data type mappings",
+// https://debezium.io/documentation/reference/connectors/postgresql.html)
+// that it follows; the default settings apply (time.precision.mode=adaptive,
+// decimal.handling.mode=precise, binary.handling.mode=bytes,
+// interval.handling.mode=numeric, hstore.handling.mode=json), and Kafka
+// Connect's JsonConverter writes BYTES as a base64 string and a STRUCT as
+// an object. Where the documentation does not say what Debezium writes, the
+// Flow form (AppendJSON) is kept; a value a conversion cannot handle is also
+// written in its Flow form (AppendJSON's rules, so always valid JSON).
+
+// Debezium's documented values for TIMESTAMP 'infinity' and '-infinity'
+// ("TIMESTAMP type": "converted to timestamps with value
+// 9223372036825200000 in case of positive infinity or
+// -9223372036832400000 in case of negative infinity", mimicking the JDBC
+// driver). The section names one value whatever the column's precision, so
+// it is written for Timestamp (millisecond) and MicroTimestamp columns alike.
+const (
+	debeziumTimestampInfinity    = 9223372036825200000
+	debeziumTimestampNegInfinity = -9223372036832400000
+)
+
+// debeziumMicrosPerMonth is MicroDuration's month: "the 365.25 / 12.0
+// formula for days per month average" ("Basic types", INTERVAL), that is
+// 30.4375 days, exactly 2629800 seconds.
+const debeziumMicrosPerMonth = 2_629_800_000_000
+
+const debeziumMicrosPerDay = 86_400_000_000
+
+// appendValue appends the Debezium form of a non-null value of column i.
+func (e *DebeziumEncoder) appendValue(dst []byte, i int, text []byte) []byte {
+	c := &e.table.Columns[i]
+	if c.Type.Kind == event.KindArray {
+		// Arrays (literal type ARRAY): a JSON array of the elements'
+		// forms, flat as in the Flow form (multidimensional arrays are not
+		// described by the documentation). PostgreSQL gives an array
+		// column the typmod of its element (numeric(10,2)[]).
+		mark := len(dst)
+		if out, ok := valueAppendArray(dst, c.Type.Elem, text, valueFlags{elem: e.elems[i]}); ok {
+			return out
+		}
+		return AppendJSON(dst[:mark], &c.Type, text)
+	}
+	return debeziumAppendValue(dst, &c.Type, c.Type.Typmod, text)
+}
+
+// debeziumElemFunc returns the converter of an array's elements of type
+// elem, typmod being the array column's.
+func debeziumElemFunc(elem *event.Type, typmod int32) func(dst, text []byte) []byte {
+	if elem == nil || elem.Kind == event.KindArray {
+		elem = &valueTextType
+	}
+	return func(dst, text []byte) []byte { return debeziumAppendValue(dst, elem, typmod, text) }
+}
+
+// debeziumAppendValue appends the Debezium form of a non-null scalar value
+// of type t (typmod: the column's pg_attribute.atttypmod, -1 for none), or
+// its Flow form where Debezium's is not documented or the text does not
+// convert.
+func debeziumAppendValue(dst []byte, t *event.Type, typmod int32, text []byte) []byte {
+	mark := len(dst)
+	if out, ok := debeziumAppend(dst, t, typmod, text); ok {
+		return out
+	}
+	return AppendJSON(dst[:mark], t, text)
+}
+
+// debeziumAppend converts one value; ok is false to write the Flow form
+// (dst may then hold garbage past its original length).
+func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byte, bool) {
+	switch t.Kind {
+	case event.KindDate:
+		// "Temporal types", adaptive: DATE → INT32 io.debezium.time.Date,
+		// "the number of days since the epoch". The documentation gives no
+		// value for ±infinity: they are written as the days of 9999-12-31
+		// and 0000-01-01, the dates the Flow and Avro forms clamp them to.
+		d, ok := avroParseDate(text)
+		if !ok || d < math.MinInt32 || d > math.MaxInt32 {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, d, 10), true
+	case event.KindTime:
+		// "Temporal types", adaptive: TIME(1..3) → INT32
+		// io.debezium.time.Time, milliseconds past midnight; TIME(4..6) →
+		// INT64 io.debezium.time.MicroTime, microseconds past midnight.
+		// The table does not list TIME(0) or TIME without a precision:
+		// TIME(0) is taken with 1..3 (adaptive chooses "millisecond,
+		// microsecond, or nanosecond precision values based on the
+		// database column's type", and whole seconds are exact in
+		// milliseconds), TIME without one (precision 6) as MicroTime.
+		us, ok := avroParseTime(text)
+		if !ok {
+			return dst, false
+		}
+		if typmod >= 0 && typmod <= 3 {
+			us /= 1000
+		}
+		return strconv.AppendInt(dst, us, 10), true
+	case event.KindTimeTZ:
+		// "Basic types": TIMETZ → STRING io.debezium.time.ZonedTime, "a
+		// string representation of a time value with timezone information,
+		// where the timezone is GMT": the time in UTC, "HH:MM:SS[.f]Z".
+		return debeziumAppendZonedTime(dst, text)
+	case event.KindTimestamp:
+		// "Temporal types", adaptive: TIMESTAMP(1..3) → INT64
+		// io.debezium.time.Timestamp, milliseconds since the epoch;
+		// TIMESTAMP(4..6) and TIMESTAMP → INT64
+		// io.debezium.time.MicroTimestamp, microseconds since the epoch
+		// ("TIMESTAMP type": the value read as UTC). TIMESTAMP(0) is taken
+		// with 1..3, as TIME(0). ±infinity: the documented constants.
+		switch string(text) {
+		case "infinity":
+			return strconv.AppendInt(dst, debeziumTimestampInfinity, 10), true
+		case "-infinity":
+			return strconv.AppendInt(dst, debeziumTimestampNegInfinity, 10), true
+		}
+		us, ok := avroParseTimestamp(text)
+		if !ok {
+			return dst, false
+		}
+		if typmod >= 0 && typmod <= 3 {
+			ms := us / 1000
+			if us%1000 < 0 {
+				ms-- // floor; p ≤ 3 leaves no sub-millisecond part anyway
+			}
+			us = ms
+		}
+		return strconv.AppendInt(dst, us, 10), true
+	case event.KindTimestampTZ:
+		// "Basic types": TIMESTAMPTZ → STRING
+		// io.debezium.time.ZonedTimestamp, "a string representation of a
+		// timestamp with timezone information, where the timezone is GMT":
+		// ISO 8601 in UTC with a Z, the fraction without trailing zeros
+		// (as the Flow form; the server's text is already in UTC under the
+		// capture's TimeZone=UTC). ±infinity and years outside 1..9999,
+		// which the documentation does not cover, keep the Flow form's
+		// clamps (9999-12-31T23:59:59Z, 0000-01-01T00:00:00Z).
+		if string(text) == "infinity" || string(text) == "-infinity" {
+			return dst, false
+		}
+		us, ok := avroParseTimestamp(text)
+		if !ok {
+			return dst, false
+		}
+		tm := time.UnixMicro(us).UTC()
+		if y := tm.Year(); y < 1 || y > 9999 {
+			return dst, false
+		}
+		dst = append(dst, '"')
+		dst = tm.AppendFormat(dst, "2006-01-02T15:04:05.999999Z07:00")
+		return append(dst, '"'), true
+	case event.KindNumeric:
+		// "Decimal types", precise: NUMERIC(M,D) → BYTES
+		// org.apache.kafka.connect.data.Decimal, the unscaled value (the
+		// scale is the schema's, dropped by a schemaless converter);
+		// NUMERIC without a scale → STRUCT
+		// io.debezium.data.VariableScaleDecimal {scale INT32, value BYTES}.
+		// NaN (and ±Infinity) cannot be written in precise mode (the
+		// section only gives them for string and double): the Flow form
+		// (the string "NaN") is kept, as for a negative scale (PostgreSQL
+		// 15+), which the section does not cover.
+		if _, scale, ok := NumericTypmod(typmod); ok {
+			if scale < 0 {
+				return dst, false
+			}
+			return debeziumAppendDecimal(dst, text, scale)
+		}
+		return debeziumAppendVariableScale(dst, text)
+	case event.KindInterval:
+		// "Basic types": INTERVAL → INT64 io.debezium.time.MicroDuration
+		// (interval.handling.mode=numeric, the default), "the approximate
+		// number of microseconds ... using the 365.25 / 12.0 formula for
+		// days per month average"; a day is 24 hours. A total beyond int64
+		// keeps the Flow form.
+		months, days, us, ok := valueParseInterval(text)
+		if !ok {
+			return dst, false
+		}
+		total, ok := debeziumMicroDuration(months, days, us)
+		if !ok {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, total, 10), true
+	case event.KindJSON, event.KindJSONB:
+		// "Basic types": JSON, JSONB → STRING io.debezium.data.Json, "the
+		// string representation of a JSON document": the server's text.
+		return valueAppendString(dst, text), true
+	case event.KindBytea:
+		// "Basic types": BYTEA → BYTES (binary.handling.mode=bytes), which
+		// the JsonConverter writes in base64: the Flow form.
+		return dst, false
+	case event.KindText:
+		switch t.Name {
+		case "money":
+			// "Decimal types", precise: MONEY → BYTES Decimal at the scale
+			// of money.fraction.digits (2 by default).
+			return debeziumAppendMoney(dst, text)
+		case "inet", "cidr", "macaddr", "macaddr8":
+			// "Network address types": STRING, the server's text (the
+			// Flow form of inet adds a /32 or /128 mask).
+			return valueAppendString(dst, text), true
+		case "bit":
+			// "Basic types": BIT(1) → BOOLEAN. BIT(>1) and BIT VARYING
+			// (io.debezium.data.Bits, little-endian bytes) keep the Flow
+			// form: the section does not pin down the bit order within a
+			// byte.
+			if typmod == 1 {
+				switch string(text) {
+				case "1":
+					return append(dst, "true"...), true
+				case "0":
+					return append(dst, "false"...), true
+				}
+			}
+		}
+		// "Basic types": CHAR, VARCHAR, CITEXT, XML, LTREE → STRING; other
+		// text-like types as their text. HSTORE (json mode: a JSON object
+		// as a string, "HSTORE type") and POINT (a {x,y} struct) keep the
+		// Flow form, their text: the documentation does not give the exact
+		// string Debezium writes for hstore.
+		return dst, false
+	}
+	// BOOLEAN, the integers (INT16/INT32/INT64) and REAL/DOUBLE PRECISION
+	// (FLOAT32/FLOAT64) are JSON numbers and booleans, as in the Flow form
+	// (NaN and ±Infinity, which the documentation does not cover, stay
+	// strings); UUID (io.debezium.data.Uuid), ENUM (io.debezium.data.Enum)
+	// and the ranges ("Basic types": STRING) are strings. tsrange,
+	// tstzrange and daterange keep the Flow form's RFC 3339 bounds (the
+	// documentation only says "string representation", and for tstzrange
+	// "with the local system time zone"). Composite types are not captured
+	// by Debezium by default (include.unknown.datatypes=false); they keep
+	// the Flow form.
+	return dst, false
+}
+
+// debeziumMicroDuration is MicroDuration's microseconds of an interval,
+// ok false on int64 overflow.
+func debeziumMicroDuration(months, days, us int64) (int64, bool) {
+	const maxMonths = math.MaxInt64 / debeziumMicrosPerMonth
+	const maxDays = math.MaxInt64 / debeziumMicrosPerDay
+	if months > maxMonths || months < -maxMonths || days > maxDays || days < -maxDays {
+		return 0, false
+	}
+	a, b := months*debeziumMicrosPerMonth, days*debeziumMicrosPerDay
+	sum := a + b
+	if (a > 0 && b > 0 && sum < 0) || (a < 0 && b < 0 && sum >= 0) {
+		return 0, false
+	}
+	total := sum + us
+	if (sum > 0 && us > 0 && total < 0) || (sum < 0 && us < 0 && total >= 0) {
+		return 0, false
+	}
+	return total, true
+}
+
+// debeziumAppendDecimal writes a Kafka Connect Decimal as the JsonConverter
+// does: the base64 string of its unscaled value's big-endian
+// two's-complement bytes.
+func debeziumAppendDecimal(dst, text []byte, scale int) ([]byte, bool) {
+	mark := len(dst)
+	dst, ok := decimalAppendUnscaled(dst, text, scale)
+	if !ok {
+		return dst, false
+	}
+	return valueQuoteBase64(dst, mark, len(dst)-mark), true
+}
+
+// debeziumAppendVariableScale writes an io.debezium.data.VariableScaleDecimal
+// struct, {"scale":<digits after the point>,"value":"<base64 unscaled>"}.
+func debeziumAppendVariableScale(dst, text []byte) ([]byte, bool) {
+	scale := 0
+	if i := valueIndexByte(text, '.'); i >= 0 {
+		scale = len(text) - i - 1
+	}
+	dst = append(dst, `{"scale":`...)
+	dst = strconv.AppendInt(dst, int64(scale), 10)
+	dst = append(dst, `,"value":`...)
+	dst, ok := debeziumAppendDecimal(dst, text, scale)
+	if !ok {
+		return dst, false
+	}
+	return append(dst, '}'), true
+}
+
+// debeziumMoneyScale is money.fraction.digits' default.
+const debeziumMoneyScale = 2
+
+// debeziumAppendMoney converts money's text in the C locale's form
+// ("$1,234.56", "-$0.05") to a Decimal at debeziumMoneyScale. Other
+// lc_monetary forms fail (the Flow form, the text, is written).
+func debeziumAppendMoney(dst, text []byte) ([]byte, bool) {
+	s := text
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	if len(s) < 2 || s[0] != '$' {
+		return dst, false
+	}
+	s = s[1:]
+	// The plain decimal goes to the tail of dst, is converted from there,
+	// and the result moved down over it.
+	tmp := len(dst)
+	if neg {
+		dst = append(dst, '-')
+	}
+	point := false
+	for _, c := range s {
+		switch {
+		case valueIsDigit(c):
+			dst = append(dst, c)
+		case c == ',' && !point:
+		case c == '.' && !point:
+			point = true
+			dst = append(dst, c)
+		default:
+			return dst, false
+		}
+	}
+	from := len(dst)
+	dst, ok := debeziumAppendDecimal(dst, dst[tmp:from], debeziumMoneyScale)
+	if !ok {
+		return dst, false
+	}
+	return valueShiftDown(dst, tmp, from), true
+}
+
+// debeziumAppendZonedTime writes a timetz ("HH:MM:SS[.f]±HH[:MM[:SS]]") as
+// the same time in UTC, "HH:MM:SS[.f]Z" (fraction without trailing zeros).
+func debeziumAppendZonedTime(dst, text []byte) ([]byte, bool) {
+	secEnd, end, ok := valueClock(text)
+	if !ok {
+		return dst, false
+	}
+	us, ok := avroParseClock(text[:end])
+	if !ok {
+		return dst, false
+	}
+	off, ok := valueOffset(text[end:])
+	if !ok {
+		return dst, false
+	}
+	secs := ((us/1_000_000-int64(off))%86400 + 86400) % 86400
+	dst = append(dst, '"')
+	dst = valueAppend2(dst, int(secs/3600))
+	dst = append(dst, ':')
+	dst = valueAppend2(dst, int(secs/60%60))
+	dst = append(dst, ':')
+	dst = valueAppend2(dst, int(secs%60))
+	dst = valueAppendFrac(dst, text[secEnd:end])
+	return append(dst, 'Z', '"'), true
 }

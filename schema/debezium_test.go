@@ -124,7 +124,7 @@ func debeziumCases() []debeziumCase {
 			Loc: [3]int64{dbzPrevLSN, dbzLSN, dbzCommit}, TSMillis: dbzTS, XID: dbzXID}
 	}
 	keyOnly := []event.Value{dbzText("1"), dbzAbsent, dbzAbsent, dbzAbsent}
-	return []debeziumCase{
+	return append([]debeziumCase{
 		// Debezium's snapshot read: op "r", source.snapshot "true". The docs'
 		// create example shows "snapshot": true (a boolean, from before
 		// snapshot became a string enum) with op "c"; a snapshot event is
@@ -181,8 +181,9 @@ func debeziumCases() []debeziumCase {
 			New: []event.Value{dbzText("42"), dbzUnchanged, dbzUnchanged, dbzUnchanged, dbzUnchanged, dbzUnchanged,
 				dbzText("2024-01-15 22:30:00+00")},
 			Loc: [3]int64{dbzPrevLSN, dbzLSN, dbzCommit}, TSMillis: dbzTS, XID: dbzXID}},
-		// The same row with every value sent, and NULLs: pg2kafka's value
-		// forms (jsonb embedded, bytea base64, timestamptz RFC 3339).
+		// The same row with every value sent, and NULLs: Debezium's value
+		// forms (jsonb as a string, bytea base64, timestamptz ISO 8601 in
+		// UTC).
 		{name: "c_values", table: debeziumDocs, c: event.Change{Op: event.OpCreate, Table: debeziumDocs,
 			New: []event.Value{dbzText("42"), dbzText("long \"text\"\n"), dbzText(`{"a": [1, 2]}`), dbzText(`\xdeadbeef`),
 				dbzText(`{a,"b c",NULL}`), dbzNull, dbzText("2024-01-15 22:30:00.5+00")},
@@ -192,7 +193,7 @@ func debeziumCases() []debeziumCase {
 			{Name: "a\tb", Type: dbzType("text", event.KindText)}}},
 			opts: func(o *DebeziumOptions) { o.Name, o.Database, o.Version = `n"1`, "d\\b", "v\n" },
 			c:    event.Change{Op: event.OpCreate, New: []event.Value{dbzText("x")}, Loc: [3]int64{1, 2, 3}, TSMillis: 1, XID: 2}},
-	}
+	}, debeziumTypeCases()...)
 }
 
 func (tc *debeziumCase) encoder() *DebeziumEncoder {
@@ -459,5 +460,191 @@ func TestDebeziumGoldenUpdate(t *testing.T) {
 	}
 	if err := checkGolden(dir, "x.json", []byte(`{"a":2}`), false); err == nil {
 		t.Error("a difference was not reported")
+	}
+}
+
+// dbzTypmod builds a type with a typmod.
+func dbzTypmod(name string, k event.Kind, typmod int32) event.Type {
+	return event.Type{Name: name, Kind: k, Typmod: typmod}
+}
+
+// dbzNumeric is numeric(p,s)'s typmod.
+func dbzNumeric(p, s int32) int32 { return p<<16 | s + 4 }
+
+func dbzArray(elem event.Type, typmod int32) event.Type {
+	e := elem
+	return event.Type{Name: "_" + elem.Name, Kind: event.KindArray, Elem: &e, Typmod: typmod}
+}
+
+// debeziumTypes is a table with a column of each type of the Debezium
+// value-form table (docs/debezium.md).
+var debeziumTypes = &event.Table{Schema: "public", Name: "types", Key: []int{0}, Columns: []event.Column{
+	{Name: "id", Type: dbzTypmod("int4", event.KindInt, -1)},
+	{Name: "d", Type: dbzTypmod("date", event.KindDate, -1)},
+	{Name: "t", Type: dbzTypmod("time", event.KindTime, -1)},
+	{Name: "t3", Type: dbzTypmod("time", event.KindTime, 3)},
+	{Name: "ttz", Type: dbzTypmod("timetz", event.KindTimeTZ, -1)},
+	{Name: "ts", Type: dbzTypmod("timestamp", event.KindTimestamp, -1)},
+	{Name: "ts3", Type: dbzTypmod("timestamp", event.KindTimestamp, 3)},
+	{Name: "tstz", Type: dbzTypmod("timestamptz", event.KindTimestampTZ, -1)},
+	{Name: "n", Type: dbzTypmod("numeric", event.KindNumeric, dbzNumeric(10, 2))},
+	{Name: "nv", Type: dbzTypmod("numeric", event.KindNumeric, -1)},
+	{Name: "m", Type: dbzTypmod("money", event.KindText, -1)},
+	{Name: "iv", Type: dbzTypmod("interval", event.KindInterval, -1)},
+	{Name: "j", Type: dbzTypmod("json", event.KindJSON, -1)},
+	{Name: "jb", Type: dbzTypmod("jsonb", event.KindJSONB, -1)},
+	{Name: "x", Type: dbzTypmod("xml", event.KindText, -1)},
+	{Name: "u", Type: dbzTypmod("uuid", event.KindUUID, -1)},
+	{Name: "b", Type: dbzTypmod("bytea", event.KindBytea, -1)},
+	{Name: "ip", Type: dbzTypmod("inet", event.KindText, -1)},
+	{Name: "ok", Type: dbzTypmod("bool", event.KindBool, -1)},
+	{Name: "f", Type: dbzTypmod("float8", event.KindFloat8, -1)},
+	{Name: "dates", Type: dbzArray(dbzTypmod("date", event.KindDate, -1), -1)},
+	{Name: "amounts", Type: dbzArray(dbzTypmod("numeric", event.KindNumeric, -1), dbzNumeric(10, 2))},
+}}
+
+func debeziumTypesRow() []event.Value {
+	return []event.Value{dbzText("1"), dbzText("2024-01-15"), dbzText("14:30:00.5"), dbzText("14:30:00.123"),
+		dbzText("14:30:00+05:30"), dbzText("2018-06-20 15:13:16.945104"), dbzText("2018-06-20 15:13:16.945"),
+		dbzText("2024-01-15 22:30:00.5+00"), dbzText("123.45"), dbzText("123.450"), dbzText("$1,234.56"),
+		dbzText("1 year 2 mons 3 days 04:05:06.5"), dbzText(`{"a": [1, 2]}`), dbzText(`{"a": [1, 2]}`),
+		dbzText("<a>1</a>"), dbzText("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), dbzText(`\xdeadbeef`),
+		dbzText("192.168.1.1"), dbzText("t"), dbzText("1.5"), dbzText("{2024-01-15,NULL,1970-01-01}"),
+		dbzText(`{1.00,"-1.00"}`)}
+}
+
+// debeziumTypeCases are golden cases of debeziumTypes: Debezium's value
+// forms, and the Flow forms with FlowValues.
+func debeziumTypeCases() []debeziumCase {
+	c := event.Change{Op: event.OpCreate, Table: debeziumTypes, New: debeziumTypesRow(),
+		Loc: [3]int64{dbzPrevLSN, dbzLSN, dbzCommit}, TSMillis: dbzTS, XID: dbzXID}
+	return []debeziumCase{
+		{name: "c_types", table: debeziumTypes, c: c},
+		{name: "c_types_flow", table: debeziumTypes, opts: func(o *DebeziumOptions) { o.FlowValues = true }, c: c},
+	}
+}
+
+// TestDebeziumValueForms checks each type's Debezium JSON form (the
+// section of Debezium's PostgreSQL connector documentation, "Data type
+// mappings", each rule comes from is cited in debezium.go).
+func TestDebeziumValueForms(t *testing.T) {
+	cases := []struct {
+		name string
+		typ  event.Type
+		text string
+		want string
+	}{
+		// Temporal types, adaptive: DATE → days since the epoch.
+		{"date", dbzTypmod("date", event.KindDate, -1), "2024-01-15", `19737`},
+		{"date epoch", dbzTypmod("date", event.KindDate, -1), "1970-01-01", `0`},
+		{"date before epoch", dbzTypmod("date", event.KindDate, -1), "1969-12-31", `-1`},
+		{"date BC", dbzTypmod("date", event.KindDate, -1), "0001-01-01 BC", `-719528`},
+		{"date infinity", dbzTypmod("date", event.KindDate, -1), "infinity", `2932896`},
+		{"date -infinity", dbzTypmod("date", event.KindDate, -1), "-infinity", `-719528`},
+		// TIME(1..3) → ms, TIME(4..6) and TIME → µs past midnight.
+		{"time", dbzTypmod("time", event.KindTime, -1), "14:30:00.5", `52200500000`},
+		{"time(6)", dbzTypmod("time", event.KindTime, 6), "00:00:00.000001", `1`},
+		{"time(4)", dbzTypmod("time", event.KindTime, 4), "00:00:01.0001", `1000100`},
+		{"time(3)", dbzTypmod("time", event.KindTime, 3), "14:30:00.123", `52200123`},
+		{"time(1)", dbzTypmod("time", event.KindTime, 1), "00:00:00.1", `100`},
+		{"time(0)", dbzTypmod("time", event.KindTime, 0), "14:30:00", `52200000`},
+		{"time 24:00", dbzTypmod("time", event.KindTime, -1), "24:00:00", `86400000000`},
+		// TIMETZ → ZonedTime, in GMT.
+		{"timetz", dbzTypmod("timetz", event.KindTimeTZ, -1), "14:30:00+05:30", `"09:00:00Z"`},
+		{"timetz utc", dbzTypmod("timetz", event.KindTimeTZ, -1), "12:00:00+00", `"12:00:00Z"`},
+		{"timetz fraction", dbzTypmod("timetz", event.KindTimeTZ, -1), "01:00:00.250-02", `"03:00:00.25Z"`},
+		{"timetz wraps", dbzTypmod("timetz", event.KindTimeTZ, -1), "00:30:00+01", `"23:30:00Z"`},
+		// TIMESTAMP(1..3) → ms, TIMESTAMP(4..6) and TIMESTAMP → µs; the
+		// TIMESTAMP type section's example and infinity values.
+		{"timestamp docs example", dbzTypmod("timestamp", event.KindTimestamp, -1), "2018-06-20 15:13:16.945104", `1529507596945104`},
+		{"timestamp(6)", dbzTypmod("timestamp", event.KindTimestamp, 6), "2018-06-20 15:13:16.945104", `1529507596945104`},
+		{"timestamp(3)", dbzTypmod("timestamp", event.KindTimestamp, 3), "2018-06-20 15:13:16.945", `1529507596945`},
+		{"timestamp(0)", dbzTypmod("timestamp", event.KindTimestamp, 0), "1970-01-01 00:00:01", `1000`},
+		{"timestamp(3) before epoch", dbzTypmod("timestamp", event.KindTimestamp, 3), "1969-12-31 23:59:59.999", `-1`},
+		{"timestamp infinity", dbzTypmod("timestamp", event.KindTimestamp, -1), "infinity", `9223372036825200000`},
+		{"timestamp -infinity", dbzTypmod("timestamp", event.KindTimestamp, -1), "-infinity", `-9223372036832400000`},
+		{"timestamp(3) infinity", dbzTypmod("timestamp", event.KindTimestamp, 3), "infinity", `9223372036825200000`},
+		// TIMESTAMPTZ → ZonedTimestamp, in GMT.
+		{"timestamptz", dbzTypmod("timestamptz", event.KindTimestampTZ, -1), "2024-01-15 22:30:00.5+00", `"2024-01-15T22:30:00.5Z"`},
+		{"timestamptz offset", dbzTypmod("timestamptz", event.KindTimestampTZ, -1), "2024-01-15 22:30:00+05:30", `"2024-01-15T17:00:00Z"`},
+		{"timestamptz micros", dbzTypmod("timestamptz", event.KindTimestampTZ, -1), "2024-01-15 22:30:00.000001+00", `"2024-01-15T22:30:00.000001Z"`},
+		{"timestamptz infinity", dbzTypmod("timestamptz", event.KindTimestampTZ, -1), "infinity", `"9999-12-31T23:59:59Z"`},
+		// Decimal types, precise: Decimal bytes in base64.
+		{"numeric(10,2)", dbzTypmod("numeric", event.KindNumeric, dbzNumeric(10, 2)), "123.45", `"MDk="`},
+		{"numeric(10,2) negative", dbzTypmod("numeric", event.KindNumeric, dbzNumeric(10, 2)), "-1.00", `"nA=="`},
+		{"numeric(10,2) zero", dbzTypmod("numeric", event.KindNumeric, dbzNumeric(10, 2)), "0.00", `"AA=="`},
+		{"numeric(5,0) 127", dbzTypmod("numeric", event.KindNumeric, dbzNumeric(5, 0)), "127", `"fw=="`},
+		{"numeric(5,0) 128", dbzTypmod("numeric", event.KindNumeric, dbzNumeric(5, 0)), "128", `"AIA="`},
+		{"numeric(40,0) big", dbzTypmod("numeric", event.KindNumeric, dbzNumeric(40, 0)), "12345678901234567890123", `"Ap1Ctk52cUJEyw=="`},
+		{"numeric(40,0) big negative", dbzTypmod("numeric", event.KindNumeric, dbzNumeric(40, 0)), "-12345678901234567890123", `"/WK9SbGJjr27NQ=="`},
+		{"numeric(10,2) NaN", dbzTypmod("numeric", event.KindNumeric, dbzNumeric(10, 2)), "NaN", `"NaN"`},
+		{"numeric(3,-2) negative scale", dbzTypmod("numeric", event.KindNumeric, 3<<16|0x7fe+4), "12300", `"12300"`},
+		{"numeric variable scale", dbzTypmod("numeric", event.KindNumeric, -1), "123.450", `{"scale":3,"value":"AeI6"}`},
+		{"numeric variable scale integer", dbzTypmod("numeric", event.KindNumeric, -1), "-5", `{"scale":0,"value":"+w=="}`},
+		{"numeric variable scale NaN", dbzTypmod("numeric", event.KindNumeric, -1), "NaN", `"NaN"`},
+		{"money", dbzTypmod("money", event.KindText, -1), "$1,234.56", `"AeJA"`},
+		{"money negative", dbzTypmod("money", event.KindText, -1), "-$0.05", `"+w=="`},
+		{"money other locale", dbzTypmod("money", event.KindText, -1), "1.234,56 €", `"1.234,56 €"`},
+		// INTERVAL → MicroDuration (365.25/12 days a month).
+		{"interval", dbzTypmod("interval", event.KindInterval, -1), "1 year 2 mons 3 days 04:05:06.5", `37091106500000`},
+		{"interval month", dbzTypmod("interval", event.KindInterval, -1), "1 mon", `2629800000000`},
+		{"interval negative", dbzTypmod("interval", event.KindInterval, -1), "-00:00:01", `-1000000`},
+		{"interval mixed signs", dbzTypmod("interval", event.KindInterval, -1), "1 day -01:00:00", `82800000000`},
+		{"interval zero", dbzTypmod("interval", event.KindInterval, -1), "00:00:00", `0`},
+		{"interval overflow", dbzTypmod("interval", event.KindInterval, -1), "178000000 years", `"2136000000 mon "`},
+		// Basic types: strings, bytes, numbers, booleans.
+		{"json", dbzTypmod("json", event.KindJSON, -1), `{"a": [1, 2]}`, `"{\"a\": [1, 2]}"`},
+		{"jsonb", dbzTypmod("jsonb", event.KindJSONB, -1), `{"a": [1, 2]}`, `"{\"a\": [1, 2]}"`},
+		{"xml", dbzTypmod("xml", event.KindText, -1), "<a>1</a>", `"<a>1</a>"`},
+		{"uuid", dbzTypmod("uuid", event.KindUUID, -1), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", `"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"`},
+		{"enum", dbzTypmod("mood", event.KindEnum, -1), "happy", `"happy"`},
+		{"bytea", dbzTypmod("bytea", event.KindBytea, -1), `\xdeadbeef`, `"3q2+7w=="`},
+		{"inet", dbzTypmod("inet", event.KindText, -1), "192.168.1.1", `"192.168.1.1"`},
+		{"cidr", dbzTypmod("cidr", event.KindText, -1), "10.0.0.0/8", `"10.0.0.0/8"`},
+		{"bit(1)", dbzTypmod("bit", event.KindText, 1), "1", `true`},
+		{"bit(1) zero", dbzTypmod("bit", event.KindText, 1), "0", `false`},
+		{"bit(3)", dbzTypmod("bit", event.KindText, 3), "101", `"101"`},
+		{"hstore", dbzTypmod("hstore", event.KindText, -1), `"a"=>"1"`, `"\"a\"=>\"1\""`},
+		{"bool", dbzTypmod("bool", event.KindBool, -1), "t", `true`},
+		{"int8", dbzTypmod("int8", event.KindInt, -1), "-9223372036854775808", `-9223372036854775808`},
+		{"float8", dbzTypmod("float8", event.KindFloat8, -1), "1.5", `1.5`},
+		{"float8 NaN", dbzTypmod("float8", event.KindFloat8, -1), "NaN", `"NaN"`},
+		{"int4range", dbzTypmod("int4range", event.KindRange, -1), "[1,5)", `"[1,5)"`},
+		// Arrays: the elements' forms, with the column's typmod.
+		{"int4[]", dbzArray(dbzTypmod("int4", event.KindInt, -1), -1), "{1,2,NULL}", `[1,2,null]`},
+		{"date[]", dbzArray(dbzTypmod("date", event.KindDate, -1), -1), "{2024-01-15,1970-01-01}", `[19737,0]`},
+		{"numeric(10,2)[]", dbzArray(dbzTypmod("numeric", event.KindNumeric, -1), dbzNumeric(10, 2)), `{1.00,"-1.00"}`, `["ZA==","nA=="]`},
+		{"numeric[]", dbzArray(dbzTypmod("numeric", event.KindNumeric, -1), -1), `{1.5}`, `[{"scale":1,"value":"Dw=="}]`},
+		{"timestamp(3)[]", dbzArray(dbzTypmod("timestamp", event.KindTimestamp, -1), 3), `{"1970-01-01 00:00:00.001"}`, `[1]`},
+		{"jsonb[]", dbzArray(dbzTypmod("jsonb", event.KindJSONB, -1), -1), `{"{\"a\": 1}"}`, `["{\"a\": 1}"]`},
+		{"money[]", dbzArray(dbzTypmod("money", event.KindText, -1), -1), `{"$1.00","-$1,000.00"}`, `["ZA==","/nlg"]`},
+		{"text[]", dbzArray(dbzTypmod("text", event.KindText, -1), -1), `{a,"b c","x\"y"}`, `["a","b c","x\"y"]`},
+		{"int4[] invalid", dbzArray(dbzTypmod("int4", event.KindInt, -1), -1), `{1,2`, `"{1,2"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := &event.Table{Schema: "s", Name: "t", Columns: []event.Column{{Name: "v", Type: tc.typ}}}
+			e := NewDebeziumEncoder(tbl, nil, dbzOptions())
+			got := e.appendValue([]byte("x"), 0, []byte(tc.text))
+			if string(got) != "x"+tc.want {
+				t.Errorf("%s %q: got %s, want %s", tc.typ.Name, tc.text, got[1:], tc.want)
+			}
+			if !json.Valid(got[1:]) {
+				t.Errorf("invalid JSON %s", got[1:])
+			}
+			// In a whole document, with FlowValues the Flow form.
+			c := &event.Change{Op: event.OpCreate, Table: tbl, New: []event.Value{dbzText(tc.text)}, Loc: [3]int64{1, 2, 3}}
+			var v struct{ After map[string]json.RawMessage }
+			if err := json.Unmarshal(e.AppendDocument(nil, c), &v); err != nil || string(v.After["v"]) != tc.want {
+				t.Errorf("document value %s (%v), want %s", v.After["v"], err, tc.want)
+			}
+			o := dbzOptions()
+			o.FlowValues = true
+			flow := NewDebeziumEncoder(tbl, nil, o)
+			if err := json.Unmarshal(flow.AppendDocument(nil, c), &v); err != nil ||
+				string(v.After["v"]) != string(AppendJSON(nil, &tbl.Columns[0].Type, []byte(tc.text))) {
+				t.Errorf("FlowValues value %s (%v)", v.After["v"], err)
+			}
+		})
 	}
 }

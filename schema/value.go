@@ -79,6 +79,9 @@ type valueFlags struct {
 	key    bool // floats as decimal strings
 	nested bool // arrays nested
 	limit  int  // when > 0, cut bytea to this many bytes
+	// elem, when set, converts an array's non-null elements in place of
+	// valueAppend (the Debezium value forms, debezium.go).
+	elem func(dst, text []byte) []byte
 }
 
 // valueAppend converts one value; whenever the specific conversion fails it
@@ -357,6 +360,12 @@ func valueAppendBytea(dst, text []byte, limit int) ([]byte, bool) {
 	if limit > 0 && n > limit {
 		n = limit
 	}
+	return valueQuoteBase64(dst, mark, n), true
+}
+
+// valueQuoteBase64 replaces the tail dst[mark:] by the JSON string of the
+// base64 encoding of its first n bytes.
+func valueQuoteBase64(dst []byte, mark, n int) []byte {
 	raw := dst[mark : mark+n]
 	enc := base64.StdEncoding.EncodedLen(n)
 	start := len(dst)
@@ -367,7 +376,7 @@ func valueAppendBytea(dst, text []byte, limit int) ([]byte, bool) {
 	dst = dst[:len(dst)+enc]
 	base64.StdEncoding.Encode(dst[start+1:], raw)
 	dst = append(dst, '"')
-	return valueShiftDown(dst, mark, start), true
+	return valueShiftDown(dst, mark, start)
 }
 
 // valueGrow makes sure dst has room for n more bytes.
@@ -920,13 +929,10 @@ func valueParseInt(s []byte) (int64, bool) {
 	return int64(u), true
 }
 
-// valueAppendInterval converts an interval in IntervalStyle postgres
-// ("1 year 2 mons -3 days +04:05:06.5") to the text form of the pgx v5
-// Interval codec used by Flow: "<months> mon " if months != 0, then
-// "<days> day" if days != 0, then " [-]HH:MM:SS[.ffffff]" if the time part
-// is not zero ("14 mon 3 day", " 05:30:00", "", "12 mon ").
-func valueAppendInterval(dst, text []byte) ([]byte, bool) {
-	var months, days int64
+// valueParseInterval parses an interval in IntervalStyle postgres ("1 year
+// 2 mons -3 days +04:05:06.5") into its months, days and signed
+// microseconds (the time part).
+func valueParseInterval(text []byte) (months, days, us int64, ok bool) {
 	var micros uint64 // magnitude
 	neg := false
 	haveTime := false
@@ -942,7 +948,7 @@ func valueAppendInterval(dst, text []byte) ([]byte, bool) {
 			j++ // skip the space
 		}
 		if len(tok) == 0 || haveTime {
-			return dst, false
+			return 0, 0, 0, false
 		}
 		if c := tok[len(tok)-1]; valueIsDigit(c) && valueIndexByte(tok, ':') >= 0 {
 			// Time part: [+-]H+:MM:SS[.ffffff]
@@ -953,27 +959,27 @@ func valueAppendInterval(dst, text []byte) ([]byte, bool) {
 			}
 			c1 := valueIndexByte(tok, ':')
 			if c1 < 1 || len(tok) < c1+6 || tok[c1+3] != ':' {
-				return dst, false
+				return 0, 0, 0, false
 			}
 			h, ok := valueParseUint(tok[:c1])
 			if !ok || h > math.MaxInt64/3600_000_000 {
-				return dst, false
+				return 0, 0, 0, false
 			}
 			mi, ok1 := valueParseUint(tok[c1+1 : c1+3])
 			s, ok2 := valueParseUint(tok[c1+4 : c1+6])
 			if !ok1 || !ok2 || mi > 59 || s > 59 {
-				return dst, false
+				return 0, 0, 0, false
 			}
 			var us uint64
 			if fr := tok[c1+6:]; len(fr) > 0 {
 				if fr[0] != '.' || len(fr) < 2 || len(fr) > 7 {
-					return dst, false
+					return 0, 0, 0, false
 				}
 				for k := 1; k < 7; k++ {
 					us *= 10
 					if k < len(fr) {
 						if !valueIsDigit(fr[k]) {
-							return dst, false
+							return 0, 0, 0, false
 						}
 						us += uint64(fr[k] - '0')
 					}
@@ -981,7 +987,7 @@ func valueAppendInterval(dst, text []byte) ([]byte, bool) {
 			}
 			micros = ((h*60+mi)*60+s)*1_000_000 + us
 			if micros > 1<<63 || (micros == 1<<63 && !neg) {
-				return dst, false
+				return 0, 0, 0, false
 			}
 			i = j
 			continue
@@ -989,7 +995,7 @@ func valueAppendInterval(dst, text []byte) ([]byte, bool) {
 		// Number then unit.
 		n, ok := valueParseInt(tok)
 		if !ok || j >= len(text) {
-			return dst, false
+			return 0, 0, 0, false
 		}
 		k := j
 		for k < len(text) && text[k] != ' ' {
@@ -1007,15 +1013,36 @@ func valueAppendInterval(dst, text []byte) ([]byte, bool) {
 		case "day", "days":
 			days += n
 		default:
-			return dst, false
+			return 0, 0, 0, false
 		}
 		if months > math.MaxInt32 || months < math.MinInt32 || days > math.MaxInt32 || days < math.MinInt32 {
-			return dst, false
+			return 0, 0, 0, false
 		}
 		i = k
 	}
 	if i == 0 {
-		return dst, false // empty text
+		return 0, 0, 0, false // empty text
+	}
+	if neg {
+		return months, days, -int64(micros), true
+	}
+	return months, days, int64(micros), true
+}
+
+// valueAppendInterval converts an interval in IntervalStyle postgres
+// ("1 year 2 mons -3 days +04:05:06.5") to the text form of the pgx v5
+// Interval codec used by Flow: "<months> mon " if months != 0, then
+// "<days> day" if days != 0, then " [-]HH:MM:SS[.ffffff]" if the time part
+// is not zero ("14 mon 3 day", " 05:30:00", "", "12 mon ").
+func valueAppendInterval(dst, text []byte) ([]byte, bool) {
+	months, days, us, ok := valueParseInterval(text)
+	if !ok {
+		return dst, false
+	}
+	neg := us < 0
+	micros := uint64(us) // magnitude
+	if neg {
+		micros = -micros
 	}
 	dst = append(dst, '"')
 	if months != 0 {
@@ -1112,14 +1139,22 @@ func valueAppendArray(dst []byte, elem *event.Type, text []byte, f valueFlags) (
 			case a.null:
 				dst = append(dst, "null"...)
 			case !a.escaped:
-				dst = valueAppend(dst, elemT, a.raw, ef)
+				if f.elem != nil {
+					dst = f.elem(dst, a.raw)
+				} else {
+					dst = valueAppend(dst, elemT, a.raw, ef)
+				}
 			default:
 				// Unescape into the tail of dst, convert from there, then
 				// move the converted value down over the unescaped bytes.
 				tmp := len(dst)
 				dst = arrayAppendUnescaped(dst, a.raw)
 				from := len(dst)
-				dst = valueAppend(dst, elemT, dst[tmp:from], ef)
+				if f.elem != nil {
+					dst = f.elem(dst, dst[tmp:from])
+				} else {
+					dst = valueAppend(dst, elemT, dst[tmp:from], ef)
+				}
 				dst = valueShiftDown(dst, tmp, from)
 			}
 			needComma = true
