@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: build test test-short vet demo bench soak clean
+.PHONY: build test test-short vet demo bench chaos clean
 
 build:
 	$(GO) build -o bin/pg2kafka ./cmd/pg2kafka
@@ -25,6 +25,11 @@ demo:
 
 bench:
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/
+
+# Long crash run: 200 SIGKILL rounds under a writer, then the exact
+# per-key history check (make test runs 12).
+chaos:
+	PG2KAFKA_CRASH_ROUNDS=200 $(GO) test -count=1 -timeout 60m -run 'TestSIGKILLRoundsLoseNothing' -v ./e2e/
 
 clean:
 	rm -rf bin

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -172,7 +173,10 @@ func TestSIGKILLRoundsLoseNothing(t *testing.T) {
 	first := e.start(true)
 	w := startWriter(t, e.dbURL, 200)
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	const rounds = 12
+	rounds := 12
+	if n, err := strconv.Atoi(os.Getenv("PG2KAFKA_CRASH_ROUNDS")); err == nil && n > 0 {
+		rounds = n // make chaos
+	}
 	first.kill()
 	for i := 0; i < rounds; i++ {
 		p := e.start(false)
