@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	wire "encoding/binary"
 	"testing"
 	"time"
 
@@ -34,26 +33,7 @@ func TestAvroDebeziumEnvelope(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	decode := func(b []byte) map[string]any {
-		t.Helper()
-		if len(b) < 5 || b[0] != 0 {
-			t.Fatalf("not the Confluent wire format: % x", b[:min(len(b), 8)])
-		}
-		id := int(wire.BigEndian.Uint32(b[1:5]))
-		s, err := client.SchemaByID(ctx, id)
-		if err != nil {
-			t.Fatalf("schema %d: %v", id, err)
-		}
-		schema, err := avro.Parse(s.Schema)
-		if err != nil {
-			t.Fatalf("schema %d does not parse: %v", id, err)
-		}
-		var out map[string]any
-		if err := avro.Unmarshal(schema, b[5:], &out); err != nil {
-			t.Fatalf("record does not decode with schema %d: %v", id, err)
-		}
-		return out
-	}
+	decode := func(b []byte) map[string]any { t.Helper(); return decodeAvro(t, ctx, client, b) }
 	row := func(v any) map[string]any {
 		m, _ := unwrap(v).(map[string]any)
 		return m

@@ -38,26 +38,7 @@ func TestAvroWithSchemaRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	decode := func(b []byte) map[string]any {
-		t.Helper()
-		if len(b) < 5 || b[0] != 0 {
-			t.Fatalf("not the Confluent wire format: % x", b[:min(len(b), 8)])
-		}
-		id := int(wire.BigEndian.Uint32(b[1:5]))
-		s, err := client.SchemaByID(ctx, id)
-		if err != nil {
-			t.Fatalf("schema %d: %v", id, err)
-		}
-		schema, err := avro.Parse(s.Schema)
-		if err != nil {
-			t.Fatalf("schema %d does not parse: %v", id, err)
-		}
-		var out map[string]any
-		if err := avro.Unmarshal(schema, b[5:], &out); err != nil {
-			t.Fatalf("record does not decode with schema %d: %v", id, err)
-		}
-		return out
-	}
+	decode := func(b []byte) map[string]any { t.Helper(); return decodeAvro(t, ctx, client, b) }
 	wantNames := []string{"one", "two", "three"}
 	for i, r := range recs {
 		v := decode(r.Value)
@@ -101,4 +82,27 @@ func unwrap(v any) any {
 		}
 	}
 	return v
+}
+
+// decodeAvro decodes a Confluent wire-format record with the schema the
+// registry holds under its ID.
+func decodeAvro(t *testing.T, ctx context.Context, client *sr.Client, b []byte) map[string]any {
+	t.Helper()
+	if len(b) < 5 || b[0] != 0 {
+		t.Fatalf("not the Confluent wire format: % x", b[:min(len(b), 8)])
+	}
+	id := int(wire.BigEndian.Uint32(b[1:5]))
+	s, err := client.SchemaByID(ctx, id)
+	if err != nil {
+		t.Fatalf("schema %d: %v", id, err)
+	}
+	schema, err := avro.Parse(s.Schema)
+	if err != nil {
+		t.Fatalf("schema %d does not parse: %v", id, err)
+	}
+	var out map[string]any
+	if err := avro.Unmarshal(schema, b[5:], &out); err != nil {
+		t.Fatalf("record does not decode with schema %d: %v", id, err)
+	}
+	return out
 }

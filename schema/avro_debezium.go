@@ -164,18 +164,7 @@ func (e *AvroDebeziumEncoder) AppendRowKey(dst []byte, c *event.Change) ([]byte,
 
 // AppendDocument appends the change's Debezium envelope (the Kafka value).
 func (e *AvroDebeziumEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
-	var before, after []event.Value
-	op := byte(c.Op)
-	switch {
-	case c.Snapshot:
-		op, after = 'r', c.New
-	case c.Op == event.OpDelete:
-		before = c.New
-	case c.Op == event.OpUpdate:
-		before, after = c.Old, c.New
-	default:
-		after = c.New
-	}
+	op, before, after := debeziumParts(c)
 	dst = append(dst, e.valueHdr[:]...)
 	dst = e.appendRow(dst, before)
 	dst = e.appendRow(dst, after)

@@ -167,18 +167,7 @@ func (e *DebeziumEncoder) AppendRowKey(dst []byte, c *event.Change) ([]byte, err
 
 // AppendDocument appends the change's Debezium envelope (the Kafka value).
 func (e *DebeziumEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
-	var before, after []event.Value
-	op := byte(c.Op)
-	switch {
-	case c.Snapshot:
-		op, after = 'r', c.New
-	case c.Op == event.OpDelete:
-		before = c.New
-	case c.Op == event.OpUpdate:
-		before, after = c.Old, c.New
-	default:
-		after = c.New
-	}
+	op, before, after := debeziumParts(c)
 	dst = append(dst, `{"before":`...)
 	dst = e.appendRow(dst, before)
 	dst = append(dst, `,"after":`...)
@@ -617,4 +606,19 @@ func debeziumAppendZonedTime(dst, text []byte) ([]byte, bool) {
 	dst = valueAppend2(dst, int(secs%60))
 	dst = valueAppendFrac(dst, text[secEnd:end])
 	return append(dst, 'Z', '"'), true
+}
+
+// debeziumParts gives a change's Debezium op and its before and after rows:
+// r for backfill rows, a delete's old tuple as before, an update's old
+// tuple (when the server sent one) as before.
+func debeziumParts(c *event.Change) (op byte, before, after []event.Value) {
+	switch {
+	case c.Snapshot:
+		return 'r', nil, c.New
+	case c.Op == event.OpDelete:
+		return byte(c.Op), c.New, nil
+	case c.Op == event.OpUpdate:
+		return byte(c.Op), c.Old, c.New
+	}
+	return byte(c.Op), nil, c.New
 }

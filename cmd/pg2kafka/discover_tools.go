@@ -49,15 +49,11 @@ type resourceConfig struct {
 // runDiscover prints, for every capturable table (§7.3), the binding to
 // paste into the configuration, its collection schema (§3.4) and key.
 func runDiscover(ctx context.Context, cfg *config.Config, format string) error {
-	db, err := source.Connect(ctx, sourceConfig(cfg))
+	db, tables, err := connectAndDiscover(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	tables, err := db.Discover(ctx)
-	if err != nil {
-		return err
-	}
 	lengths, err := columnLengths(ctx, db, tables)
 	if err != nil {
 		return err

@@ -216,15 +216,11 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		defer stopReady()
 		observer, ready = m, m.Ready
 	}
-	db, err := source.Connect(ctx, sourceConfig(cfg))
+	db, tables, err := connectAndDiscover(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	tables, err := db.Discover(ctx)
-	if err != nil {
-		return err
-	}
 	binds, err := bindings(cfg, db, tables)
 	if err != nil {
 		// A missing publication or permission explains "no tables" better.
@@ -390,4 +386,19 @@ func saslMechanism(c config.SASL) (sasl.Mechanism, error) {
 		}), nil
 	}
 	return nil, fmt.Errorf("kafka.sasl.mechanism %q is not supported (use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM)", c.Mechanism)
+}
+
+// connectAndDiscover opens the query connection and discovers the
+// capturable tables; the caller closes the database.
+func connectAndDiscover(ctx context.Context, cfg *config.Config) (*source.Database, []*source.DiscoveredTable, error) {
+	db, err := source.Connect(ctx, sourceConfig(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	tables, err := db.Discover(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, tables, nil
 }
