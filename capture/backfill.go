@@ -277,7 +277,10 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 // emitted (§4.4) and, inside a chunk's window, drops the held rows it
 // supersedes and fills the unchanged TOASTed columns it leaves out.
 func (c *Capture) reconcile(tr *tableRun, ch *event.Change) (bool, error) {
-	key, err := tr.enc.AppendRowKey(nil, ch)
+	// The key buffer is reused: map lookups by string(key) do not copy, and
+	// only keys kept in the window's maps are copied into them.
+	key, err := tr.enc.AppendRowKey(c.rowKey[:0], ch)
+	c.rowKey = key
 	if err != nil {
 		return false, err
 	}

@@ -172,6 +172,7 @@ type Capture struct {
 	batchStart  time.Time
 	batchDirty  bool      // the batch holds records or a cursor move
 	batchOldest time.Time // commit time of the batch's oldest transaction
+	rowKey      []byte    // reused row-key buffer of the reconciliation
 	scratch     []byte
 }
 

@@ -1007,17 +1007,25 @@ func (r *AvroRegistry) Encoder(ctx context.Context, topic string, t *event.Table
 	if err != nil {
 		return nil, err
 	}
-	var keyID int
-	if p.keySchema != "" {
-		if keyID, err = r.register(ctx, topic+"-key", p.keySchema, p); err != nil {
-			return nil, err
-		}
-	}
-	valueID, err := r.register(ctx, topic+"-value", p.valueSchema, p)
+	keyID, valueID, err := r.registerTopic(ctx, topic, p, p.valueSchema)
 	if err != nil {
 		return nil, err
 	}
 	return newAvroEncoder(p, keyID, valueID, r.opts.tag), nil
+}
+
+// registerTopic registers a table shape's key schema (keyed tables only)
+// under <topic>-key and valueSchema under <topic>-value.
+func (r *AvroRegistry) registerTopic(ctx context.Context, topic string, p *avroPlan, valueSchema string) (keyID, valueID int, err error) {
+	if p.keySchema != "" {
+		if keyID, err = r.register(ctx, topic+"-key", p.keySchema, p); err != nil {
+			return 0, 0, err
+		}
+	}
+	if valueID, err = r.register(ctx, topic+"-value", valueSchema, p); err != nil {
+		return 0, 0, err
+	}
+	return keyID, valueID, nil
 }
 
 func (r *AvroRegistry) register(ctx context.Context, subject, schema string, p *avroPlan) (int, error) {

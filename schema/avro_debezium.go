@@ -262,13 +262,7 @@ func (r *AvroRegistry) DebeziumEncoder(ctx context.Context, topic string, t *eve
 	if err != nil {
 		return nil, err
 	}
-	var keyID int
-	if p.keySchema != "" {
-		if keyID, err = r.register(ctx, topic+"-key", p.keySchema, p); err != nil {
-			return nil, err
-		}
-	}
-	valueID, err := r.register(ctx, topic+"-value", valueSchema, p)
+	keyID, valueID, err := r.registerTopic(ctx, topic, p, valueSchema)
 	if err != nil {
 		return nil, err
 	}

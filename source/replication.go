@@ -89,7 +89,7 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (*Str
 		case isSlotBusy(err):
 			return nil, &Busy{Err: fmt.Errorf("another capture holds replication slot %q (stop the other process streaming it, see active_pid in pg_replication_slots, or give this capture a slot of its own with source.advanced.slotName): %w", db.cfg.Slot, err)}
 		case errors.As(err, &pgErr) && pgErr.Code == "42704":
-			return nil, fmt.Errorf("%w: slot %q is gone but the checkpoint resumes at %s; it was dropped or invalidated, so changes may have been missed: re-backfill everything, which recreates the slot, by bumping every binding's backfill_counter (or by setting a new kafka.capture): %v",
+			return nil, fmt.Errorf("%w: slot %q is gone but the checkpoint resumes at %s; it was dropped or invalidated, so changes may have been missed: with pg2kafka stopped, run `pg2kafka state reset --yes` to re-backfill everything with a new slot: %v",
 				ErrSlotMissing, db.cfg.Slot, pglogrepl.LSN(startLSN), err)
 		}
 		return nil, fmt.Errorf("starting replication from slot %q at %s: %w", db.cfg.Slot, pglogrepl.LSN(startLSN), err)
