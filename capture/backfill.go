@@ -12,7 +12,6 @@ import (
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/schema"
-	"github.com/pg2kafka/pg2kafka/source"
 )
 
 // backfill reads one table's existing rows, chunk by chunk (§4.2, §4.6).
@@ -39,7 +38,7 @@ type backfill struct {
 // in stream order, carries the key's newer state (DBLog). So no key's
 // records ever go back in time.
 type window struct {
-	rows    []source.Row
+	rows    []event.Row
 	index   map[string]int // row key → index in rows
 	dropped []bool
 	// emitAll: the chunk completed the table, so no change is filtered.
@@ -221,7 +220,7 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 type chunkRead struct {
 	b        *binding
 	done     chan struct{}
-	rows     []source.Row
+	rows     []event.Row
 	complete bool
 	scanned  []byte // the cursor after the chunk (keyless) or the one before (keyed)
 	err      error
@@ -246,7 +245,7 @@ func (c *Capture) waitPrefetch() {
 	}
 }
 
-func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *checkpoint.TableState) (rows []source.Row, complete bool, scanned []byte, err error) {
+func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *checkpoint.TableState) (rows []event.Row, complete bool, scanned []byte, err error) {
 	if bf.keyless {
 		from := uint32(0)
 		if st.Scanned != nil {
@@ -260,7 +259,7 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 		}
 		return rows, to >= bf.pageCeiling, checkpoint.FormatTID(to), nil
 	}
-	q := &source.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
+	q := &event.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
 		Key: st.KeyColumns, CollateC: bf.collateC, Limit: c.opts.ChunkSize, Filter: b.Filter}
 	if st.Scanned != nil {
 		if q.After, err = schema.DecodeRowKey(st.Scanned, bf.keyTypes); err != nil {

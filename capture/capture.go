@@ -22,18 +22,16 @@ import (
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/schema"
-	"github.com/pg2kafka/pg2kafka/sink/kafka"
-	"github.com/pg2kafka/pg2kafka/source"
 )
 
 // Database is what the loop needs of PostgreSQL.
 type Database interface {
 	CreateSlot(ctx context.Context) (uint64, error)
-	StartReplication(ctx context.Context, startLSN uint64) (*source.Stream, error)
+	StartReplication(ctx context.Context, startLSN uint64) (event.Stream, error)
 	CurrentLSN(ctx context.Context) (uint64, error)
 	WriteWatermark(ctx context.Context, watermark string) error
-	ReadChunk(ctx context.Context, q *source.ChunkQuery) ([]source.Row, error)
-	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]source.Row, error)
+	ReadChunk(ctx context.Context, q *event.ChunkQuery) ([]event.Row, error)
+	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]event.Row, error)
 	TableSize(ctx context.Context, schema, table string) (pages uint32, rows float64, err error)
 }
 
@@ -41,7 +39,7 @@ type Database interface {
 type Sink interface {
 	Begin() error
 	InTxn() bool
-	Write(ctx context.Context, r kafka.Record)
+	Write(ctx context.Context, r event.Record)
 	Commit(ctx context.Context, checkpoint []byte) error
 	Abort(ctx context.Context) error
 	Pending() (records int, bytes int64)
@@ -163,7 +161,7 @@ type Capture struct {
 	bindings map[string]*binding // by "schema.table"
 	byTable  map[*event.Table]*tableRun
 
-	stream *source.Stream
+	stream event.Stream
 	// prefetched is the next chunk, read while the previous one commits.
 	prefetched *chunkRead
 	cursor     uint64 // cursor of the batch being built (last commit seen)
@@ -312,8 +310,7 @@ func (c *Capture) startStream(ctx, streamCtx context.Context) error {
 			c.stream = s
 			return nil
 		}
-		var busy *source.Busy
-		if !errors.As(err, &busy) || (c.opts.SlotBusyRetries >= 0 && attempt >= c.opts.SlotBusyRetries) {
+		if !errors.Is(err, event.ErrSlotBusy) || (c.opts.SlotBusyRetries >= 0 && attempt >= c.opts.SlotBusyRetries) {
 			return err
 		}
 		c.log.Warn().Err(err).Dur("retry_in", backoff).Msg("another capture holds the slot; retrying")
@@ -377,7 +374,7 @@ func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 
 // receive relays one batch of the stream; with perCommit the batch may
 // then close (see maybeCommit).
-func (c *Capture) receive(ctx context.Context, items []source.Item, ok, perCommit bool) error {
+func (c *Capture) receive(ctx context.Context, items []event.Item, ok, perCommit bool) error {
 	if !ok {
 		return c.streamEnded()
 	}
@@ -457,19 +454,19 @@ func (c *Capture) commit(ctx context.Context) error {
 }
 
 // process relays a batch of stream items into the open Kafka batch.
-func (c *Capture) process(ctx context.Context, items []source.Item) error {
+func (c *Capture) process(ctx context.Context, items []event.Item) error {
 	for i := range items {
 		it := &items[i]
 		switch it.Kind {
-		case source.ItemChange:
+		case event.ItemChange:
 			c.inTxn = true
 			if err := c.change(ctx, &it.Change); err != nil {
 				return err
 			}
-		case source.ItemCommit:
+		case event.ItemCommit:
 			c.inTxn = false
 			c.advance(it.LSN)
-		case source.ItemIdle:
+		case event.ItemIdle:
 			if !c.inTxn {
 				c.advance(it.LSN)
 			}
@@ -669,7 +666,7 @@ func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *ev
 	c.scratch = buf
 	rec := make([]byte, len(buf))
 	copy(rec, buf)
-	r := kafka.Record{Topic: b.Topic, Value: rec[keyLen:docLen:docLen], Op: opHeaders[ch.Op], LSN: rec[docLen:]}
+	r := event.Record{Topic: b.Topic, Value: rec[keyLen:docLen:docLen], Op: opHeaders[ch.Op], LSN: rec[docLen:]}
 	if keyLen > 0 {
 		r.Key = rec[:keyLen:keyLen]
 	}
@@ -679,7 +676,7 @@ func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *ev
 		c.batchOldest = time.UnixMilli(ch.TSMillis)
 	}
 	if ch.Op == event.OpDelete && c.opts.Tombstones && r.Key != nil {
-		c.sink.Write(ctx, kafka.Record{Topic: b.Topic, Key: r.Key})
+		c.sink.Write(ctx, event.Record{Topic: b.Topic, Key: r.Key})
 	}
 	c.markDirty()
 	return nil

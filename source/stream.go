@@ -15,28 +15,6 @@ import (
 	"github.com/pg2kafka/pg2kafka/event"
 )
 
-// ItemKind says what a stream Item carries.
-type ItemKind uint8
-
-// The item kinds.
-const (
-	// ItemChange: a row change of a table in the publication.
-	ItemChange ItemKind = iota + 1
-	// ItemCommit: the end of a transaction; LSN is its end LSN (the cursor).
-	ItemCommit
-	// ItemIdle: no transaction is in flight and every commit before LSN (the
-	// server's WAL position from a keepalive) has been delivered, so LSN is
-	// a safe cursor once everything before it is durable.
-	ItemIdle
-)
-
-// Item is one element of the replication stream, in commit order.
-type Item struct {
-	Kind   ItemKind
-	Change event.Change
-	LSN    uint64
-}
-
 // statusInterval is how often a standby status update is sent (§5.5).
 const statusInterval = 10 * time.Second
 
@@ -49,7 +27,7 @@ const batchItems = 1024
 type Stream struct {
 	conn  *pgconn.PgConn
 	types *typeCache
-	out   chan []Item
+	out   chan []event.Item
 	ack   atomic.Uint64
 	done  chan struct{}
 	err   error
@@ -59,14 +37,14 @@ type Stream struct {
 	begin    pgoBegin
 	prevEnd  uint64 // end LSN of the last commit seen (loc[0])
 	lastSent uint64 // highest LSN announced through a Commit or Idle item
-	batch    []Item
+	batch    []event.Item
 	newBuf   []event.Value
 	oldBuf   []event.Value
 }
 
 // C delivers batches of items. It is closed when the stream ends; Err then
 // tells why.
-func (s *Stream) C() <-chan []Item { return s.out }
+func (s *Stream) C() <-chan []event.Item { return s.out }
 
 // Err returns the error that ended the stream, after C is closed.
 func (s *Stream) Err() error {
@@ -145,7 +123,7 @@ func (s *Stream) loop(ctx context.Context) error {
 				}
 				if !s.inTxn && uint64(ka.ServerWALEnd) > s.lastSent {
 					s.lastSent = uint64(ka.ServerWALEnd)
-					s.batch = append(s.batch, Item{Kind: ItemIdle, LSN: uint64(ka.ServerWALEnd)})
+					s.batch = append(s.batch, event.Item{Kind: event.ItemIdle, LSN: uint64(ka.ServerWALEnd)})
 					if err := s.flush(ctx, &nextStatus); err != nil {
 						return err
 					}
@@ -198,7 +176,7 @@ func (s *Stream) flush(ctx context.Context, nextStatus *time.Time) error {
 		select {
 		case s.out <- s.batch:
 			timer.Stop()
-			s.batch = make([]Item, 0, batchItems/4)
+			s.batch = make([]event.Item, 0, batchItems/4)
 			return nil
 		case <-ctx.Done():
 			timer.Stop()
@@ -242,7 +220,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		if c.endLSN > s.lastSent {
 			s.lastSent = c.endLSN
 		}
-		s.batch = append(s.batch, Item{Kind: ItemCommit, LSN: c.endLSN})
+		s.batch = append(s.batch, event.Item{Kind: event.ItemCommit, LSN: c.endLSN})
 		return true, nil
 	case 'R':
 		r, err := parseRelation(body)
@@ -288,7 +266,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		} else if typ == 'D' {
 			op = event.OpDelete
 		}
-		s.batch = append(s.batch, Item{Kind: ItemChange, Change: event.Change{
+		s.batch = append(s.batch, event.Item{Kind: event.ItemChange, Change: event.Change{
 			Op: op, Table: t, New: newT, Old: oldT,
 			Loc:      [3]int64{int64(s.prevEnd), int64(walStart), int64(s.begin.finalLSN)},
 			TSMillis: pgTimeToUnixMillis(s.begin.commitTime),
@@ -306,7 +284,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 			if !ok {
 				return false, fmt.Errorf("replication stream: TRUNCATE of unknown relation %d", rel)
 			}
-			s.batch = append(s.batch, Item{Kind: ItemChange, Change: event.Change{
+			s.batch = append(s.batch, event.Item{Kind: event.ItemChange, Change: event.Change{
 				Op: event.OpTruncate, Table: t,
 				Loc:      [3]int64{int64(s.prevEnd), int64(walStart), int64(s.begin.finalLSN)},
 				TSMillis: pgTimeToUnixMillis(s.begin.commitTime),

@@ -17,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+
+	"github.com/pg2kafka/pg2kafka/event"
 )
 
 // Header keys written on every change record.
@@ -354,20 +356,8 @@ func (s *Sink) Begin() error {
 // InTxn reports whether a transaction is open.
 func (s *Sink) InTxn() bool { return s.inTxn }
 
-// Record is one record to write. Buf backs Key, Value and the LSN header in
-// a single allocation, which the sink keeps until Kafka acknowledges it.
-type Record struct {
-	Topic string
-	Key   []byte
-	// Value is nil for a tombstone.
-	Value []byte
-	// Op and LSN become the pg2kafka.op and pg2kafka.lsn headers when set.
-	Op  []byte
-	LSN []byte
-}
-
 // Write buffers a record for the open batch. Failures surface at Commit.
-func (s *Sink) Write(ctx context.Context, r Record) {
+func (s *Sink) Write(ctx context.Context, r event.Record) {
 	// One allocation holds the record and its two headers.
 	w := &recordWithHeaders{Record: kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}}
 	kr := &w.Record

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
 )
 
@@ -65,7 +66,7 @@ func TestCommitAndReadCheckpoint(t *testing.T) {
 				if err := s.Begin(); err != nil {
 					t.Fatal(err)
 				}
-				s.Write(ctx, Record{Topic: "t1", Key: []byte(fmt.Sprint(i)), Value: []byte("v"), Op: []byte("c"), LSN: []byte("0/1")})
+				s.Write(ctx, event.Record{Topic: "t1", Key: []byte(fmt.Sprint(i)), Value: []byte("v"), Op: []byte("c"), LSN: []byte("0/1")})
 				if err := s.Commit(ctx, []byte(fmt.Sprintf(`{"cursor":"0/%d"}`, i))); err != nil {
 					t.Fatal(err)
 				}
@@ -92,14 +93,14 @@ func TestSuccessorFencesPredecessor(t *testing.T) {
 	if err := old.Begin(); err != nil {
 		t.Fatal(err)
 	}
-	old.Write(ctx, Record{Topic: "t2", Key: []byte("1"), Value: []byte("committed")})
+	old.Write(ctx, event.Record{Topic: "t2", Key: []byte("1"), Value: []byte("committed")})
 	if err := old.Commit(ctx, []byte(`{"cursor":"0/1"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := old.Begin(); err != nil {
 		t.Fatal(err)
 	}
-	old.Write(ctx, Record{Topic: "t2", Key: []byte("2"), Value: []byte("in flight")})
+	old.Write(ctx, event.Record{Topic: "t2", Key: []byte("2"), Value: []byte("in flight")})
 	if err := old.cl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestOversizedRecordFailsClearly(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.Begin()
-	s.Write(ctx, Record{Topic: "t3", Key: []byte(`{"id":7}`), Value: make([]byte, 128<<10)})
+	s.Write(ctx, event.Record{Topic: "t3", Key: []byte(`{"id":7}`), Value: make([]byte, 128<<10)})
 	err = s.Commit(ctx, []byte(`{"cursor":"0/9"}`))
 	if err == nil {
 		t.Fatal("oversized record committed")
