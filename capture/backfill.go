@@ -191,7 +191,7 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 			continue
 		}
 		ch := event.Change{Op: event.OpCreate, New: row, Snapshot: true, Loc: [3]int64{-1, st.Backfilled, 0}}
-		if err := c.writeWith(ctx, b, bf.enc, &ch, c.cursor); err != nil {
+		if err := c.writeWith(b, bf.enc, &ch, c.cursor); err != nil {
 			return err
 		}
 		st.Backfilled++
@@ -208,7 +208,10 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 	if next := c.nextBackfill(); next != nil {
 		c.prefetched = c.startRead(ctx, next)
 	}
-	if err := c.commit(ctx); err != nil {
+	// A stop asked now waits for this commit (its own context): the chunk,
+	// its window's changes and the checkpoint naming both are one
+	// transaction, whole or absent.
+	if err := c.commit(); err != nil {
 		c.waitPrefetch()
 		return err
 	}

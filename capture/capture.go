@@ -9,6 +9,14 @@
 // after its checkpoint is durable. A crash at any instruction therefore
 // resumes from a checkpoint whose records are all in Kafka, and PostgreSQL
 // still holds the WAL after it.
+//
+// A graceful stop (ctx cancelled: SIGTERM) keeps the same rule: the stop is
+// taken only where the loop's state and the open batch agree (between
+// PostgreSQL transactions, or between backfill chunks), and the last commit
+// runs on a context of its own, so a signal never cuts a commit in half.
+// Anywhere else, and after any failed commit, the open batch is aborted and
+// nothing more is written: the next start resumes from the last durable
+// checkpoint.
 package capture
 
 import (
@@ -145,6 +153,9 @@ type Options struct {
 	TruncateOversize bool
 	// ChunkSize is the rows per backfill chunk (default 50,000).
 	ChunkSize int
+	// CommitTimeout bounds one commit of a batch, including the final one
+	// on a graceful stop (default: one minute, Kafka's transaction timeout).
+	CommitTimeout time.Duration
 	// Ready, when set, is called once the capture streams.
 	Ready func()
 	// Logger receives the loop's logs.
@@ -162,6 +173,14 @@ type Capture struct {
 	byTable  map[*event.Table]*tableRun
 
 	stream event.Stream
+	// work is the context of writes and commits: never cancelled by a stop
+	// request, so a batch is never half written.
+	work context.Context
+	// broken is set once a commit failed: the state in memory is then
+	// ahead of what Kafka holds and must never be committed.
+	broken bool
+	// durable is the cursor of the last committed checkpoint.
+	durable string
 	// prefetched is the next chunk, read while the previous one commits.
 	prefetched *chunkRead
 	cursor     uint64 // cursor of the batch being built (last commit seen)
@@ -203,6 +222,9 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = 50_000
 	}
+	if opts.CommitTimeout <= 0 {
+		opts.CommitTimeout = time.Minute
+	}
 	if opts.Encoder == nil {
 		tag := opts.SourceTag
 		opts.Encoder = func(t *event.Table, key []int) (Encoder, error) { return schema.NewFlowEncoder(t, key, tag), nil }
@@ -221,12 +243,23 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 	return c
 }
 
-// State returns the capture's current state (for tests and tools).
+// State returns the capture's current state (for tests and tools); it may
+// be ahead of the last committed checkpoint.
 func (c *Capture) State() *checkpoint.State { return c.state }
 
-// Run captures until ctx is cancelled (then it commits what it can and
-// returns nil) or an error stops it.
+// Durable returns the cursor of the last checkpoint committed by this run
+// ("" if none).
+func (c *Capture) Durable() string { return c.durable }
+
+// errStopAsked is the loop's own word for a stop request taken at a point
+// where the open batch is whole (see stop).
+var errStopAsked = errors.New("stop requested")
+
+// Run captures until ctx is cancelled (a graceful stop: it commits the open
+// batch if it is whole, else aborts it, and returns nil) or an error stops
+// it.
 func (c *Capture) Run(ctx context.Context) error {
+	c.work = context.WithoutCancel(ctx)
 	// 1. Reconcile the state with the configured bindings (§1.6).
 	refs := make([]checkpoint.Binding, 0, len(c.bindings))
 	for _, b := range c.bindings {
@@ -253,8 +286,8 @@ func (c *Capture) Run(ctx context.Context) error {
 		return fmt.Errorf("checkpoint cursor: %w", err)
 	}
 	c.cursor = uint64(start)
-	if err := c.commit(ctx); err != nil {
-		return err
+	if err := c.commit(); err != nil {
+		return c.stop(err)
 	}
 
 	// 3. Open the stream; a slot still held by a predecessor's exiting
@@ -287,6 +320,10 @@ func (c *Capture) Run(ctx context.Context) error {
 	// 5. Backfill one chunk at a time while any table needs it; then
 	// stream, closing a batch whenever the input runs dry or a limit is hit.
 	for {
+		if ctx.Err() != nil {
+			// Between chunks: the last chunk committed, the batch is whole.
+			return c.stop(errStopAsked)
+		}
 		b := c.nextBackfill()
 		if c.prefetched != nil {
 			b = c.prefetched.b
@@ -323,23 +360,36 @@ func (c *Capture) startStream(ctx, streamCtx context.Context) error {
 	}
 }
 
-// stop ends the run: on cancellation it commits the batch if it ends at a
-// transaction boundary (aborting it otherwise) and confirms the cursor.
+// stop ends the run. Only a stop asked for where the batch is whole (the
+// loop returned errStopAsked outside a PostgreSQL transaction) commits the
+// batch: its records and the state in memory then describe the same
+// position. Every other way out (an error, a failed commit, a stop asked in
+// the middle of a transaction or a backfill window) aborts the open Kafka
+// transaction and writes nothing: the state in memory may be ahead of the
+// records, and the last durable checkpoint (whose cursor is all PostgreSQL
+// was told) is where the next start resumes.
 func (c *Capture) stop(err error) error {
 	c.waitPrefetch()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if errors.Is(err, errStopAsked) && !c.inTxn && !c.broken {
+		if !c.batchDirty {
+			return nil
+		}
+		// A stop here is safe: the commit is the same as any batch's, on
+		// its own context; a second signal exits the process before or
+		// after it, and either way the broker holds the whole transaction
+		// or none of it.
+		return c.commit()
+	}
+	ctx, cancel := context.WithTimeout(c.work, c.opts.CommitTimeout)
 	defer cancel()
-	if err != nil && !errors.Is(err, context.Canceled) {
-		_ = c.sink.Abort(ctx)
-		return err
+	if aerr := c.sink.Abort(ctx); aerr != nil && err == nil {
+		err = aerr
 	}
-	if c.inTxn {
-		return c.sink.Abort(ctx)
+	if errors.Is(err, errStopAsked) || errors.Is(err, context.Canceled) && !c.broken {
+		c.log.Info().Str("durable_cursor", c.durable).Msg("stopped inside a transaction or backfill window: its open batch was aborted; the next start resumes from the last checkpoint")
+		return nil
 	}
-	if c.batchDirty {
-		return c.commit(ctx)
-	}
-	return nil
+	return err
 }
 
 // streamToFence relays changes until the first commit at or after the
@@ -378,11 +428,11 @@ func (c *Capture) receive(ctx context.Context, items []event.Item, ok, perCommit
 	if !ok {
 		return c.streamEnded()
 	}
-	if err := c.process(ctx, items); err != nil {
+	if err := c.process(items); err != nil {
 		return err
 	}
 	if perCommit {
-		return c.maybeCommit(ctx, false)
+		return c.maybeCommit(false)
 	}
 	return nil
 }
@@ -393,13 +443,15 @@ func (c *Capture) streamForever(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			// Between two stream batches: stop (commits if no transaction
+			// is open, see stop).
+			return errStopAsked
 		case items, ok := <-c.stream.C():
 			if err := c.receive(ctx, items, ok, true); err != nil {
 				return err
 			}
 		case <-timer.C:
-			if err := c.maybeCommit(ctx, true); err != nil {
+			if err := c.maybeCommit(true); err != nil {
 				return err
 			}
 		}
@@ -418,14 +470,14 @@ func (c *Capture) streamEnded() error {
 
 // maybeCommit closes the batch at a transaction boundary when nothing more
 // is waiting, a limit is reached, or the batch is old enough.
-func (c *Capture) maybeCommit(ctx context.Context, timedOut bool) error {
+func (c *Capture) maybeCommit(timedOut bool) error {
 	if !c.batchDirty || c.inTxn {
 		return nil
 	}
 	records, bytes := c.sink.Pending()
 	if len(c.stream.C()) == 0 || timedOut || records >= c.opts.MaxRecords || bytes >= c.opts.MaxBytes ||
 		time.Since(c.batchStart) >= c.opts.MaxDelay {
-		return c.commit(ctx)
+		return c.commit()
 	}
 	return nil
 }
@@ -433,19 +485,37 @@ func (c *Capture) maybeCommit(ctx context.Context, timedOut bool) error {
 // commit writes the checkpoint with the batch, then confirms its cursor.
 // Order matters: the checkpoint commits in the records' transaction (or
 // after they are acknowledged), and only a committed cursor is confirmed.
-func (c *Capture) commit(ctx context.Context) error {
+// It runs on the loop's own context (bounded by CommitTimeout), never the
+// one a signal cancels: a commit cut short would abort the records while
+// the state in memory had already moved past them.
+func (c *Capture) commit() error {
+	if c.broken {
+		return errors.New("capture: a commit failed earlier; nothing more may be committed by this run")
+	}
 	c.state.Cursor = checkpoint.LSN(c.cursor).String()
 	doc, err := c.state.Marshal()
 	if err != nil {
+		c.broken = true
 		return fmt.Errorf("encoding the checkpoint: %w", err)
 	}
 	records, _ := c.sink.Pending()
 	started := time.Now()
+	ctx, cancel := context.WithTimeout(c.work, c.opts.CommitTimeout)
+	defer cancel()
+	// A crash before Commit returns is safe: the broker then holds this
+	// transaction whole or not at all, and PostgreSQL was told only the
+	// previous cursor.
 	if err := c.sink.Commit(ctx, doc); err != nil {
+		// From here the state in memory is ahead of Kafka: never commit it.
+		c.broken = true
 		return fmt.Errorf("committing the batch ending at %s: %w", c.state.Cursor, err)
 	}
+	c.durable = c.state.Cursor
 	c.opts.Observer.Committed(records, time.Since(started), c.cursor, c.batchOldest)
 	c.batchOldest = time.Time{}
+	// A crash after the commit and before (or after) the acknowledgement
+	// is safe: the slot then resumes at or before the durable cursor, and
+	// the checkpoint read at start says where records end.
 	if c.stream != nil {
 		c.stream.Acknowledge(c.cursor)
 	}
@@ -454,13 +524,13 @@ func (c *Capture) commit(ctx context.Context) error {
 }
 
 // process relays a batch of stream items into the open Kafka batch.
-func (c *Capture) process(ctx context.Context, items []event.Item) error {
+func (c *Capture) process(items []event.Item) error {
 	for i := range items {
 		it := &items[i]
 		switch it.Kind {
 		case event.ItemChange:
 			c.inTxn = true
-			if err := c.change(ctx, &it.Change); err != nil {
+			if err := c.change(&it.Change); err != nil {
 				return err
 			}
 		case event.ItemCommit:
@@ -493,7 +563,7 @@ func (c *Capture) markDirty() {
 // change writes one change of the stream if its table is captured and in a
 // mode that emits it (§4.4); while the table's backfill window is open the
 // change also takes part in the chunk's reconciliation.
-func (c *Capture) change(ctx context.Context, ch *event.Change) error {
+func (c *Capture) change(ch *event.Change) error {
 	tr, err := c.tableRun(ch.Table)
 	if err != nil {
 		return err
@@ -502,7 +572,7 @@ func (c *Capture) change(ctx context.Context, ch *event.Change) error {
 		return nil
 	}
 	if ch.Op == event.OpTruncate {
-		return c.truncate(ctx, tr, ch)
+		return c.truncate(tr, ch)
 	}
 	switch tr.b.state.Mode {
 	case checkpoint.ModeActive, checkpoint.ModeKeylessBackfill:
@@ -514,12 +584,12 @@ func (c *Capture) change(ctx context.Context, ch *event.Change) error {
 	default:
 		return nil
 	}
-	return c.write(ctx, tr, ch)
+	return c.write(tr, ch)
 }
 
 // truncate writes a TRUNCATE of a captured table as a keyless record, or
 // logs it: the table's records in Kafka no longer match it either way.
-func (c *Capture) truncate(ctx context.Context, tr *tableRun, ch *event.Change) error {
+func (c *Capture) truncate(tr *tableRun, ch *event.Change) error {
 	switch tr.b.state.Mode {
 	case checkpoint.ModePending, checkpoint.ModeIgnore, checkpoint.ModeMissing:
 		return nil
@@ -528,7 +598,7 @@ func (c *Capture) truncate(ctx context.Context, tr *tableRun, ch *event.Change) 
 		c.log.Warn().Str("table", tr.b.Schema+"."+tr.b.Table).Msg("table truncated: no record is written for a TRUNCATE (kafka.truncates with the debezium envelope writes one); its topic still holds the old rows")
 		return nil
 	}
-	return c.writeWith(ctx, tr.b, tr.enc, ch, uint64(ch.Loc[1]))
+	return c.writeWith(tr.b, tr.enc, ch, uint64(ch.Loc[1]))
 }
 
 // tableRun finds (or builds, once per relation shape) the encoder of a
@@ -575,20 +645,20 @@ var opHeaders = map[event.Op][]byte{event.OpCreate: []byte("c"), event.OpUpdate:
 
 // write encodes a change into one allocation (key, document and LSN
 // header) and hands it to the sink; a delete is followed by a tombstone.
-func (c *Capture) write(ctx context.Context, tr *tableRun, ch *event.Change) error {
+func (c *Capture) write(tr *tableRun, ch *event.Change) error {
 	if c.opts.KeyChangeAsDeleteCreate && ch.Op == event.OpUpdate && ch.Old != nil && keyChanged(tr.key, ch) {
 		// The old key's delete carries what the old tuple has; the new
 		// key's create carries the new row.
 		del := *ch
 		del.Op, del.New, del.Old = event.OpDelete, ch.Old, nil
-		if err := c.writeWith(ctx, tr.b, tr.enc, &del, uint64(ch.Loc[1])); err != nil {
+		if err := c.writeWith(tr.b, tr.enc, &del, uint64(ch.Loc[1])); err != nil {
 			return err
 		}
 		create := *ch
 		create.Op, create.Old = event.OpCreate, nil
-		return c.writeWith(ctx, tr.b, tr.enc, &create, uint64(ch.Loc[1]))
+		return c.writeWith(tr.b, tr.enc, &create, uint64(ch.Loc[1]))
 	}
-	return c.writeWith(ctx, tr.b, tr.enc, ch, uint64(ch.Loc[1]))
+	return c.writeWith(tr.b, tr.enc, ch, uint64(ch.Loc[1]))
 }
 
 // limitedEncoder is an Encoder that can cut oversized values.
@@ -646,7 +716,7 @@ func keyChanged(key []int, ch *event.Change) bool {
 	return false
 }
 
-func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *event.Change, lsn uint64) error {
+func (c *Capture) writeWith(b *binding, enc Encoder, ch *event.Change, lsn uint64) error {
 	if !c.sink.InTxn() {
 		if err := c.sink.Begin(); err != nil {
 			return err
@@ -670,13 +740,13 @@ func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *ev
 	if keyLen > 0 {
 		r.Key = rec[:keyLen:keyLen]
 	}
-	c.sink.Write(ctx, r)
+	c.sink.Write(c.work, r)
 	c.opts.Observer.Record(b.Schema, b.Table, ch.Op, len(rec))
 	if !ch.Snapshot && c.batchOldest.IsZero() {
 		c.batchOldest = time.UnixMilli(ch.TSMillis)
 	}
 	if ch.Op == event.OpDelete && c.opts.Tombstones && r.Key != nil {
-		c.sink.Write(ctx, event.Record{Topic: b.Topic, Key: r.Key})
+		c.sink.Write(c.work, event.Record{Topic: b.Topic, Key: r.Key})
 	}
 	c.markDirty()
 	return nil

@@ -298,11 +298,12 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		SourceTag:               cfg.Source.Advanced.SourceTag,
 		SlotBusyRetries:         cfg.Kafka.SlotBusyRetries,
 		ChunkSize:               cfg.ChunkSize(),
+		CommitTimeout:           cfg.Kafka.TransactionTimeout,
 		Logger:                  log,
 	})
 	err = c.Run(ctx)
 	if err == nil || errors.Is(err, context.Canceled) {
-		log.Info().Str("cursor", c.State().Cursor).Msg("stopped")
+		log.Info().Str("cursor", c.Durable()).Msg("stopped")
 		return nil
 	}
 	return err

@@ -436,18 +436,34 @@ func (s *Sink) Commit(ctx context.Context, checkpoint []byte) error {
 	s.cl.Produce(ctx, cp, s.promise)
 	if err := s.cl.Flush(ctx); err != nil {
 		s.abort()
-		return fmt.Errorf("kafka: flushing the transaction: %w", err)
+		return fmt.Errorf("kafka: flushing the transaction did not finish within kafka.transaction_timeout (%s): %w", s.cfg.txnTimeout, err)
 	}
 	if err := s.takeErr(); err != nil {
 		s.abort()
+		if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) {
+			return s.commitError(err)
+		}
 		return err
 	}
 	s.inTxn = false
 	// The context is not cancelled mid-commit: the outcome would be unknown.
 	if err := s.cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryCommit); err != nil {
-		return fmt.Errorf("kafka: committing the transaction: %w", err)
+		return s.commitError(err)
 	}
 	return nil
+}
+
+// commitError names what most often makes a broker refuse a commit: a
+// transaction open longer than its timeout (the broker aborts it and bumps
+// the producer epoch, which then reads like fencing), or a successor
+// started with the same transactional ID.
+func (s *Sink) commitError(err error) error {
+	if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) ||
+		errors.Is(err, kerr.InvalidTxnState) || errors.Is(err, kerr.ConcurrentTransactions) {
+		return fmt.Errorf("kafka: committing the transaction: the broker aborted it; either it stayed open longer than kafka.transaction_timeout (%s; raise it, within the broker's transaction.max.timeout.ms, or lower kafka.batch limits), or another process took over transactional ID %q: %w",
+			s.cfg.txnTimeout, s.cfg.transactionalID, err)
+	}
+	return fmt.Errorf("kafka: committing the transaction: %w", err)
 }
 
 // Abort discards the open batch: in transactional mode its records are
