@@ -32,11 +32,11 @@ import (
 type fault int
 
 const (
-	faultNone   fault = iota
-	faultFail         // the step returns an error
-	faultCancel       // a stop is asked (SIGTERM) just before the step
-	faultCrash        // the process dies just before the step
-	faultCrashAfter   // the process dies just after the step
+	faultNone       fault = iota
+	faultFail             // the step returns an error
+	faultCancel           // a stop is asked (SIGTERM) just before the step
+	faultCrash            // the process dies just before the step
+	faultCrashAfter       // the process dies just after the step
 )
 
 func (f fault) String() string {
@@ -98,8 +98,8 @@ type world struct {
 	// activeAt is the cursor of the first committed checkpoint with the
 	// table active: every later change is owed to Kafka.
 	activeAt uint64
-	open       []record
-	inTxn      bool
+	open     []record
+	inTxn    bool
 
 	// Fault injection for the current run.
 	step    int
@@ -614,7 +614,6 @@ func TestCrashPoints(t *testing.T) {
 		})
 	}
 }
-
 
 func testLogger() zerolog.Logger {
 	if os.Getenv("CRASHPOINT_LOG") != "" {
