@@ -20,6 +20,7 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -658,7 +659,18 @@ func (c *Capture) write(tr *tableRun, ch *event.Change) error {
 		create.Op, create.Old = event.OpCreate, nil
 		return c.writeWith(tr.b, tr.enc, &create, uint64(ch.Loc[1]))
 	}
-	return c.writeWith(tr.b, tr.enc, ch, uint64(ch.Loc[1]))
+	if err := c.writeWith(tr.b, tr.enc, ch, uint64(ch.Loc[1])); err != nil {
+		return err
+	}
+	if c.opts.Tombstones && ch.Op == event.OpUpdate && ch.Old != nil && len(tr.key) > 0 && keyChanged(tr.key, ch) {
+		// The update keeps Flow's shape under its new key; the old key is
+		// gone from the table, so compaction must forget it too.
+		old := c.scratch[:0]
+		old = tr.enc.AppendKey(old, &event.Change{New: ch.Old})
+		c.scratch = old
+		c.sink.Write(c.work, event.Record{Topic: tr.b.Topic, Key: bytes.Clone(old)})
+	}
+	return nil
 }
 
 // limitedEncoder is an Encoder that can cut oversized values.
