@@ -95,6 +95,11 @@ func (nopObserver) Backfill(string, string, int64, float64, bool)   {}
 type Binding struct {
 	// Schema and Table name the table (the resource's namespace and stream).
 	Schema, Table string
+	// OID is the table's OID when it was discovered (0: match by name).
+	OID uint32
+	// Rebackfill resets the binding's state to Pending (the table was
+	// dropped and created again since its backfill).
+	Rebackfill bool
 	// StateKey is the binding's key in the checkpoint state (§1.4).
 	StateKey string
 	// Topic receives the table's records.
@@ -157,6 +162,15 @@ type Options struct {
 	// CommitTimeout bounds one commit of a batch, including the final one
 	// on a graceful stop (default: one minute, Kafka's transaction timeout).
 	CommitTimeout time.Duration
+	// Relations are the OIDs of every table discovery saw (captured or
+	// not): a change of any other relation, or of a captured table under a
+	// new name, ends the run with ErrRediscover so that the caller
+	// discovers again. Nil turns the check off (tables match by name).
+	Relations map[uint32]bool
+	// Rediscovered are OIDs that already caused a rediscovery: they match
+	// their binding by OID, or else by name, and never cause another (a
+	// dropped table's changes, replayed under its old name, say).
+	Rediscovered map[uint32]bool
 	// Ready, when set, is called once the capture streams.
 	Ready func()
 	// Logger receives the loop's logs.
@@ -171,6 +185,7 @@ type Capture struct {
 	log      zerolog.Logger
 	state    *checkpoint.State
 	bindings map[string]*binding // by "schema.table"
+	byOID    map[uint32]*binding
 	byTable  map[*event.Table]*tableRun
 
 	stream event.Stream
@@ -234,12 +249,16 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 		opts.Observer = nopObserver{}
 	}
 	c := &Capture{db: db, sink: sink, opts: opts, log: opts.Logger, state: state,
-		bindings: map[string]*binding{}, byTable: map[*event.Table]*tableRun{}}
+		bindings: map[string]*binding{}, byOID: map[uint32]*binding{}, byTable: map[*event.Table]*tableRun{}}
 	if c.state.Bindings == nil {
 		c.state.Bindings = map[string]*checkpoint.TableState{}
 	}
 	for _, b := range bindings {
-		c.bindings[b.Schema+"."+b.Table] = &binding{Binding: b}
+		bb := &binding{Binding: b}
+		c.bindings[b.Schema+"."+b.Table] = bb
+		if b.OID != 0 {
+			c.byOID[b.OID] = bb
+		}
 	}
 	return c
 }
@@ -269,6 +288,11 @@ func (c *Capture) Run(ctx context.Context) error {
 	checkpoint.Reconcile(c.state, refs)
 	for _, b := range c.bindings {
 		b.state = c.state.Bindings[b.StateKey]
+		if b.Rebackfill && b.state.Mode != checkpoint.ModePending {
+			c.log.Warn().Str("table", b.Schema+"."+b.Table).Msg("table was dropped and created again: backfilling it anew")
+			*b.state = checkpoint.TableState{Mode: checkpoint.ModePending}
+			c.markDirty()
+		}
 	}
 
 	// 2. A capture without a cursor starts from a new slot. The slot is
@@ -608,7 +632,11 @@ func (c *Capture) tableRun(t *event.Table) (*tableRun, error) {
 	if tr, ok := c.byTable[t]; ok {
 		return tr, nil
 	}
-	tr := &tableRun{b: c.bindings[t.Schema+"."+t.Name]}
+	b, err := c.bindingOf(t)
+	if err != nil {
+		return nil, err
+	}
+	tr := &tableRun{b: b}
 	if tr.b != nil {
 		key, err := keyIndexes(t, tr.b.KeyColumns)
 		if err != nil {
@@ -622,6 +650,42 @@ func (c *Capture) tableRun(t *event.Table) (*tableRun, error) {
 	}
 	c.byTable[t] = tr
 	return tr, nil
+}
+
+// ErrRediscover ends a run when the stream names a relation that discovery
+// did not see, or a captured table under a new name: the caller discovers
+// the tables again and restarts from the last durable checkpoint.
+var ErrRediscover = errors.New("the captured tables changed")
+
+// RediscoverError is the ErrRediscover of one relation.
+type RediscoverError struct {
+	OID    uint32
+	Reason string
+}
+
+func (e *RediscoverError) Error() string        { return e.Reason }
+func (e *RediscoverError) Is(target error) bool { return target == ErrRediscover }
+
+// bindingOf finds the binding of a stream relation: by its OID, which a
+// rename keeps, else by name. A relation discovery did not see (a table
+// added to the publication, or created again) and a renamed captured table
+// end the run for a rediscovery, never a silent drop.
+func (c *Capture) bindingOf(t *event.Table) (*binding, error) {
+	name := t.Schema + "." + t.Name
+	if c.opts.Relations == nil || t.OID == 0 {
+		return c.bindings[name], nil
+	}
+	b := c.byOID[t.OID]
+	again := c.opts.Rediscovered[t.OID]
+	switch {
+	case b != nil && (b.Schema != t.Schema || b.Table != t.Name) && !again:
+		return nil, &RediscoverError{OID: t.OID, Reason: fmt.Sprintf("captured table %s.%s is now named %s", b.Schema, b.Table, name)}
+	case b != nil:
+		return b, nil
+	case !c.opts.Relations[t.OID] && !again:
+		return nil, &RediscoverError{OID: t.OID, Reason: fmt.Sprintf("table %s (oid %d) joined the publication or was created again", name, t.OID)}
+	}
+	return c.bindings[name], nil
 }
 
 func keyIndexes(t *event.Table, names []string) ([]int, error) {

@@ -68,6 +68,9 @@ type Column struct {
 
 // Table describes one captured table.
 type Table struct {
+	// OID is the relation's OID (pg_class.oid), which survives a rename;
+	// 0 when unknown.
+	OID    uint32
 	Schema string
 	Name   string
 	// Columns in attribute order.

@@ -15,7 +15,6 @@ var excludedSchemas = []string{"pg_catalog", "pg_internal", "information_schema"
 // DiscoveredTable is a table discovery found, with what a binding needs.
 type DiscoveredTable struct {
 	event.Table
-	OID uint32
 	// Published reports whether the table is in the publication.
 	Published bool
 	// FallbackKey is true when the key is a unique index, not the primary key.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"os"
 	"strings"
 
@@ -109,7 +110,7 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 	}
 	var out []capture.Binding
 	add := func(t *source.DiscoveredTable, cb *config.Binding) error {
-		b := capture.Binding{Schema: t.Schema, Table: t.Name, Topic: cfg.TopicFor(t.Schema, t.Name),
+		b := capture.Binding{Schema: t.Schema, Table: t.Name, OID: t.OID, Topic: cfg.TopicFor(t.Schema, t.Name),
 			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name), KeyUnpredictable: t.KeyUnpredictable}
 		for _, col := range t.Columns {
 			if !col.Generated { // replication never carries them (§4.2)
@@ -229,14 +230,16 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		}
 		return err
 	}
-	refs := make([]source.TableRef, len(binds))
-	topics := make([]string, len(binds))
-	for i, b := range binds {
-		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table}
-		topics[i] = b.Topic
-	}
-	if err := db.Check(ctx, refs); err != nil {
+	tableRefs, topics := refsOf(binds)
+	if err := db.Check(ctx, tableRefs); err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(tables, func(t *source.DiscoveredTable) bool { return db.IsWatermarks(t.Schema, t.Name) }) {
+		// The check created the watermarks table: know its OID, so its
+		// first change is no news to the stream.
+		if tables, err = db.Discover(ctx); err != nil {
+			return err
+		}
 	}
 
 	seeds, stopBroker, err := brokers(cfg, log)
@@ -256,6 +259,75 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	if err := sink.Init(ctx, topics); err != nil {
 		return err
 	}
+	// A run ends with ErrRediscover when the stream shows a table that
+	// discovery did not see (added to the publication, renamed, created
+	// again): the tables are discovered again and the capture resumes from
+	// its last durable checkpoint, in this process.
+	rediscovered := map[uint32]bool{}
+	for {
+		relations := map[uint32]bool{}
+		for _, t := range tables {
+			relations[t.OID] = true
+		}
+		err := runOnce(ctx, cfg, log, db, sink, binds, relations, rediscovered, observer, ready)
+		var rd *capture.RediscoverError
+		if !errors.As(err, &rd) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn().Str("reason", rd.Reason).Msg("the captured tables changed: discovering them again; the capture resumes from its last checkpoint")
+		rediscovered[rd.OID] = true
+		oids := map[string]uint32{}
+		for _, t := range tables {
+			oids[t.Schema+"."+t.Name] = t.OID
+		}
+		prev := map[string]bool{}
+		for _, b := range binds {
+			prev[b.Schema+"."+b.Table] = true
+		}
+		if tables, err = db.Discover(ctx); err != nil {
+			return err
+		}
+		if binds, err = bindings(cfg, db, tables); err != nil {
+			return err
+		}
+		tableRefs, topics := refsOf(binds)
+		if err := db.Check(ctx, tableRefs); err != nil {
+			return err
+		}
+		if err := sink.EnsureTopics(ctx, topics); err != nil {
+			return err
+		}
+		for i := range binds {
+			b := &binds[i]
+			name := b.Schema + "." + b.Table
+			if old := oids[name]; old != 0 && old != b.OID {
+				b.Rebackfill = true // the same name, another table
+			}
+			if !prev[name] {
+				log.Info().Str("table", name).Str("topic", b.Topic).Msg("table joins the capture")
+			}
+			delete(prev, name)
+		}
+		for name := range prev {
+			log.Warn().Str("table", name).Msg("table left the capture (renamed, dropped or removed from the publication); its topic keeps the records written so far")
+		}
+	}
+}
+
+// refsOf lists the bindings' tables and topics.
+func refsOf(binds []capture.Binding) ([]source.TableRef, []string) {
+	refs := make([]source.TableRef, len(binds))
+	topics := make([]string, len(binds))
+	for i, b := range binds {
+		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table}
+		topics[i] = b.Topic
+	}
+	return refs, topics
+}
+
+// runOnce runs the capture of binds from the last durable checkpoint.
+func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *source.Database, sink *kafka.Sink,
+	binds []capture.Binding, relations, rediscovered map[uint32]bool, observer capture.Observer, ready func()) error {
 	raw, err := sink.ReadCheckpoint(ctx)
 	if err != nil {
 		return err
@@ -299,6 +371,8 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		SlotBusyRetries:         cfg.Kafka.SlotBusyRetries,
 		ChunkSize:               cfg.ChunkSize(),
 		CommitTimeout:           cfg.Kafka.TransactionTimeout,
+		Relations:               relations,
+		Rediscovered:            rediscovered,
 		Logger:                  log,
 	})
 	err = c.Run(ctx)
