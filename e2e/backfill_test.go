@@ -156,24 +156,30 @@ func lastPerKey(t *testing.T, e *env, table string, recs []*kgo.Record, rowsSQL 
 
 // The whole table, then every change: a backfill of 200,000 rows in four
 // tables (chunk size 1,000) while a writer changes random keys and
-// pg2kafka is SIGKILLed at random moments leaves each topic's last record
-// per key equal to the table, no key ever going back in time, and resumes
-// from the last chunk rather than from zero.
+// pg2kafka is stopped at random moments — SIGKILL, or SIGTERM — leaves each
+// topic's last record per key equal to the table, no key ever going back in
+// time, and resumes from the last chunk rather than from zero.
 func TestBackfillUnderWritesAndCrashes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200k rows and crash rounds")
 	}
+	for _, how := range []string{"SIGKILL", "SIGTERM"} {
+		t.Run(how, func(t *testing.T) { backfillUnderWritesAndCrashes(t, how) })
+	}
+}
+
+func backfillUnderWritesAndCrashes(t *testing.T, how string) {
 	e := newEnv(t)
 	const rows, chunk = 200_000, 1000
 	backfillTables(e, rows)
 	e.advanced = []string{fmt.Sprintf("backfill_chunk_size: %d", chunk)}
 	stop := mutator(t, e.dbURL, rows*3/10)
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	const restarts = 10
+	restarts, how := crashRounds(10, how)
 	for i := 0; i < restarts; i++ {
 		p := e.start(false)
 		time.Sleep(time.Duration(500+rng.Intn(1500)) * time.Millisecond)
-		p.kill()
+		interrupt(t, p, how, rng)
 	}
 	p := e.start(true)
 	waitBackfilled(t, e, []string{"t_int", "t_comp", "t_text", "t_nokey"}, 120*time.Second)

@@ -6,8 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"slices"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
