@@ -22,6 +22,9 @@ type backfill struct {
 	collateC []bool
 	enc      Encoder
 	keyless  bool
+	// kafkaKeyed: a keyless (by physical location) backfill of a table
+	// that has a key: its window reconciles by the records' Kafka key.
+	kafkaKeyed bool
 	// Keyless tables: the page ceiling and pages per chunk (§4.6).
 	pageCeiling, pagesPerChunk uint32
 
@@ -87,6 +90,7 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 			return nil, fmt.Errorf("backfill of %s.%s: %w", b.Schema, b.Table, err)
 		}
 		kafkaKey = k
+		bf.kafkaKeyed = true
 	}
 	var err error
 	if bf.enc, err = c.opts.Encoder(bf.table, kafkaKey); err != nil {
@@ -171,6 +175,15 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		}
 		if len(rows) > 0 {
 			scanned = []byte(string(last))
+		}
+	} else if bf.kafkaKeyed {
+		// Rows read by physical location are held by their Kafka key: a
+		// change in the window to the same key supersedes the held row.
+		win.index = make(map[string]int, len(rows))
+		var key []byte
+		for i, row := range rows {
+			key = bf.enc.AppendKey(key[:0], &event.Change{New: row})
+			win.index[string(key)] = i
 		}
 	}
 	// The precise filter of the window uses the new cursor (§4.4).
@@ -316,15 +329,44 @@ func (c *Capture) reconcile(tr *tableRun, ch *event.Change) (bool, error) {
 		delete(win.latest, string(key))
 		return true, nil
 	}
+	i, held := win.index[string(key)]
+	if !held {
+		// Only the chunk's keys are remembered, so the window's memory is
+		// bounded by the chunk whatever the size of the transactions in it.
+		return true, nil
+	}
 	if ch.Op == event.OpUpdate {
 		if prev, ok := win.latest[string(key)]; ok {
 			fillUnchanged(ch, prev)
-		} else if i, ok := win.index[string(key)]; ok {
+		} else {
 			fillUnchanged(ch, known{table: tr.b.backfill.table, values: win.rows[i]})
 		}
 	}
 	win.latest[string(key)] = known{table: ch.Table, values: ch.New}
 	return true, nil
+}
+
+// supersedeByKafkaKey drops the held rows of a backfill by physical
+// location that a change in its window supersedes, matched by Kafka key
+// (the table's key has no row-key encoding, so the window cannot be
+// ordered; it can still be reconciled).
+func (c *Capture) supersedeByKafkaKey(tr *tableRun, ch *event.Change) {
+	bf := tr.b.backfill
+	if bf == nil || bf.win == nil || bf.win.index == nil || len(tr.key) == 0 {
+		return
+	}
+	key := tr.enc.AppendKey(c.rowKey[:0], ch)
+	c.rowKey = key
+	if i, ok := bf.win.index[string(key)]; ok {
+		bf.win.dropped[i] = true
+	}
+	if ch.Op == event.OpUpdate && ch.Old != nil {
+		key = tr.enc.AppendKey(c.rowKey[:0], &event.Change{New: ch.Old})
+		c.rowKey = key
+		if i, ok := bf.win.index[string(key)]; ok {
+			bf.win.dropped[i] = true
+		}
+	}
 }
 
 // fillUnchanged replaces the unchanged-TOAST markers of ch with the latest

@@ -600,7 +600,9 @@ func (c *Capture) change(ch *event.Change) error {
 		return c.truncate(tr, ch)
 	}
 	switch tr.b.state.Mode {
-	case checkpoint.ModeActive, checkpoint.ModeKeylessBackfill:
+	case checkpoint.ModeActive:
+	case checkpoint.ModeKeylessBackfill:
+		c.supersedeByKafkaKey(tr, ch)
 	case checkpoint.ModeBackfill, checkpoint.ModeUnfilteredBackfill:
 		emit, err := c.reconcile(tr, ch)
 		if err != nil || !emit {

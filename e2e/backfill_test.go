@@ -248,10 +248,11 @@ func waitBackfilled(t *testing.T, e *env, tables []string, d time.Duration) *che
 		st := currentCheckpoint(t, e)
 		done := st != nil
 		for _, tb := range tables {
-			ts := st.Bindings[checkpoint.StateKey([]string{"public", tb}, 0)]
-			if st == nil || ts == nil || ts.Mode != checkpoint.ModeActive {
-				done = false
+			if !done {
+				break
 			}
+			ts := st.Bindings[checkpoint.StateKey([]string{"public", tb}, 0)]
+			done = ts != nil && ts.Mode == checkpoint.ModeActive
 		}
 		if done {
 			return st
@@ -454,5 +455,72 @@ func TestBackfillKeyWithoutRowKeyEncoding(t *testing.T) {
 	}
 	if last := recs[300]; string(last.Key) != `{"addr":"10.0.0.1/32"}` || meta(decode(t, last))["op"] != "u" {
 		t.Errorf("last record %s %s, want the update of 10.0.0.1/32", last.Key, last.Value)
+	}
+}
+
+// A key without a row-key encoding (inet) is backfilled by physical
+// location while a writer updates, deletes and re-inserts random keys: the
+// window reconciles held rows by their Kafka key, so no key goes back in
+// time and the last record per key equals the table.
+func TestBackfillByLocationUnderWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20k rows under a writer")
+	}
+	e := newEnv(t)
+	const rows = 20_000
+	e.exec(
+		`CREATE SEQUENCE ver`,
+		`CREATE TABLE hosts (addr inet PRIMARY KEY, v bigint NOT NULL DEFAULT nextval('ver'), pad text)`,
+		fmt.Sprintf(`INSERT INTO hosts (addr, pad) SELECT ('10.0.0.0'::inet + g), md5(g::text) FROM generate_series(1, %d) g`, rows),
+		`ALTER PUBLICATION flow_publication ADD TABLE hosts`,
+		`ANALYZE hosts`,
+	)
+	e.advanced = []string{"backfill_chunk_size: 500"}
+	stop := sqlMutator(t, e.dbURL, rows, []string{
+		`UPDATE hosts SET v = nextval('ver'), pad = 'upd' WHERE addr = '10.0.0.0'::inet + $1`,
+		`UPDATE hosts SET v = nextval('ver') WHERE addr = '10.0.0.0'::inet + $1`,
+		`DELETE FROM hosts WHERE addr = '10.0.0.0'::inet + $1`,
+		`INSERT INTO hosts (addr, pad) VALUES ('10.0.0.0'::inet + $1, 'new') ON CONFLICT (addr) DO UPDATE SET v = nextval('ver')`,
+	})
+	p := e.start(false)
+	waitBackfilled(t, e, []string{"hosts"}, 120*time.Second)
+	stop()
+	time.Sleep(1500 * time.Millisecond)
+	p.stop(t)
+	recs := e.settle(e.topic("hosts"), 2*time.Second)
+	lastPerKey(t, e, "hosts", recs, `SELECT json_build_object('addr', text(addr))::text, json_build_object('addr', text(addr), 'v', v, 'pad', pad)::text FROM hosts`)
+}
+
+// sqlMutator runs random statements of stmts, each with $1 a random
+// integer in [1, keyRange], until stopped.
+func sqlMutator(t *testing.T, url string, keyRange int, stmts []string) (stop func()) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quit, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		defer conn.Close(context.Background())
+		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+		for {
+			select {
+			case <-quit:
+				done <- nil
+				return
+			default:
+			}
+			q := stmts[rng.Intn(len(stmts))]
+			if _, err := conn.Exec(context.Background(), q, 1+rng.Intn(keyRange)); err != nil {
+				done <- fmt.Errorf("mutator: %s: %w", q, err)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
