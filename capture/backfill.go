@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -70,6 +71,15 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 	}
 	if !bf.keyless {
 		key, err := keyIndexes(bf.table, b.state.KeyColumns)
+		if err != nil && b.state.Scanned != nil && len(b.KeyColumns) > 0 {
+			// A key column renamed (or the key replaced) since the backfill
+			// began: its cursor means nothing now, so it starts over.
+			c.log.Warn().Str("table", b.Schema+"."+b.Table).Strs("was", b.state.KeyColumns).Strs("now", b.KeyColumns).
+				Msg("the backfill key changed since the backfill began: backfilling the table anew")
+			b.state.KeyColumns, b.state.Scanned, b.state.Backfilled = b.KeyColumns, nil, 0
+			c.markDirty()
+			key, err = keyIndexes(bf.table, b.state.KeyColumns)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("backfill of %s.%s: %w (the key changed since the backfill began: re-backfill the table by bumping its backfill_counter)", b.Schema, b.Table, err)
 		}
@@ -148,6 +158,9 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		read = c.startRead(ctx, b)
 	}
 	<-read.done
+	if errors.Is(read.err, event.ErrTableChanged) {
+		return &RediscoverError{OID: b.OID, Reason: fmt.Sprintf("table %s.%s changed during its backfill (%v)", b.Schema, b.Table, read.err)}
+	}
 	if read.err != nil {
 		return read.err
 	}

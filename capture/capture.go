@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -100,6 +101,10 @@ type Binding struct {
 	// Rebackfill resets the binding's state to Pending (the table was
 	// dropped and created again since its backfill).
 	Rebackfill bool
+	// ColumnsAdded says columns were added since the table was last
+	// discovered: a backfill under way starts over, so that the rows it
+	// already wrote get them too.
+	ColumnsAdded bool
 	// StateKey is the binding's key in the checkpoint state (§1.4).
 	StateKey string
 	// Topic receives the table's records.
@@ -288,8 +293,13 @@ func (c *Capture) Run(ctx context.Context) error {
 	checkpoint.Reconcile(c.state, refs)
 	for _, b := range c.bindings {
 		b.state = c.state.Bindings[b.StateKey]
-		if b.Rebackfill && b.state.Mode != checkpoint.ModePending {
+		switch {
+		case b.Rebackfill && b.state.Mode != checkpoint.ModePending:
 			c.log.Warn().Str("table", b.Schema+"."+b.Table).Msg("table was dropped and created again: backfilling it anew")
+			*b.state = checkpoint.TableState{Mode: checkpoint.ModePending}
+			c.markDirty()
+		case b.ColumnsAdded && checkpoint.IsBackfillMode(b.state.Mode) && (b.state.Scanned != nil || b.state.Backfilled > 0):
+			c.log.Warn().Str("table", b.Schema+"."+b.Table).Msg("columns were added during the table's backfill: backfilling it anew, so that every row has them")
 			*b.state = checkpoint.TableState{Mode: checkpoint.ModePending}
 			c.markDirty()
 		}
@@ -638,9 +648,14 @@ func (c *Capture) tableRun(t *event.Table) (*tableRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b != nil && b.backfill != nil && !sameColumns(t, b.backfill.table) && !c.opts.Rediscovered[t.OID] {
+		// DDL during the backfill (its chunks read the discovered columns):
+		// discover again, so chunks follow the new columns.
+		return nil, &RediscoverError{OID: t.OID, Reason: fmt.Sprintf("the columns of %s.%s changed during its backfill", b.Schema, b.Table)}
+	}
 	tr := &tableRun{b: b}
 	if tr.b != nil {
-		key, err := keyIndexes(t, tr.b.KeyColumns)
+		key, err := relationKey(t, &tr.b.Binding)
 		if err != nil {
 			return nil, err
 		}
@@ -688,6 +703,49 @@ func (c *Capture) bindingOf(t *event.Table) (*binding, error) {
 		return nil, &RediscoverError{OID: t.OID, Reason: fmt.Sprintf("table %s (oid %d) joined the publication or was created again", name, t.OID)}
 	}
 	return c.bindings[name], nil
+}
+
+// sameColumns reports whether a stream relation has the columns a backfill
+// reads, by name.
+func sameColumns(t, backfill *event.Table) bool {
+	if len(t.Columns) != len(backfill.Columns) {
+		return false
+	}
+	for i := range t.Columns {
+		if t.Columns[i].Name != backfill.Columns[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+// relationKey finds a binding's key columns in a stream relation: by name,
+// or, when a key column was renamed since discovery (a restart replays the
+// changes before the rename, whose RELATION has the old name), by the
+// relation's replica-identity columns, which pair with the discovered key
+// columns in attribute order.
+func relationKey(t *event.Table, b *Binding) ([]int, error) {
+	key, err := keyIndexes(t, b.KeyColumns)
+	if err == nil || len(t.Key) != len(b.KeyColumns) {
+		return key, err
+	}
+	pos := make([]int, len(b.KeyColumns))
+	for i, name := range b.KeyColumns {
+		pos[i] = slices.IndexFunc(b.Columns, func(c event.Column) bool { return c.Name == name })
+		if pos[i] < 0 {
+			return nil, err
+		}
+	}
+	order := make([]int, len(pos))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return pos[a] - pos[b] })
+	key = make([]int, len(pos))
+	for j, i := range order {
+		key[i] = t.Key[j]
+	}
+	return key, nil
 }
 
 func keyIndexes(t *event.Table, names []string) ([]int, error) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/pg2kafka/pg2kafka/checkpoint"
 )
 
 // finalRows reduces a topic of (id, v) rows to its final state per key,
@@ -103,5 +105,89 @@ func TestSchemaChangesWhileRunning(t *testing.T) {
 		if !strings.Contains(out, phrase) {
 			t.Errorf("log lacks %q", phrase)
 		}
+	}
+}
+
+// A key column renamed while pg2kafka is stopped: the restart replays
+// changes from before the rename (whose RELATION names the old column) and
+// after it, and keeps running. Records are keyed by the column's name at
+// the time of the change, as their documents are.
+func TestKeyColumnRenamedWhileStopped(t *testing.T) {
+	e := newEnv(t)
+	e.exec(
+		`CREATE TABLE renamed_key (id integer PRIMARY KEY, v text)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE renamed_key`,
+	)
+	p := e.start(true)
+	e.exec(`INSERT INTO renamed_key VALUES (1, 'a')`)
+	e.waitRows(e.topic("renamed_key"), map[string]string{`{"id":1}`: "a"}, false, 30*time.Second)
+	p.stop(t)
+	e.exec(
+		`INSERT INTO renamed_key VALUES (2, 'b')`,
+		`ALTER TABLE renamed_key RENAME COLUMN id TO ident`,
+		`INSERT INTO renamed_key VALUES (3, 'c')`,
+	)
+	p = e.start(true)
+	e.waitRows(e.topic("renamed_key"), map[string]string{`{"id":1}`: "a", `{"id":2}`: "b", `{"ident":3}`: "c"}, false, 30*time.Second)
+	p.stop(t)
+}
+
+// DDL during a backfill: a column added with a default and another dropped
+// while chunks are being read. The capture keeps running (chunks follow the
+// current columns) and every row ends with the added column's value and
+// without the dropped one.
+func TestDDLDuringBackfill(t *testing.T) {
+	e := newEnv(t)
+	const rows = 3000
+	e.exec(
+		`CREATE TABLE ddl (id integer PRIMARY KEY, v text, gone text)`,
+		fmt.Sprintf(`INSERT INTO ddl SELECT g, 'v' || g, 'x' FROM generate_series(1, %d) g`, rows),
+		`ALTER PUBLICATION flow_publication ADD TABLE ddl`,
+	)
+	e.advanced = []string{"backfill_chunk_size: 10"}
+	p := e.start(false)
+	// Wait until the backfill is under way, then change the table.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st := currentCheckpoint(t, e)
+		if st != nil && st.Bindings["public%2Fddl"] != nil && st.Bindings["public%2Fddl"].Backfilled > 0 {
+			if st.Bindings["public%2Fddl"].Mode == checkpoint.ModeActive {
+				t.Fatal("the backfill finished before the DDL: make it slower")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backfill did not start\n%s", p.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.exec(
+		`ALTER TABLE ddl ADD COLUMN added text NOT NULL DEFAULT 'dflt'`,
+		`ALTER TABLE ddl DROP COLUMN gone`,
+		`UPDATE ddl SET v = 'changed' WHERE id = 1`,
+	)
+	waitBackfilled(t, e, []string{"ddl"}, 120*time.Second)
+	recs := e.settle(e.topic("ddl"), time.Second)
+	p.stop(t)
+	if out := p.output(); !strings.Contains(out, "changed during its backfill") || !strings.Contains(out, "backfilling it anew") {
+		t.Errorf("log does not say the table changed and is backfilled anew:\n%s", out)
+	}
+	last := map[string]doc{}
+	for _, r := range recs {
+		last[string(r.Key)] = withoutMeta(decode(t, r))
+	}
+	if len(last) != rows {
+		t.Fatalf("%d keys in the topic, want %d", len(last), rows)
+	}
+	bad := 0
+	for k, d := range last {
+		if _, gone := d["gone"]; d["added"] != "dflt" || gone {
+			if bad++; bad <= 3 {
+				t.Errorf("key %s ends as %v, want the added column and not the dropped one", k, d)
+			}
+		}
+	}
+	if last[`{"id":1}`]["v"] != "changed" {
+		t.Errorf("key 1 ends as %v, want v changed", last[`{"id":1}`])
 	}
 }

@@ -71,6 +71,11 @@ type Stream interface {
 // whose replication slot another process holds.
 var ErrSlotBusy = errors.New("replication slot is held by another process")
 
+// ErrTableChanged is matched (errors.Is) by the error of a backfill read
+// whose table no longer has the columns or the name it was asked for (DDL
+// since discovery).
+var ErrTableChanged = errors.New("the table changed since it was discovered")
+
 // Record is one Kafka record to write.
 type Record struct {
 	Topic string

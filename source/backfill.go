@@ -2,10 +2,12 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pg2kafka/pg2kafka/event"
 )
@@ -56,7 +58,7 @@ func (db *Database) ReadChunk(ctx context.Context, q *event.ChunkQuery) ([]event
 	args := append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, q.After...)
 	rows, err := db.conn.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("backfilling %s.%s: %w", q.Schema, q.Table, err)
+		return nil, readError(fmt.Sprintf("backfilling %s.%s", q.Schema, q.Table), err)
 	}
 	return collectRows(rows, q.Schema+"."+q.Table)
 }
@@ -86,9 +88,28 @@ func (db *Database) ReadPages(ctx context.Context, schema, table string, columns
 	rows, err := db.conn.Query(ctx, sql, pgx.QueryResultFormats{pgx.TextFormatCode},
 		fmt.Sprintf("(%d,0)", from), fmt.Sprintf("(%d,0)", to))
 	if err != nil {
-		return nil, fmt.Errorf("backfilling %s.%s pages %d..%d: %w", schema, table, from, to, err)
+		return nil, readError(fmt.Sprintf("backfilling %s.%s pages %d..%d", schema, table, from, to), err)
 	}
 	return collectRows(rows, schema+"."+table)
+}
+
+// tableChanged is a backfill read refused because the table lost a column
+// or its name since discovery; it matches event.ErrTableChanged.
+type tableChanged struct{ err error }
+
+func (e *tableChanged) Error() string        { return e.err.Error() }
+func (e *tableChanged) Unwrap() error        { return e.err }
+func (e *tableChanged) Is(target error) bool { return target == event.ErrTableChanged }
+
+// readError wraps the error of a backfill read, telling a table changed by
+// DDL (undefined column or table) from other failures.
+func readError(doing string, err error) error {
+	err = fmt.Errorf("%s: %w", doing, err)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42703" || pgErr.Code == "42P01") {
+		return &tableChanged{err: err}
+	}
+	return err
 }
 
 // collectRows copies each row's text values into one allocation per row.
@@ -115,7 +136,7 @@ func collectRows(rows pgx.Rows, name string) ([]event.Row, error) {
 		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("backfilling %s: %w", name, err)
+		return nil, readError("backfilling "+name, err)
 	}
 	return out, nil
 }

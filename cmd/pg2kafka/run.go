@@ -275,10 +275,17 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 			return err
 		}
 		log.Warn().Str("reason", rd.Reason).Msg("the captured tables changed: discovering them again; the capture resumes from its last checkpoint")
-		rediscovered[rd.OID] = true
+		if rd.OID != 0 {
+			rediscovered[rd.OID] = true
+		}
 		oids := map[string]uint32{}
+		columns := map[string]map[string]bool{}
 		for _, t := range tables {
 			oids[t.Schema+"."+t.Name] = t.OID
+			columns[t.Schema+"."+t.Name] = map[string]bool{}
+			for _, c := range t.Columns {
+				columns[t.Schema+"."+t.Name][c.Name] = true
+			}
 		}
 		prev := map[string]bool{}
 		for _, b := range binds {
@@ -302,6 +309,11 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 			name := b.Schema + "." + b.Table
 			if old := oids[name]; old != 0 && old != b.OID {
 				b.Rebackfill = true // the same name, another table
+			}
+			if had := columns[name]; had != nil {
+				for _, c := range b.Columns {
+					b.ColumnsAdded = b.ColumnsAdded || !had[c.Name]
+				}
 			}
 			if !prev[name] {
 				log.Info().Str("table", name).Str("topic", b.Topic).Msg("table joins the capture")
