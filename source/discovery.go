@@ -20,10 +20,6 @@ type DiscoveredTable struct {
 	Published bool
 	// FallbackKey is true when the key is a unique index, not the primary key.
 	FallbackKey bool
-	// KeyUnpredictable is true when a key column's ORDER BY order need not
-	// equal the byte order of its encoding (text under a non-C collation,
-	// enums): such tables are backfilled without filtering (§2.6).
-	KeyUnpredictable bool
 	// Partitioned is true for a partitioned root.
 	Partitioned bool
 	// Description is the table's comment.
@@ -169,28 +165,8 @@ ORDER BY i.indrelid, NOT i.indisprimary, ic.relname`, oids)
 				break
 			}
 		}
-		for _, i := range t.Key {
-			if keyUnpredictable(&t.Columns[i].Type) {
-				t.KeyUnpredictable = true
-			}
-		}
 	}
 	return tables, nil
-}
-
-// keyUnpredictable reports whether ORDER BY on a column of this type may
-// disagree with the byte order of its row-key encoding.
-func keyUnpredictable(t *event.Type) bool {
-	switch t.Kind {
-	case event.KindEnum:
-		return true
-	case event.KindText:
-		switch t.Name {
-		case "text", "varchar", "bpchar", "citext", "name":
-			return t.Collation != "C" && t.Collation != "POSIX"
-		}
-	}
-	return false
 }
 
 // SortTables orders tables by schema then name.

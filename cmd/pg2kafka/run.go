@@ -110,7 +110,7 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 	var out []capture.Binding
 	add := func(t *source.DiscoveredTable, cb *config.Binding) error {
 		b := capture.Binding{Schema: t.Schema, Table: t.Name, Topic: cfg.TopicFor(t.Schema, t.Name),
-			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name), KeyUnpredictable: t.KeyUnpredictable}
+			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name)}
 		for _, col := range t.Columns {
 			if !col.Generated { // replication never carries them (§4.2)
 				b.Columns = append(b.Columns, col)
