@@ -232,7 +232,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	refs := make([]source.TableRef, len(binds))
 	topics := make([]string, len(binds))
 	for i, b := range binds {
-		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table}
+		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table, Key: b.KeyColumns}
 		topics[i] = b.Topic
 	}
 	if err := db.Check(ctx, refs); err != nil {

@@ -1,0 +1,61 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// A key the replica identity does not carry would reach Kafka keyed null on
+// every delete (REPLICA IDENTITY USING INDEX on another unique index): check
+// and run refuse it, naming the table and the fix. Tables without any usable
+// replica identity are named by check with a warning. Under the fix (FULL),
+// deletes and their tombstones carry the key.
+func TestReplicaIdentityMustHoldKey(t *testing.T) {
+	e := newEnv(t)
+	e.useSlot("identity_key")
+	e.exec(`CREATE TABLE by_index (id integer PRIMARY KEY, u integer NOT NULL UNIQUE)`,
+		`ALTER TABLE by_index REPLICA IDENTITY USING INDEX by_index_u_key`,
+		`CREATE TABLE nothing (id integer PRIMARY KEY)`,
+		`ALTER TABLE nothing REPLICA IDENTITY NOTHING`,
+		`CREATE TABLE no_pk (v integer)`,
+		`CREATE TABLE fine (id integer PRIMARY KEY)`,
+		`INSERT INTO by_index VALUES (1, 10), (2, 20)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE by_index, nothing, no_pk, fine`)
+
+	out, errOut, code := e.tool("check")
+	if code != 1 {
+		t.Fatalf("check exited %d, want 1\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"FAIL  replica identity public.by_index", "key column(s) id", "REPLICA IDENTITY DEFAULT", "REPLICA IDENTITY FULL",
+		"WARN  replica identity public.nothing", "REPLICA IDENTITY NOTHING",
+		"WARN  replica identity public.no_pk", "no primary key",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "replica identity public.fine") {
+		t.Errorf("check objects to a table whose identity is its primary key:\n%s", out)
+	}
+
+	code, log := e.runToExit(e.config(), 60*time.Second)
+	if code != 1 || !strings.Contains(log, "public.by_index") || !strings.Contains(log, "REPLICA IDENTITY DEFAULT") {
+		t.Fatalf("run exited %d, want 1 with an error naming public.by_index and the fix:\n%s", code, log)
+	}
+
+	e.exec(`ALTER TABLE by_index REPLICA IDENTITY FULL`)
+	p := e.start(true)
+	e.exec(`DELETE FROM by_index WHERE id = 1`)
+	recs := e.consume(e.topic("by_index"), 4, 30*time.Second) // 2 backfilled, the delete, its tombstone
+	p.stop(t)
+	if len(recs) != 4 {
+		t.Fatalf("got %d by_index records, want 4", len(recs))
+	}
+	for _, r := range recs[2:] {
+		if string(r.Key) != `{"id":1}` {
+			t.Errorf("delete record key %s (value %s), want {\"id\":1}", r.Key, r.Value)
+		}
+	}
+}
