@@ -59,3 +59,50 @@ func TestReplicaIdentityMustHoldKey(t *testing.T) {
 		}
 	}
 }
+
+// Tables "a b" and a_b would both write to topic …public.a_b, where a delete
+// in one tombstones the other's row: check and run refuse them, naming both
+// tables and the binding's topic setting; with a topic of its own each table
+// keeps its rows.
+func TestCollidingTopicsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.useSlot("colliding_topics")
+	e.exec(`CREATE TABLE "a b" (id integer PRIMARY KEY, v text)`,
+		`CREATE TABLE a_b (id integer PRIMARY KEY, v text)`,
+		`INSERT INTO "a b" VALUES (1, 'space')`,
+		`INSERT INTO a_b VALUES (1, 'underscore')`,
+		`ALTER PUBLICATION flow_publication ADD TABLE "a b", a_b`)
+	phrases := []string{`public."a b"`, "public.a_b", "topic: <name>"}
+	out, errOut, code := e.tool("check")
+	if code != 1 {
+		t.Fatalf("check exited %d, want 1\n%s%s", code, out, errOut)
+	}
+	for _, want := range phrases {
+		if !strings.Contains(out+errOut, want) {
+			t.Errorf("check output lacks %q:\n%s%s", want, out, errOut)
+		}
+	}
+	code, log := e.runToExit(e.config(), 60*time.Second)
+	if code != 1 {
+		t.Fatalf("run exited %d, want 1\n%s", code, log)
+	}
+	for _, want := range phrases {
+		if !strings.Contains(strings.ReplaceAll(log, `\"`, `"`), want) {
+			t.Errorf("run's error lacks %q:\n%s", want, log)
+		}
+	}
+
+	e.extra = "bindings:\n  - resource: {namespace: public, stream: \"a b\"}\n    topic: " + e.prefix + ".public.a_space_b\n" +
+		"  - resource: {namespace: public, stream: a_b}\n"
+	p := e.start(true)
+	e.exec(`DELETE FROM a_b WHERE id = 1`)
+	underscore := e.consume(e.topic("a_b"), 3, 30*time.Second) // the row, its delete, the tombstone
+	p.stop(t)
+	space := e.settle(e.topic("a_space_b"), time.Second)
+	if len(underscore) != 3 || len(space) != 1 {
+		t.Fatalf("got %d a_b and %d \"a b\" records, want 3 and 1", len(underscore), len(space))
+	}
+	if d := decode(t, space[0]); d["v"] != "space" {
+		t.Errorf(`"a b" record %s, want its row`, space[0].Value)
+	}
+}

@@ -147,7 +147,7 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 				return nil, err
 			}
 		}
-		return out, nil
+		return out, checkTopics(cfg, out)
 	}
 	for _, t := range tables {
 		if db.IsWatermarks(t.Schema, t.Name) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") ||
@@ -161,7 +161,16 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no tables to capture: publication %q has none (ALTER PUBLICATION %s ADD TABLE <schema>.<table>;) and no bindings are configured", cfg.Source.Advanced.PublicationName, cfg.Source.Advanced.PublicationName)
 	}
-	return out, nil
+	return out, checkTopics(cfg, out)
+}
+
+// checkTopics refuses bindings that would share a topic (config.CheckTopics).
+func checkTopics(cfg *config.Config, binds []capture.Binding) error {
+	uses := make([]config.TopicUse, len(binds))
+	for i, b := range binds {
+		uses[i] = config.TopicUse{Schema: b.Schema, Table: b.Table, Topic: b.Topic}
+	}
+	return cfg.CheckTopics(uses)
 }
 
 func hasColumn(t *source.DiscoveredTable, name string) bool {
