@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +107,66 @@ func TestCollidingTopicsRefused(t *testing.T) {
 	}
 	if d := decode(t, space[0]); d["v"] != "space" {
 		t.Errorf(`"a b" record %s, want its row`, space[0].Value)
+	}
+}
+
+// A column named _meta is written as _meta_2 in the document (and in
+// discover's schema and collection key), so the document has one _meta
+// member, the metadata; the Kafka key keeps the column's name.
+func TestMetaColumnRenamed(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE clash ("_meta" integer PRIMARY KEY, note text)`,
+		`INSERT INTO clash VALUES (1, 'backfilled')`,
+		`ALTER PUBLICATION flow_publication ADD TABLE clash`)
+
+	out := e.mustTool("discover")
+	var disc struct {
+		Bindings []struct {
+			DocumentSchema map[string]any `json:"documentSchema"`
+			Key            []string       `json:"key"`
+		} `json:"bindings"`
+	}
+	if err := json.Unmarshal([]byte(out), &disc); err != nil || len(disc.Bindings) != 1 {
+		t.Fatalf("discover: %v\n%s", err, out)
+	}
+	if k := disc.Bindings[0].Key; len(k) != 1 || k[0] != "/_meta_2" {
+		t.Errorf("collection key %q, want [/_meta_2]", k)
+	}
+	row, _ := disc.Bindings[0].DocumentSchema["$defs"].(map[string]any)["PublicClash"].(map[string]any)
+	props, _ := row["properties"].(map[string]any)
+	if _, ok := props["_meta_2"]; !ok || props["_meta"] != nil || fmt.Sprint(row["required"]) != "[_meta_2]" {
+		t.Errorf("row schema %v, want the column as _meta_2, required", row)
+	}
+
+	p := e.start(true)
+	e.exec(`UPDATE clash SET note = 'changed' WHERE "_meta" = 1`, `DELETE FROM clash`)
+	recs := e.consume(e.topic("clash"), 4, 30*time.Second) // backfill, update, delete, tombstone
+	p.stop(t)
+	if len(recs) != 4 {
+		t.Fatalf("got %d records, want 4", len(recs))
+	}
+	for _, r := range recs[:3] {
+		if string(r.Key) != `{"_meta":1}` {
+			t.Errorf("key %s, want {\"_meta\":1}", r.Key)
+		}
+		dec := json.NewDecoder(bytes.NewReader(r.Value))
+		members := map[string]int{}
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Fatalf("value %s is not an object", r.Value)
+		}
+		for dec.More() {
+			name, _ := dec.Token()
+			members[name.(string)]++
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if members["_meta"] != 1 || members["_meta_2"] != 1 {
+			t.Errorf("document %s: members %v, want one _meta (the metadata) and one _meta_2", r.Value, members)
+		}
+		if d := decode(t, r); d["_meta_2"] != 1.0 || meta(d)["op"] == nil {
+			t.Errorf("document %s: want _meta_2 = 1 and the metadata in _meta", r.Value)
+		}
 	}
 }
