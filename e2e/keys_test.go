@@ -2,11 +2,17 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
+	"github.com/pg2kafka/pg2kafka/internal/pgtest"
 )
 
 // A key the replica identity does not carry would reach Kafka keyed null on
@@ -167,6 +173,103 @@ func TestMetaColumnRenamed(t *testing.T) {
 		}
 		if d := decode(t, r); d["_meta_2"] != 1.0 || meta(d)["op"] == nil {
 			t.Errorf("document %s: want _meta_2 = 1 and the metadata in _meta", r.Value)
+		}
+	}
+}
+
+// newSQLASCIIEnv is newEnv on a database of encoding SQL_ASCII, which stores
+// text bytes as they come, invalid UTF-8 included.
+func newSQLASCIIEnv(t *testing.T) *env {
+	t.Helper()
+	srv := pgtest.Shared(t)
+	name := fmt.Sprintf("t_sqlascii_%d", time.Now().UnixNano())
+	pgtest.Exec(t, srv.AdminURL, `CREATE DATABASE `+name+` ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, srv.AdminURL)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		for i := 0; i < 50; i++ {
+			_, _ = c.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL`, name)
+			if _, err := c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, name); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		_, _ = c.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+	})
+	e := &env{t: t, dbURL: pgtest.WithDatabase(srv.AdminURL, name), brokers: kafkatest.Brokers(t), dir: t.TempDir(), prefix: "pg2kafka"}
+	if kafkatest.External() {
+		e.prefix = fmt.Sprintf("t%d", time.Now().UnixNano())
+	}
+	e.exec(`CREATE PUBLICATION flow_publication`)
+	return e
+}
+
+// In a SQL_ASCII database text keys may hold any bytes. Keys that differ
+// only in invalid UTF-8 ('a\xff', 'a\xfe') stay distinct Kafka keys — each
+// invalid byte is written as a lone surrogate escape (\udcff), which valid
+// text never produces, not even text spelling that escape — on the backfill
+// and the replication path alike, in the key and the document; a delete's
+// record and tombstone carry the deleted row's key only.
+func TestInvalidUTF8TextKeysStayDistinct(t *testing.T) {
+	e := newSQLASCIIEnv(t)
+	e.useSlot("sqlascii_keys")
+	e.exec(`CREATE TABLE words (k text PRIMARY KEY, v integer)`,
+		`INSERT INTO words VALUES (E'a\xff', 1), (E'a\xfe', 1), (E'a\\udcff', 1), (E'a\xef\xbf\xbd', 1)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE words`)
+	want := map[string]string{ // Kafka key → the row's k in the document
+		`{"k":"a\udcff"}`:           `"a\udcff"`,
+		`{"k":"a\udcfe"}`:           `"a\udcfe"`,
+		`{"k":"a\\udcff"}`:          `"a\\udcff"`,
+		`{"k":"a` + "\uFFFD" + `"}`: `"a` + "\uFFFD" + `"`,
+	}
+	p := e.start(true)
+	e.exec(`UPDATE words SET v = 2`, `INSERT INTO words VALUES (E'b\xff', 3), (E'b\xfe', 3)`, `DELETE FROM words WHERE k = E'a\xff'`)
+	// 4 backfilled, 4 updates, 2 inserts, the delete and its tombstone.
+	recs := e.consume(e.topic("words"), 12, 30*time.Second)
+	p.stop(t)
+	if len(recs) != 12 {
+		t.Fatalf("got %d records, want 12", len(recs))
+	}
+	want[`{"k":"b\udcff"}`] = `"b\udcff"`
+	want[`{"k":"b\udcfe"}`] = `"b\udcfe"`
+	final := map[string][]byte{} // key → last value (nil: deleted)
+	for _, r := range recs {
+		k := string(r.Key)
+		docK, ok := want[k]
+		if !ok {
+			t.Errorf("unexpected key %s (value %s)", k, r.Value)
+			continue
+		}
+		final[k] = r.Value
+		if r.Value == nil {
+			continue
+		}
+		var d map[string]json.RawMessage
+		if err := json.Unmarshal(r.Value, &d); err != nil {
+			t.Fatalf("value %q: %v", r.Value, err)
+		}
+		if string(d["k"]) != docK {
+			t.Errorf("key %s has document k %s, want %s", k, d["k"], docK)
+		}
+	}
+	if len(final) != len(want) {
+		t.Errorf("%d distinct keys, want %d: %q", len(final), len(want), final)
+	}
+	for k := range want {
+		v, seen := final[k]
+		deleted := k == `{"k":"a\udcff"}`
+		switch {
+		case !seen:
+			t.Errorf("no record for key %s", k)
+		case deleted && v != nil:
+			t.Errorf("deleted key %s ends with %s, want a tombstone", k, v)
+		case !deleted && v == nil:
+			t.Errorf("key %s was tombstoned, but only a\\xff was deleted", k)
 		}
 	}
 }
