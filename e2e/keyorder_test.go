@@ -119,3 +119,28 @@ func TestKeyOrderMatchesServer(t *testing.T) {
 		})
 	}
 }
+
+// A database whose default collation comes from ICU (PostgreSQL 15+) still
+// has an lc_collate, which may be "C"; its text is ordered by ICU all the
+// same, so a text key under the default collation is not in byte order.
+func TestKeyOrderICUDefaultCollation(t *testing.T) {
+	e, err := newEnvWith(t, `LOCALE_PROVIDER icu ICU_LOCALE 'en' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`)
+	if err != nil {
+		t.Skipf("no ICU database on this server: %v", err)
+	}
+	e.exec(`CREATE TABLE words (v text PRIMARY KEY)`, `INSERT INTO words VALUES ('a'), ('B'), ('c')`)
+	ctx := context.Background()
+	db, err := pgsource.Connect(ctx, pgsource.Config{ConnString: e.dbURL, Publication: "flow_publication"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tables, err := db.Discover(ctx)
+	if err != nil || len(tables) != 1 {
+		t.Fatalf("discover: %v, %d tables", err, len(tables))
+	}
+	typ := &tables[0].Columns[0].Type
+	if got := schema.KeyOrderOf(typ); got != schema.KeyOrderMatchesCollateC {
+		t.Errorf("KeyOrderOf(%+v) = %d, want KeyOrderMatchesCollateC (%d): ICU orders 'a' < 'B'", *typ, got, schema.KeyOrderMatchesCollateC)
+	}
+}

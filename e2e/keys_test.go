@@ -181,9 +181,29 @@ func TestMetaColumnRenamed(t *testing.T) {
 // text bytes as they come, invalid UTF-8 included.
 func newSQLASCIIEnv(t *testing.T) *env {
 	t.Helper()
+	e, err := newEnvWith(t, `ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newEnvWith is newEnv on a database created with the given CREATE DATABASE
+// options; the error is the server's refusal to create it.
+func newEnvWith(t *testing.T, options string) (*env, error) {
+	t.Helper()
 	srv := pgtest.Shared(t)
-	name := fmt.Sprintf("t_sqlascii_%d", time.Now().UnixNano())
-	pgtest.Exec(t, srv.AdminURL, `CREATE DATABASE `+name+` ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`)
+	name := fmt.Sprintf("t_opts_%d", time.Now().UnixNano())
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, srv.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.Exec(ctx, `CREATE DATABASE `+name+` `+options)
+	admin.Close(ctx)
+	if err != nil {
+		return nil, err
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -206,7 +226,7 @@ func newSQLASCIIEnv(t *testing.T) *env {
 		e.prefix = fmt.Sprintf("t%d", time.Now().UnixNano())
 	}
 	e.exec(`CREATE PUBLICATION flow_publication`)
-	return e
+	return e, nil
 }
 
 // In a SQL_ASCII database text keys may hold any bytes. Keys that differ

@@ -62,7 +62,13 @@ ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)
 		oids = append(oids, t.OID)
 	}
 
-	// Columns, with their types resolved like the stream resolves them.
+	// Columns, with their types resolved like the stream resolves them. A
+	// column's collation is reported as "C" or "POSIX" only when it orders
+	// by bytes (schema.KeyOrderOf relies on it): the default collation only
+	// when the database's lc_collate is C or POSIX under the libc provider
+	// (an ICU or builtin default keeps an lc_collate that is not used to
+	// order text, PostgreSQL 15+), and a collation named C or POSIX of
+	// another provider is reported schema-qualified.
 	types := newTypeCache(nil)
 	types.conn = db.conn
 	type colRow struct {
@@ -78,7 +84,9 @@ ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)
 SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod, NOT a.attnotnull, a.attgenerated <> '',
        coalesce(col_description(a.attrelid, a.attnum), ''),
        coalesce(CASE WHEN a.attcollation = 0 THEN '' WHEN co.collname = 'default' THEN
-           (SELECT CASE WHEN datcollate IN ('C', 'POSIX') THEN datcollate ELSE 'default' END FROM pg_database WHERE datname = current_database())
+           (SELECT CASE WHEN datcollate IN ('C', 'POSIX') AND coalesce(to_jsonb(d)->>'datlocprovider', 'c') = 'c' THEN datcollate ELSE 'default' END
+            FROM pg_database d WHERE datname = current_database())
+         WHEN co.collname IN ('C', 'POSIX') AND co.collprovider <> 'c' THEN co.collnamespace::regnamespace::text || '.' || co.collname
          ELSE co.collname END, '')
 FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
 WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
