@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pg2kafka/pg2kafka/event"
@@ -142,5 +143,65 @@ func TestKeyOrderICUDefaultCollation(t *testing.T) {
 	typ := &tables[0].Columns[0].Type
 	if got := schema.KeyOrderOf(typ); got != schema.KeyOrderMatchesCollateC {
 		t.Errorf("KeyOrderOf(%+v) = %d, want KeyOrderMatchesCollateC (%d): ICU orders 'a' < 'B'", *typ, got, schema.KeyOrderMatchesCollateC)
+	}
+}
+
+// In a WIN1252 database (€ is 0x80, Ÿ 0x9f, ÿ 0xff) a session that receives
+// text unconverted (client_encoding WIN1252, the capture's default) gets row
+// keys in COLLATE "C" order; one that has it converted to UTF-8 does not, and
+// no collation helps, so discovery makes such keys KeyOrderDiffers.
+func TestKeyOrderNonUTF8Encoding(t *testing.T) {
+	e, err := newEnvWith(t, `ENCODING 'WIN1252' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`)
+	if err != nil {
+		t.Skipf("no WIN1252 database on this server: %v", err)
+	}
+	e.exec(`CREATE TABLE words (v text COLLATE "C" PRIMARY KEY)`,
+		`INSERT INTO words SELECT convert_from(decode(h, 'hex'), 'WIN1252') FROM unnest(ARRAY['80', '9f', 'ff', '61']) h`)
+	for _, c := range []struct {
+		params string
+		want   schema.KeyOrder
+	}{{"", schema.KeyOrderMatches}, {"client_encoding=UTF8", schema.KeyOrderDiffers}} {
+		t.Run("session "+c.params, func(t *testing.T) {
+			ctx := context.Background()
+			url := e.dbURL
+			if c.params != "" {
+				url += map[bool]string{true: "&", false: "?"}[strings.Contains(url, "?")] + c.params
+			}
+			db, err := pgsource.Connect(ctx, pgsource.Config{ConnString: url, Publication: "flow_publication"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			tables, err := db.Discover(ctx)
+			if err != nil || len(tables) != 1 {
+				t.Fatalf("discover: %v, %d tables", err, len(tables))
+			}
+			tb := tables[0]
+			typ := &tb.Columns[0].Type
+			if got := schema.KeyOrderOf(typ); got != c.want {
+				t.Errorf("KeyOrderOf(%+v) = %d, want %d", *typ, got, c.want)
+			}
+			rows, err := db.ReadChunk(ctx, &pgsource.ChunkQuery{Schema: "public", Table: "words", Columns: []string{"v"}, Key: []string{"v"},
+				CollateC: []bool{true}, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc := schema.NewFlowEncoder(&tb.Table, tb.Key, "")
+			var prev []byte
+			inOrder := true
+			for _, row := range rows {
+				key, err := enc.AppendRowKey(nil, &event.Change{Op: event.OpCreate, Table: &tb.Table, New: row})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if prev != nil && bytes.Compare(prev, key) >= 0 {
+					inOrder = false
+				}
+				prev = key
+			}
+			if inOrder != (c.want == schema.KeyOrderMatches) {
+				t.Errorf("ORDER BY v COLLATE \"C\" in row-key order: %t; KeyOrderOf says %d", inOrder, c.want)
+			}
+		})
 	}
 }

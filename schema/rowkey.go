@@ -16,6 +16,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -659,7 +660,9 @@ const (
 // is always UTC; values outside years 0-9999 become RowKeyTimePlaceholder and
 // are caught by the backfill's ordering check), and text, varchar and name
 // under the "C" or "POSIX" collation. KeyOrderMatchesCollateC for text,
-// varchar and name under any other collation. KeyOrderDiffers for everything
+// varchar and name under any other collation, unless the session receives
+// text converted to an encoding of another byte order (a Collation suffixed
+// " (WIN1252 to UTF8)", see event.Type). KeyOrderDiffers for everything
 // else: enums (declaration order), bpchar (PostgreSQL ignores trailing
 // blanks, so 'a' sorts before 'a\x01' while their blank-padded bytes sort the
 // other way, whatever the collation), citext (case-insensitive under every
@@ -684,8 +687,14 @@ func KeyOrderOf(t *event.Type) KeyOrder {
 		}
 		switch t.Name {
 		case "text", "varchar", "name":
-			if t.Collation == "C" || t.Collation == "POSIX" {
+			switch {
+			case t.Collation == "C" || t.Collation == "POSIX":
 				return KeyOrderMatches
+			case strings.Contains(t.Collation, " ("):
+				// Text converted from a server encoding (WIN1252,
+				// EUC_JP, ...) whose byte order is not the order of the
+				// converted bytes the row key holds.
+				return KeyOrderDiffers
 			}
 			return KeyOrderMatchesCollateC
 		}

@@ -519,6 +519,8 @@ func TestKeyOrderOf(t *testing.T) {
 		{&event.Type{Name: "varchar", Kind: event.KindText, Collation: "POSIX"}, matches},
 		{&event.Type{Name: "varchar", Kind: event.KindText, Collation: "en_US"}, collateC},
 		{&event.Type{Name: "name", Kind: event.KindText, Collation: "C"}, matches},
+		{&event.Type{Name: "text", Kind: event.KindText, Collation: "C (WIN1252 to UTF8)"}, differs},
+		{&event.Type{Name: "text", Kind: event.KindText, Collation: "default (EUC_JP to UTF8)"}, differs},
 		{&event.Type{Name: "bpchar", Kind: event.KindText, Collation: "C"}, differs},
 		{&event.Type{Name: "citext", Kind: event.KindText, Collation: "C"}, differs},
 		{&event.Type{Name: "mood", Kind: event.KindEnum, Collation: "C"}, differs},

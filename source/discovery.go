@@ -80,6 +80,18 @@ ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)
 		collName string
 	}
 	var cols []colRow
+	// A row key holds text as the session receives it (client_encoding).
+	// COLLATE "C" orders the server's bytes; the two orders agree when the
+	// text is not converted (same encodings, or a SQL_ASCII server) or the
+	// conversion keeps the order (LATIN1's bytes are their code points, so
+	// their UTF-8 sorts alike). Otherwise (WIN1252 to UTF8, ...) no
+	// collation orders text as its row keys.
+	var server, client string
+	if err := db.conn.QueryRow(ctx, `SELECT current_setting('server_encoding'), current_setting('client_encoding')`).Scan(&server, &client); err != nil {
+		return nil, fmt.Errorf("discovering columns: %w", err)
+	}
+	byteOrderEncoding := server == client || server == "SQL_ASCII" || (server == "LATIN1" && client == "UTF8")
+	encoding := server + " to " + client
 	rows, err = db.conn.Query(ctx, `
 SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod, NOT a.attnotnull, a.attgenerated <> '',
        coalesce(col_description(a.attrelid, a.attnum), ''),
@@ -119,6 +131,10 @@ ORDER BY a.attrelid, a.attnum`, oids)
 		c.col.Type.Typmod = c.typmod
 		if c.collName != "default" {
 			c.col.Type.Collation = c.collName
+		}
+		if c.collName != "" && !byteOrderEncoding {
+			// No collation orders by the bytes a row key holds.
+			c.col.Type.Collation = c.collName + " (" + encoding + ")"
 		}
 		if attIndex[c.rel] == nil {
 			attIndex[c.rel] = map[int16]int{}
