@@ -294,7 +294,7 @@ ORDER BY 1, 2`, t.Schema, t.Name)
 		if len(r.cols) == 0 {
 			what := map[string]string{"n": "REPLICA IDENTITY NOTHING", "d": "REPLICA IDENTITY DEFAULT and no primary key", "i": "REPLICA IDENTITY USING INDEX on a missing index"}[r.ident]
 			out = append(out, Finding{Check: check, Status: StatusWarn,
-				Detail: fmt.Sprintf("table %q has no usable replica identity (%s): once published, PostgreSQL refuses its UPDATEs and DELETEs", ref.String(), what),
+				Detail: fmt.Sprintf("table %q has no usable replica identity (%s): once it is published (publishing updates and deletes, as by default), PostgreSQL refuses its UPDATEs and DELETEs", ref.String(), what),
 				Fix:    fmt.Sprintf("add a primary key, or ALTER TABLE %s REPLICA IDENTITY FULL;", table)})
 			continue
 		}
