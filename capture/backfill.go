@@ -88,7 +88,7 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 		for _, k := range key {
 			t := &bf.table.Columns[k].Type
 			bf.keyTypes = append(bf.keyTypes, t)
-			bf.collateC = append(bf.collateC, precise && t.Kind == event.KindText && isCollatable(t.Name))
+			bf.collateC = append(bf.collateC, precise && schema.KeyOrderOf(t) == schema.KeyOrderMatchesCollateC)
 		}
 	}
 	// Records keep the table's Kafka key even when the backfill goes by
@@ -114,14 +114,6 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 	bf.pageCeiling = uint32(math.Ceil(1.05 * float64(pages)))
 	bf.pagesPerChunk = uint32(c.opts.ChunkSize/100 + 1)
 	return bf, nil
-}
-
-func isCollatable(name string) bool {
-	switch name {
-	case "text", "varchar", "bpchar", "name":
-		return true
-	}
-	return false
 }
 
 // nextBackfill picks the table whose chunk runs next: among backfilling

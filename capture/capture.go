@@ -122,9 +122,6 @@ type Binding struct {
 	// Columns are the table's columns as discovered (generated columns
 	// left out): what a backfill reads.
 	Columns []event.Column
-	// KeyUnpredictable says the key's ORDER BY order may differ from the
-	// byte order of its encoding (text under a collation, enums).
-	KeyUnpredictable bool
 	// Filter is the binding's additional_backfill_filter, or "".
 	Filter string
 }
@@ -919,19 +916,53 @@ func (c *Capture) activate(ctx context.Context) error {
 
 // activationMode is the mode a Pending binding starts in (§4.5). A key
 // whose type cannot be held in a row-key cursor is backfilled by physical
-// location (its records keep their Kafka keys).
+// location (its records keep their Kafka keys). A precise (filtered)
+// backfill needs PostgreSQL's key order to equal the byte order of row keys
+// (schema.KeyOrderOf): the automatic mode asks for it as the columns are, a
+// forced "Precise" mode gets it through COLLATE "C" where that suffices, and
+// any other key is backfilled unfiltered, "Precise" or not, since filtering
+// it would silently drop rows written during the backfill.
 func activationMode(b *Binding) checkpoint.Mode {
 	switch {
 	case b.Mode == "Only Changes" || b.SkipBackfill:
 		return checkpoint.ModeActive
 	case b.Mode == "Without Primary Key" || len(b.KeyColumns) == 0 || !keyEncodable(b):
 		return checkpoint.ModeKeylessBackfill
-	case b.Mode == "Precise":
+	}
+	order := keyOrder(b)
+	switch {
+	case b.Mode == "Precise" && order != schema.KeyOrderDiffers:
 		return checkpoint.ModeBackfill
-	case b.Mode == "Normal" || b.KeyUnpredictable || b.Filter != "":
+	case b.Mode == "Precise":
+		return checkpoint.ModeUnfilteredBackfill
+	case b.Mode == "Normal" || order != schema.KeyOrderMatches || b.Filter != "":
 		return checkpoint.ModeUnfilteredBackfill
 	}
 	return checkpoint.ModeBackfill
+}
+
+// keyOrder is the weakest schema.KeyOrderOf of the key's columns.
+func keyOrder(b *Binding) schema.KeyOrder {
+	order := schema.KeyOrderMatches
+	for _, name := range b.KeyColumns {
+		found := false
+		for i := range b.Columns {
+			if b.Columns[i].Name != name {
+				continue
+			}
+			found = true
+			switch schema.KeyOrderOf(&b.Columns[i].Type) {
+			case schema.KeyOrderDiffers:
+				return schema.KeyOrderDiffers
+			case schema.KeyOrderMatchesCollateC:
+				order = schema.KeyOrderMatchesCollateC
+			}
+		}
+		if !found {
+			return schema.KeyOrderDiffers
+		}
+	}
+	return order
 }
 
 // keyEncodable reports whether every key column's type fits a row key.

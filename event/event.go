@@ -50,7 +50,11 @@ type Type struct {
 	// when there is none.
 	Typmod int32
 	// Collation is the key column's collation name when it is not the
-	// database default ("C", "POSIX", ...), else "". Only set by discovery.
+	// database default ("C", "POSIX", ...), else "". Only set by discovery,
+	// which reports "C" or "POSIX" only for collations that order by bytes,
+	// and appends " (<server> to <client encoding>)" when the session's
+	// text is converted to an encoding of another byte order
+	// ("C (WIN1252 to UTF8)").
 	Collation string
 }
 

@@ -111,7 +111,7 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 	var out []capture.Binding
 	add := func(t *source.DiscoveredTable, cb *config.Binding) error {
 		b := capture.Binding{Schema: t.Schema, Table: t.Name, OID: t.OID, Topic: cfg.TopicFor(t.Schema, t.Name),
-			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name), KeyUnpredictable: t.KeyUnpredictable}
+			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name)}
 		for _, col := range t.Columns {
 			if !col.Generated { // replication never carries them (§4.2)
 				b.Columns = append(b.Columns, col)
@@ -148,7 +148,7 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 				return nil, err
 			}
 		}
-		return out, nil
+		return out, checkTopics(cfg, out)
 	}
 	for _, t := range tables {
 		if db.IsWatermarks(t.Schema, t.Name) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") ||
@@ -162,7 +162,16 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no tables to capture: publication %q has none (ALTER PUBLICATION %s ADD TABLE <schema>.<table>;) and no bindings are configured", cfg.Source.Advanced.PublicationName, cfg.Source.Advanced.PublicationName)
 	}
-	return out, nil
+	return out, checkTopics(cfg, out)
+}
+
+// checkTopics refuses bindings that would share a topic (config.CheckTopics).
+func checkTopics(cfg *config.Config, binds []capture.Binding) error {
+	uses := make([]config.TopicUse, len(binds))
+	for i, b := range binds {
+		uses[i] = config.TopicUse{Schema: b.Schema, Table: b.Table, Topic: b.Topic}
+	}
+	return cfg.CheckTopics(uses)
 }
 
 func hasColumn(t *source.DiscoveredTable, name string) bool {
@@ -331,7 +340,7 @@ func refsOf(binds []capture.Binding) ([]source.TableRef, []string) {
 	refs := make([]source.TableRef, len(binds))
 	topics := make([]string, len(binds))
 	for i, b := range binds {
-		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table}
+		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table, Key: b.KeyColumns}
 		topics[i] = b.Topic
 	}
 	return refs, topics

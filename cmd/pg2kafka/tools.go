@@ -105,7 +105,7 @@ func runCheck(ctx context.Context, cfg *config.Config, log zerolog.Logger) error
 			r.fail("bindings", err, "")
 		} else {
 			for _, b := range binds {
-				refs = append(refs, source.TableRef{Schema: b.Schema, Name: b.Table})
+				refs = append(refs, source.TableRef{Schema: b.Schema, Name: b.Table, Key: b.KeyColumns})
 				topics = append(topics, b.Topic)
 			}
 			r.add(source.StatusOK, "bindings", fmt.Sprintf("%d table(s) to capture", len(binds)), "")
