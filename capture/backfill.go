@@ -28,6 +28,9 @@ type backfill struct {
 	kafkaKeyed bool
 	// Keyless tables: the page ceiling and pages per chunk (§4.6).
 	pageCeiling, pagesPerChunk uint32
+	// limit is the rows of the next keyed chunk: it starts small and
+	// follows the table's row width, within ChunkSize rows and ChunkBytes.
+	limit int
 
 	estimate  float64
 	started   time.Time
@@ -112,8 +115,33 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 	}
 	bf.estimate = rows
 	bf.pageCeiling = uint32(math.Ceil(1.05 * float64(pages)))
-	bf.pagesPerChunk = uint32(c.opts.ChunkSize/100 + 1)
+	bf.pagesPerChunk = min(uint32(c.opts.ChunkSize/100+1), 16)
+	bf.limit = min(c.opts.ChunkSize, 100)
 	return bf, nil
+}
+
+// sizeChunks sets the size of a backfill's next chunk from the last one's
+// rows and bytes: as many rows (or pages) as fit ChunkBytes at that width,
+// growing at most fourfold a chunk and never past ChunkSize rows, so a
+// table of wide rows never reads a chunk larger than memory allows.
+func (c *Capture) sizeChunks(bf *backfill, rows []event.Row) {
+	size := int64(0)
+	for _, row := range rows {
+		for _, v := range row {
+			size += int64(len(v.Data)) + 16
+		}
+	}
+	scale := func(n, ceiling int) int {
+		if size > 0 {
+			n = int(min(int64(n)*c.opts.ChunkBytes/size, int64(n)*4))
+		}
+		return max(1, min(n, ceiling))
+	}
+	if bf.keyless {
+		bf.pagesPerChunk = uint32(scale(int(bf.pagesPerChunk), c.opts.ChunkSize/100+1))
+	} else if len(rows) == bf.limit {
+		bf.limit = scale(bf.limit, c.opts.ChunkSize)
+	}
 }
 
 // nextBackfill picks the table whose chunk runs next: among backfilling
@@ -196,9 +224,9 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 	if !bf.keyless {
 		st.Scanned = scanned
 	}
-	bf.win = win
+	bf.win, c.window = win, b
 	err = c.streamToFence(ctx, false)
-	bf.win = nil
+	bf.win, c.window = nil, nil
 	if err != nil {
 		st.Scanned = prevScanned
 		return err
@@ -220,6 +248,7 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		st.Scanned = scanned
 	}
 	c.markDirty()
+	c.sizeChunks(bf, rows)
 	// The next chunk's query may run while this chunk commits to Kafka: the
 	// stream has reached this chunk's fence, which is all the DBLog order
 	// asks of it.
@@ -252,10 +281,10 @@ type chunkRead struct {
 // until the read is waited for.
 func (c *Capture) startRead(ctx context.Context, b *binding) *chunkRead {
 	r := &chunkRead{b: b, done: make(chan struct{})}
-	bf, st := b.backfill, *b.state
+	bf, st, limit, pages := b.backfill, *b.state, b.backfill.limit, b.backfill.pagesPerChunk
 	go func() {
 		defer close(r.done)
-		r.rows, r.complete, r.scanned, r.err = c.readChunk(ctx, b, bf, &st)
+		r.rows, r.complete, r.scanned, r.err = c.readChunk(ctx, b, bf, &st, limit, pages)
 	}()
 	return r
 }
@@ -266,7 +295,7 @@ func (c *Capture) waitPrefetch() {
 	}
 }
 
-func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *checkpoint.TableState) (rows []event.Row, complete bool, scanned []byte, err error) {
+func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *checkpoint.TableState, limit int, pages uint32) (rows []event.Row, complete bool, scanned []byte, err error) {
 	if bf.keyless {
 		from := uint32(0)
 		if st.Scanned != nil {
@@ -274,14 +303,14 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 				return nil, false, nil, fmt.Errorf("backfill of %s.%s: cursor %q: %w", b.Schema, b.Table, st.Scanned, err)
 			}
 		}
-		to := from + bf.pagesPerChunk
+		to := from + pages
 		if rows, err = c.db.ReadPages(ctx, b.Schema, b.Table, columnNames(bf.table), from, to); err != nil {
 			return nil, false, nil, err
 		}
 		return rows, to >= bf.pageCeiling, checkpoint.FormatTID(to), nil
 	}
 	q := &event.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
-		Key: st.KeyColumns, CollateC: bf.collateC, Limit: c.opts.ChunkSize, Filter: b.Filter}
+		Key: st.KeyColumns, CollateC: bf.collateC, Limit: limit, Filter: b.Filter}
 	if st.Scanned != nil {
 		if q.After, err = schema.DecodeRowKey(st.Scanned, bf.keyTypes); err != nil {
 			return nil, false, nil, fmt.Errorf("backfill of %s.%s: decoding cursor %x: %w", b.Schema, b.Table, st.Scanned, err)
@@ -290,7 +319,7 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 	if rows, err = c.db.ReadChunk(ctx, q); err != nil {
 		return nil, false, nil, err
 	}
-	return rows, len(rows) < c.opts.ChunkSize, st.Scanned, nil
+	return rows, len(rows) < limit, st.Scanned, nil
 }
 
 // reconcile decides whether a change to a backfilling keyed table is

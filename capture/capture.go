@@ -25,6 +25,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,7 +52,7 @@ type Sink interface {
 	Begin() error
 	InTxn() bool
 	Write(ctx context.Context, r event.Record)
-	Commit(ctx context.Context, checkpoint []byte) error
+	Commit(ctx context.Context, checkpoint event.Checkpoint) error
 	Abort(ctx context.Context) error
 	Pending() (records int, bytes int64)
 }
@@ -136,6 +138,19 @@ type Options struct {
 	MaxDelay   time.Duration
 	MaxRecords int
 	MaxBytes   int64
+	// SplitRecords and SplitBytes split a PostgreSQL transaction larger than
+	// either across Kafka transactions (so none outlives the broker's
+	// transaction timeout): the checkpoint then keeps the position inside
+	// it (event.Checkpoint.Within) and a restart skips exactly what was
+	// committed. Zero: 200,000 records, 128 MiB.
+	SplitRecords int
+	SplitBytes   int64
+	// Within is the position inside a split transaction from the checkpoint
+	// the run resumes from (event.Checkpoint.Within).
+	Within []byte
+	// ChunkBytes bounds a backfill chunk in bytes as ChunkSize bounds it in
+	// rows (default 32 MiB): chunk sizes follow the table's row width.
+	ChunkBytes int64
 	// SourceTag is written as _meta.source.tag.
 	SourceTag string
 	// SlotBusyRetries bounds the retries while another process holds the
@@ -199,6 +214,17 @@ type Capture struct {
 	broken bool
 	// durable is the cursor of the last committed checkpoint.
 	durable string
+
+	// The PostgreSQL transaction being relayed: its commit LSN and the
+	// changes of it seen so far; skip is the part of a split transaction
+	// that a previous run committed.
+	txnCommit uint64
+	txnSeen   int
+	skip      within
+	// window is the binding whose backfill window is open, if any.
+	window *binding
+	// within is the position written with a split commit (nil otherwise).
+	within []byte
 	// prefetched is the next chunk, read while the previous one commits.
 	prefetched *chunkRead
 	cursor     uint64 // cursor of the batch being built (last commit seen)
@@ -243,6 +269,15 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = time.Minute
 	}
+	if opts.SplitRecords <= 0 {
+		opts.SplitRecords = 200_000
+	}
+	if opts.SplitBytes <= 0 {
+		opts.SplitBytes = 128 << 20
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = 32 << 20
+	}
 	if opts.Encoder == nil {
 		tag := opts.SourceTag
 		opts.Encoder = func(t *event.Table, key []int) (Encoder, error) { return schema.NewFlowEncoder(t, key, tag), nil }
@@ -281,7 +316,23 @@ var errStopAsked = errors.New("stop requested")
 // batch if it is whole, else aborts it, and returns nil) or an error stops
 // it.
 func (c *Capture) Run(ctx context.Context) error {
+	err := c.run(ctx)
+	if errors.Is(err, ErrRediscover) && ctx.Err() != nil {
+		// Stopping anyway: the next start discovers the tables afresh.
+		return nil
+	}
+	return err
+}
+
+func (c *Capture) run(ctx context.Context) error {
 	c.work = context.WithoutCancel(ctx)
+	if c.opts.Within != nil {
+		w, err := parseWithin(c.opts.Within)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		c.skip = w
+	}
 	// 1. Reconcile the state with the configured bindings (§1.6).
 	refs := make([]checkpoint.Binding, 0, len(c.bindings))
 	for _, b := range c.bindings {
@@ -537,7 +588,13 @@ func (c *Capture) commit() error {
 	// A crash before Commit returns is safe: the broker then holds this
 	// transaction whole or not at all, and PostgreSQL was told only the
 	// previous cursor.
-	if err := c.sink.Commit(ctx, doc); err != nil {
+	within := c.within
+	if within == nil && c.skip.changes > 0 {
+		// The split transaction the run resumed inside is still ahead:
+		// its committed part must stay skipped after another restart.
+		within = c.skip.text()
+	}
+	if err := c.sink.Commit(ctx, event.Checkpoint{State: doc, Within: within}); err != nil {
 		// From here the state in memory is ahead of Kafka: never commit it.
 		c.broken = true
 		return fmt.Errorf("committing the batch ending at %s: %w", c.state.Cursor, err)
@@ -561,12 +618,26 @@ func (c *Capture) process(items []event.Item) error {
 		it := &items[i]
 		switch it.Kind {
 		case event.ItemChange:
-			c.inTxn = true
+			if !c.inTxn {
+				c.inTxn, c.txnSeen, c.txnCommit = true, 0, uint64(it.Change.Loc[2])
+			}
+			c.txnSeen++
+			if c.txnCommit == c.skip.commit && c.txnSeen <= c.skip.changes {
+				continue // committed by a previous run, inside a split transaction
+			}
 			if err := c.change(&it.Change); err != nil {
 				return err
 			}
+			if records, bytes := c.sink.Pending(); records >= c.opts.SplitRecords || bytes >= c.opts.SplitBytes {
+				if err := c.commitWithin(); err != nil {
+					return err
+				}
+			}
 		case event.ItemCommit:
 			c.inTxn = false
+			if c.txnCommit == c.skip.commit {
+				c.skip = within{}
+			}
 			c.advance(it.LSN)
 		case event.ItemIdle:
 			if !c.inTxn {
@@ -575,6 +646,51 @@ func (c *Capture) process(items []event.Item) error {
 		}
 	}
 	return nil
+}
+
+// within is a position inside a PostgreSQL transaction: its commit LSN and
+// how many of its changes (as the stream delivers them) are committed.
+type within struct {
+	commit  uint64
+	changes int
+}
+
+// text is the "LSN:changes" form of event.Checkpoint.Within.
+func (w within) text() []byte {
+	return fmt.Appendf(nil, "%s:%d", checkpoint.LSN(w.commit), w.changes)
+}
+
+// parseWithin reads the "LSN:changes" text of event.Checkpoint.Within.
+func parseWithin(b []byte) (within, error) {
+	lsn, n, ok := strings.Cut(string(b), ":")
+	l, err := checkpoint.ParseLSN(lsn)
+	changes, nerr := strconv.Atoi(n)
+	if !ok || err != nil || nerr != nil || changes < 0 {
+		return within{}, fmt.Errorf("position inside a transaction %q is not LSN:changes", b)
+	}
+	return within{commit: uint64(l), changes: changes}, nil
+}
+
+// commitWithin commits the open batch in the middle of a PostgreSQL
+// transaction too large for one Kafka transaction. The checkpoint keeps
+// the cursor of the last whole transaction and, beside it, how many changes
+// of this one are committed: a crash or stop after it replays the
+// transaction and skips exactly those.
+//
+// Inside a backfill window no part may commit: the window has emitted
+// changes of keys its chunk covers while the chunk's rows (and cursor) are
+// not written yet. The run then ends for a restart from the last
+// checkpoint, whose catch-up relays the transaction, split, before any
+// chunk is read again.
+func (c *Capture) commitWithin() error {
+	if c.window != nil {
+		return &RediscoverError{Reason: fmt.Sprintf("a transaction (commit %s) too large for one Kafka transaction arrived during the backfill of %s.%s: resuming from the last checkpoint to relay it first",
+			checkpoint.LSN(c.txnCommit), c.window.Schema, c.window.Table)}
+	}
+	c.within = within{commit: c.txnCommit, changes: c.txnSeen}.text()
+	err := c.commit()
+	c.within = nil
+	return err
 }
 
 func (c *Capture) advance(lsn uint64) {

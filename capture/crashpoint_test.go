@@ -95,6 +95,7 @@ type world struct {
 	// transaction.
 	log        []record
 	checkpoint []byte
+	within     []byte
 	// activeAt is the cursor of the first committed checkpoint with the
 	// table active: every later change is owed to Kafka.
 	activeAt uint64
@@ -110,9 +111,10 @@ type world struct {
 	cancel  context.CancelFunc
 
 	violations []string
+	restarts   int // in-process restarts (ErrRediscover) of the current run
 }
 
-func newWorld(seed uint64, initial, txns int) *world {
+func newWorld(seed uint64, initial, txns, maxOps int) *world {
 	r := rand.New(rand.NewPCG(seed, 1))
 	w := &world{rows: map[int64]int64{}, versions: map[int64]int64{}, lsn: 0x1000, changed: make(chan struct{})}
 	for id := int64(1); id <= int64(initial); id++ {
@@ -124,7 +126,7 @@ func newWorld(seed uint64, initial, txns int) *world {
 	}
 	for range txns {
 		var txn []scriptOp
-		for range 1 + r.IntN(3) {
+		for range 1 + r.IntN(maxOps) {
 			id := 1 + r.Int64N(int64(initial)+10)
 			del := live[id] && r.IntN(4) == 0
 			live[id] = !del
@@ -397,7 +399,7 @@ func (k *fakeSink) Write(ctx context.Context, r event.Record) {
 	}
 }
 
-func (k *fakeSink) Commit(ctx context.Context, cp []byte) error {
+func (k *fakeSink) Commit(ctx context.Context, cp event.Checkpoint) error {
 	w := k.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -423,9 +425,9 @@ func (k *fakeSink) Commit(ctx context.Context, cp []byte) error {
 	}
 	// The broker commits the records and the checkpoint atomically.
 	w.log = append(w.log, w.open...)
-	w.checkpoint = slices.Clone(cp)
+	w.checkpoint, w.within = slices.Clone(cp.State), slices.Clone(cp.Within)
 	w.open, w.inTxn = nil, false
-	if st, err := checkpoint.Parse(cp); err == nil && w.activeAt == 0 && st.Bindings["public%2Ft"] != nil && st.Bindings["public%2Ft"].Mode == checkpoint.ModeActive {
+	if st, err := checkpoint.Parse(cp.State); err == nil && w.activeAt == 0 && st.Bindings["public%2Ft"] != nil && st.Bindings["public%2Ft"].Mode == checkpoint.ModeActive {
 		w.activeAt = w.durableCursor()
 	}
 	if crashAfter {
@@ -446,24 +448,41 @@ func (k *fakeSink) Pending() (int, int64) { return k.records, 0 }
 
 // runOnce runs the loop from the world's durable checkpoint until the
 // script is done and committed, or until the fault stops it.
-func runOnce(t *testing.T, w *world, mode string, faultAt int, f fault) (steps int, err error) {
+func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (steps int, err error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w.mu.Lock()
-	w.step, w.faultAt, w.fault, w.crashed, w.cancel, w.kind = 0, faultAt, f, false, cancel, ""
+	w.step, w.faultAt, w.fault, w.crashed, w.cancel, w.kind, w.restarts = 0, faultAt, f, false, cancel, "", 0
 	w.open, w.inTxn = nil, false // a restart: the broker aborted what was open
 	state, perr := checkpoint.Parse(w.checkpoint)
+	within := w.within
 	w.mu.Unlock()
 	if perr != nil {
 		t.Fatalf("checkpoint: %v", perr)
 	}
-	c := New(fakeDB{w}, &fakeSink{w: w}, state, []Binding{{
+	binding := Binding{
 		Schema: "public", Table: "t", StateKey: "public%2Ft", Topic: "t", Mode: mode,
 		KeyColumns: []string{"id"}, Columns: crashTable.Columns,
-	}}, Options{Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SlotBusyRetries: 0, Logger: testLogger()})
+	}
+	c := New(fakeDB{w}, &fakeSink{w: w}, state, []Binding{binding}, Options{Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split, Within: within, SlotBusyRetries: 0, Logger: testLogger()})
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	go func() {
+		err := c.Run(ctx)
+		for errors.Is(err, ErrRediscover) && ctx.Err() == nil {
+			// As the command does: a new run from the last checkpoint.
+			w.mu.Lock()
+			w.open, w.inTxn = nil, false
+			state, _ := checkpoint.Parse(w.checkpoint)
+			opts := c.opts
+			opts.Within = w.within
+			w.mu.Unlock()
+			w.restarts++
+			c = New(fakeDB{w}, &fakeSink{w: w}, state, []Binding{binding}, opts)
+			err = c.Run(ctx)
+		}
+		done <- err
+	}()
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
@@ -569,15 +588,21 @@ func TestCrashPoints(t *testing.T) {
 	for _, tc := range []struct {
 		name, mode  string
 		initialRows int
+		maxOps      int // changes per transaction, at most
+		split       int // SplitRecords (0: default)
 		exactlyOnce bool
 	}{
-		{"backfill", "", 30, false},
-		{"changes only", "Only Changes", 0, true},
+		{"backfill", "", 30, 3, 0, false},
+		{"changes only", "Only Changes", 0, 3, 0, true},
+		// Transactions of up to 8 changes split every 3 records, inside
+		// backfill windows too.
+		{"split transactions", "", 30, 8, 3, false},
+		{"split transactions, changes only", "Only Changes", 0, 8, 3, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The steps of a clean run bound the fault points.
-			clean := newWorld(7, tc.initialRows, 40)
-			total, err := runOnce(t, clean, tc.mode, 0, faultNone)
+			clean := newWorld(7, tc.initialRows, 40, tc.maxOps)
+			total, err := runOnce(t, clean, tc.mode, tc.split, 0, faultNone)
 			if err != nil {
 				t.Fatalf("clean run: %v", err)
 			}
@@ -585,8 +610,8 @@ func TestCrashPoints(t *testing.T) {
 			kinds := map[string]int{}
 			for _, f := range []fault{faultFail, faultCancel, faultCrash, faultCrashAfter} {
 				for k := 1; k <= total; k++ {
-					w := newWorld(7, tc.initialRows, 40)
-					_, err := runOnce(t, w, tc.mode, k, f)
+					w := newWorld(7, tc.initialRows, 40, tc.maxOps)
+					_, err := runOnce(t, w, tc.mode, tc.split, k, f)
 					scenario := fmt.Sprintf("%s at step %d (%s)", f, k, w.kind)
 					if w.kind == "" {
 						continue // this run had fewer steps
@@ -595,11 +620,11 @@ func TestCrashPoints(t *testing.T) {
 					switch {
 					case f == faultCancel && err != nil:
 						t.Errorf("%s: a stop request ended the run with %v", scenario, err)
-					case f == faultFail && err == nil && w.kind != stepConfirm:
+					case f == faultFail && err == nil && w.kind != stepConfirm && w.restarts == 0:
 						t.Errorf("%s: a failed step did not stop the run", scenario)
 					}
 					// Restart from what the broker and the slot hold, and finish.
-					if _, err := runOnce(t, w, tc.mode, 0, faultNone); err != nil {
+					if _, err := runOnce(t, w, tc.mode, tc.split, 0, faultNone); err != nil {
 						t.Fatalf("%s: restart: %v", scenario, err)
 					}
 					w.check(t, tc.exactlyOnce, scenario)

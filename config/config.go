@@ -300,6 +300,10 @@ type Batch struct {
 	MaxRecords int `yaml:"max_records"`
 	// MaxBytes is the most record bytes per transaction (default 16 MiB).
 	MaxBytes int64 `yaml:"max_bytes"`
+	// SplitRecords and SplitBytes split a PostgreSQL transaction larger
+	// than either across Kafka transactions (defaults 200000, 128 MiB).
+	SplitRecords int   `yaml:"split_records"`
+	SplitBytes   int64 `yaml:"split_bytes"`
 }
 
 // TLS configures TLS to Kafka.
@@ -378,7 +382,7 @@ func Defaults() *Config {
 			Format:             "json",
 			Envelope:           "flow",
 			Oversize:           "fail",
-			Batch:              Batch{MaxDelay: 100 * time.Millisecond, MaxRecords: 50000, MaxBytes: 16 << 20},
+			Batch:              Batch{MaxDelay: 100 * time.Millisecond, MaxRecords: 50000, MaxBytes: 16 << 20, SplitRecords: 200_000, SplitBytes: 128 << 20},
 			TransactionTimeout: 60 * time.Second,
 			ConnectTimeout:     60 * time.Second,
 			MaxMessageBytes:    1 << 20,

@@ -244,6 +244,8 @@ func (d *decoder) decodeKafka(o *object, k *Kafka) {
 	b.duration("max_delay", &k.Batch.MaxDelay)
 	intField(b, "max_records", &k.Batch.MaxRecords)
 	intField(b, "max_bytes", &k.Batch.MaxBytes)
+	intField(b, "split_records", &k.Batch.SplitRecords)
+	intField(b, "split_bytes", &k.Batch.SplitBytes)
 	o.duration("transaction_timeout", &k.TransactionTimeout)
 	o.duration("connect_timeout", &k.ConnectTimeout)
 	intField(o, "max_message_bytes", &k.MaxMessageBytes)

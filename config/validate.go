@@ -314,6 +314,12 @@ func (d *decoder) validateKafka(c *Config) {
 	if k.Batch.MaxBytes < 1 {
 		d.at("kafka.batch.max_bytes", "must be at least 1, got %d", k.Batch.MaxBytes)
 	}
+	if k.Batch.SplitRecords < 1 {
+		d.at("kafka.batch.split_records", "must be at least 1, got %d", k.Batch.SplitRecords)
+	}
+	if k.Batch.SplitBytes < 1 {
+		d.at("kafka.batch.split_bytes", "must be at least 1, got %d", k.Batch.SplitBytes)
+	}
 	if k.Truncates && k.Envelope != "debezium" {
 		d.at("kafka.truncates", "truncate events exist only in the debezium envelope (set kafka.envelope: debezium, or remove kafka.truncates)")
 	}

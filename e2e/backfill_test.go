@@ -292,10 +292,11 @@ func currentCheckpoint(t testing.TB, e *env) *checkpoint.State {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	raw, err := s.ReadCheckpoint(context.Background())
+	cp, err := s.ReadCheckpoint(context.Background())
 	if err != nil {
 		t.Fatalf("reading the checkpoint: %v", err)
 	}
+	raw := cp.State
 	if raw == nil {
 		return nil
 	}

@@ -76,6 +76,15 @@ var ErrSlotBusy = errors.New("replication slot is held by another process")
 // since discovery).
 var ErrTableChanged = errors.New("the table changed since it was discovered")
 
+// Checkpoint is what a commit makes durable together with its records: the
+// capture state (Flow's format; opaque to the sink) and, while a PostgreSQL
+// transaction too large for one Kafka transaction is relayed in parts, the
+// position inside it (opaque to the sink; nil otherwise).
+type Checkpoint struct {
+	State  []byte
+	Within []byte
+}
+
 // Record is one Kafka record to write.
 type Record struct {
 	Topic string

@@ -349,11 +349,11 @@ func refsOf(binds []capture.Binding) ([]source.TableRef, []string) {
 // runOnce runs the capture of binds from the last durable checkpoint.
 func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *source.Database, sink *kafka.Sink,
 	binds []capture.Binding, relations, rediscovered map[uint32]bool, observer capture.Observer, ready func()) error {
-	raw, err := sink.ReadCheckpoint(ctx)
+	cp, err := sink.ReadCheckpoint(ctx)
 	if err != nil {
 		return err
 	}
-	state, err := checkpoint.Parse(raw)
+	state, err := checkpoint.Parse(cp.State)
 	if err != nil {
 		return fmt.Errorf("reading the checkpoint of capture %q from %s: %w", cfg.CaptureName(), cfg.CheckpointTopic(), err)
 	}
@@ -388,6 +388,9 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 		MaxDelay:                cfg.Kafka.Batch.MaxDelay,
 		MaxRecords:              cfg.Kafka.Batch.MaxRecords,
 		MaxBytes:                cfg.Kafka.Batch.MaxBytes,
+		SplitRecords:            cfg.Kafka.Batch.SplitRecords,
+		SplitBytes:              cfg.Kafka.Batch.SplitBytes,
+		Within:                  cp.Within,
 		SourceTag:               cfg.Source.Advanced.SourceTag,
 		SlotBusyRetries:         cfg.Kafka.SlotBusyRetries,
 		ChunkSize:               cfg.ChunkSize(),

@@ -170,11 +170,12 @@ func checkCheckpoint(ctx context.Context, r *report, cfg *config.Config, sink *k
 		r.add(source.StatusOK, check, "none yet: the first run backfills every table", "")
 		return
 	}
-	raw, err := sink.ReadCheckpoint(ctx)
+	cp, err := sink.ReadCheckpoint(ctx)
 	if err != nil {
 		r.fail(check, err, "")
 		return
 	}
+	raw := cp.State
 	st, err := checkpoint.Parse(raw)
 	if err == nil {
 		err = st.Validate()

@@ -25,6 +25,8 @@ import (
 const (
 	HeaderOp  = "pg2kafka.op"
 	HeaderLSN = "pg2kafka.lsn"
+	// HeaderWithin carries event.Checkpoint.Within on a checkpoint record.
+	HeaderWithin = "pg2kafka.within"
 )
 
 type cfg struct {
@@ -274,14 +276,27 @@ func topicError(doing, topic string, err error) error {
 	return fmt.Errorf("kafka: %s topic %q: %w", doing, topic, err)
 }
 
-// ReadCheckpoint returns the capture's last committed checkpoint, or nil if
-// it has none. Call it after Init, so no predecessor's transaction is open.
-func (s *Sink) ReadCheckpoint(ctx context.Context) ([]byte, error) {
+// ReadCheckpoint returns the capture's last committed checkpoint; its State
+// is nil if it has none. Call it after Init, so no predecessor's transaction is open.
+func (s *Sink) ReadCheckpoint(ctx context.Context) (event.Checkpoint, error) {
+	var last event.Checkpoint
+	err := s.readCheckpoint(ctx, func(r *kgo.Record) {
+		last = event.Checkpoint{State: r.Value}
+		for _, h := range r.Headers {
+			if h.Key == HeaderWithin {
+				last.Within = h.Value
+			}
+		}
+	})
+	return last, err
+}
+
+func (s *Sink) readCheckpoint(ctx context.Context, found func(*kgo.Record)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
 	ends, err := s.adm.ListCommittedOffsets(ctx, s.cfg.checkpointTopic)
 	if err != nil {
-		return nil, s.unreachable("listing checkpoint offsets", err)
+		return s.unreachable("listing checkpoint offsets", err)
 	}
 	want := map[int32]kgo.Offset{}
 	stops := map[int32]int64{}
@@ -292,7 +307,7 @@ func (s *Sink) ReadCheckpoint(ctx context.Context) ([]byte, error) {
 		}
 	})
 	if len(want) == 0 {
-		return nil, nil
+		return nil
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.brokers...),
@@ -309,36 +324,31 @@ func (s *Sink) ReadCheckpoint(ctx context.Context) ([]byte, error) {
 	}
 	cons, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("creating the checkpoint reader: %w", err)
+		return fmt.Errorf("creating the checkpoint reader: %w", err)
 	}
 	defer cons.Close()
-	var last []byte
-	found := false
 	for len(stops) > 0 {
 		fs := cons.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
+			return s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
 		}
 		var ferr error
 		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
 		if ferr != nil {
-			return nil, topicError("reading", s.cfg.checkpointTopic, ferr)
+			return topicError("reading", s.cfg.checkpointTopic, ferr)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			// Control records (transaction markers) are kept so that the
 			// last offset before the stable offset is always seen.
 			if !r.Attrs.IsControl() && string(r.Key) == s.cfg.capture {
-				last, found = r.Value, true
+				found(r)
 			}
 			if stop, ok := stops[r.Partition]; ok && r.Offset+1 >= stop {
 				delete(stops, r.Partition)
 			}
 		})
 	}
-	if !found || last == nil {
-		return nil, nil
-	}
-	return last, nil
+	return nil
 }
 
 // Begin opens a transaction (transactional mode); writes follow.
@@ -412,9 +422,12 @@ func (s *Sink) takeErr() error {
 // record is acknowledged. When Commit returns nil the checkpoint is durable
 // and its cursor may be confirmed to PostgreSQL; on error nothing of the
 // batch may be assumed written and the caller must stop.
-func (s *Sink) Commit(ctx context.Context, checkpoint []byte) error {
+func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) error {
 	defer func() { s.records, s.bytes = 0, 0 }()
-	cp := &kgo.Record{Topic: s.cfg.checkpointTopic, Key: []byte(s.cfg.capture), Value: checkpoint}
+	cp := &kgo.Record{Topic: s.cfg.checkpointTopic, Key: []byte(s.cfg.capture), Value: checkpoint.State}
+	if checkpoint.Within != nil {
+		cp.Headers = []kgo.RecordHeader{{Key: HeaderWithin, Value: checkpoint.Within}}
+	}
 	if s.cfg.transactionalID == "" {
 		if err := s.cl.Flush(ctx); err != nil {
 			return fmt.Errorf("kafka: flushing records: %w", err)

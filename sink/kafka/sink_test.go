@@ -59,7 +59,7 @@ func TestCommitAndReadCheckpoint(t *testing.T) {
 			brokers := kafkatest.Brokers(t)
 			s := newSink(t, brokers, "t1", txn)
 			ctx := context.Background()
-			if cp, err := s.ReadCheckpoint(ctx); err != nil || cp != nil {
+			if cp, err := s.ReadCheckpoint(ctx); err != nil || cp.State != nil {
 				t.Fatalf("fresh topic: checkpoint %q, %v; want none", cp, err)
 			}
 			for i := 1; i <= 3; i++ {
@@ -67,13 +67,13 @@ func TestCommitAndReadCheckpoint(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.Write(ctx, event.Record{Topic: "t1", Key: []byte(fmt.Sprint(i)), Value: []byte("v"), Op: []byte("c"), LSN: []byte("0/1")})
-				if err := s.Commit(ctx, []byte(fmt.Sprintf(`{"cursor":"0/%d"}`, i))); err != nil {
+				if err := s.Commit(ctx, event.Checkpoint{State: []byte(fmt.Sprintf(`{"cursor":"0/%d"}`, i))}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			cp, err := s.ReadCheckpoint(ctx)
-			if err != nil || string(cp) != `{"cursor":"0/3"}` {
-				t.Fatalf("checkpoint %q, %v; want the third", cp, err)
+			if err != nil || string(cp.State) != `{"cursor":"0/3"}` {
+				t.Fatalf("checkpoint %q, %v; want the third", cp.State, err)
 			}
 			if recs := readCommitted(t, brokers, "t1"); len(recs) != 3 {
 				t.Fatalf("got %d records, want 3", len(recs))
@@ -94,7 +94,7 @@ func TestSuccessorFencesPredecessor(t *testing.T) {
 		t.Fatal(err)
 	}
 	old.Write(ctx, event.Record{Topic: "t2", Key: []byte("1"), Value: []byte("committed")})
-	if err := old.Commit(ctx, []byte(`{"cursor":"0/1"}`)); err != nil {
+	if err := old.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/1"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := old.Begin(); err != nil {
@@ -107,17 +107,17 @@ func TestSuccessorFencesPredecessor(t *testing.T) {
 
 	successor := newSink(t, brokers, "t2", true) // Init loads the producer ID: fences
 	cp, err := successor.ReadCheckpoint(ctx)
-	if err != nil || string(cp) != `{"cursor":"0/1"}` {
-		t.Fatalf("successor read checkpoint %q, %v; want the last committed one", cp, err)
+	if err != nil || string(cp.State) != `{"cursor":"0/1"}` {
+		t.Fatalf("successor read checkpoint %q, %v; want the last committed one", cp.State, err)
 	}
-	if err := old.Commit(ctx, []byte(`{"cursor":"0/2"}`)); err == nil {
+	if err := old.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/2"}`)}); err == nil {
 		t.Fatal("the fenced predecessor committed")
 	}
 	recs := readCommitted(t, brokers, "t2")
 	if len(recs) != 1 || string(recs[0].Value) != "committed" {
 		t.Fatalf("read_committed sees %d records; want only the committed one", len(recs))
 	}
-	if cp, _ := successor.ReadCheckpoint(ctx); string(cp) != `{"cursor":"0/1"}` {
+	if cp, _ := successor.ReadCheckpoint(ctx); string(cp.State) != `{"cursor":"0/1"}` {
 		t.Fatalf("after the fenced commit the checkpoint is %q", cp)
 	}
 }
@@ -137,7 +137,7 @@ func TestOversizedRecordFailsClearly(t *testing.T) {
 	}
 	_ = s.Begin()
 	s.Write(ctx, event.Record{Topic: "t3", Key: []byte(`{"id":7}`), Value: make([]byte, 128<<10)})
-	err = s.Commit(ctx, []byte(`{"cursor":"0/9"}`))
+	err = s.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/9"}`)})
 	if err == nil {
 		t.Fatal("oversized record committed")
 	}
@@ -146,7 +146,7 @@ func TestOversizedRecordFailsClearly(t *testing.T) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
 	}
-	if cp, _ := s.ReadCheckpoint(ctx); cp != nil {
+	if cp, _ := s.ReadCheckpoint(ctx); cp.State != nil {
 		t.Fatalf("checkpoint %q committed with a failed batch", cp)
 	}
 }
