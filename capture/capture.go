@@ -188,6 +188,10 @@ type Options struct {
 	// their binding by OID, or else by name, and never cause another (a
 	// dropped table's changes, replayed under its old name, say).
 	Rediscovered map[uint32]bool
+	// Rediscover delivers, when the caller's periodic discovery saw the
+	// tables change, why: the run then ends with ErrRediscover at the next
+	// point where it can (between stream batches or backfill chunks).
+	Rediscover <-chan string
 	// Ready, when set, is called once the capture streams.
 	Ready func()
 	// Logger receives the loop's logs.
@@ -407,6 +411,11 @@ func (c *Capture) run(ctx context.Context) error {
 			// Between chunks: the last chunk committed, the batch is whole.
 			return c.stop(errStopAsked)
 		}
+		select {
+		case reason := <-c.opts.Rediscover:
+			return c.stop(&RediscoverError{Reason: reason})
+		default:
+		}
 		b := c.nextBackfill()
 		if c.prefetched != nil {
 			b = c.prefetched.b
@@ -537,6 +546,8 @@ func (c *Capture) streamForever(ctx context.Context) error {
 			if err := c.maybeCommit(true); err != nil {
 				return err
 			}
+		case reason := <-c.opts.Rediscover:
+			return &RediscoverError{Reason: reason}
 		}
 		if c.batchDirty {
 			timer.Reset(max(time.Until(c.batchStart.Add(c.opts.MaxDelay)), 0))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -274,11 +275,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	// its last durable checkpoint, in this process.
 	rediscovered := map[uint32]bool{}
 	for {
-		relations := map[uint32]bool{}
-		for _, t := range tables {
-			relations[t.OID] = true
-		}
-		err := runOnce(ctx, cfg, log, db, sink, binds, relations, rediscovered, observer, ready)
+		err := runOnce(ctx, cfg, log, db, sink, binds, tables, rediscovered, observer, ready)
 		var rd *capture.RediscoverError
 		if !errors.As(err, &rd) || ctx.Err() != nil {
 			return err
@@ -346,9 +343,60 @@ func refsOf(binds []capture.Binding) ([]source.TableRef, []string) {
 	return refs, topics
 }
 
+// watchTables discovers the tables every rediscovery_interval on a
+// connection of its own and says why on changed when the published tables
+// differ from tables (by OID and name): a table added with rows and no
+// changes yet is otherwise only seen at its first change.
+func watchTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, tables []*source.DiscoveredTable, changed chan<- string) {
+	known := map[uint32]string{}
+	for _, t := range tables {
+		if t.Published {
+			known[t.OID] = t.Schema + "." + t.Name
+		}
+	}
+	tick := time.NewTicker(cfg.Source.Advanced.RediscoveryInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		db, now, err := connectAndDiscover(ctx, cfg)
+		if err != nil {
+			log.Warn().Err(err).Msg("periodic discovery failed; trying again at the next interval")
+			continue
+		}
+		db.Close()
+		seen := 0
+		for _, t := range now {
+			if !t.Published {
+				continue
+			}
+			seen++
+			if name, ok := known[t.OID]; !ok || name != t.Schema+"."+t.Name {
+				changed <- fmt.Sprintf("periodic discovery: table %s.%s is new or renamed", t.Schema, t.Name)
+				return
+			}
+		}
+		if seen != len(known) {
+			changed <- "periodic discovery: a published table left the publication"
+			return
+		}
+	}
+}
+
 // runOnce runs the capture of binds from the last durable checkpoint.
 func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *source.Database, sink *kafka.Sink,
-	binds []capture.Binding, relations, rediscovered map[uint32]bool, observer capture.Observer, ready func()) error {
+	binds []capture.Binding, tables []*source.DiscoveredTable, rediscovered map[uint32]bool, observer capture.Observer, ready func()) error {
+	relations := map[uint32]bool{}
+	for _, t := range tables {
+		relations[t.OID] = true
+	}
+	changed := make(chan string, 1)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go watchTables(watchCtx, cfg, log, tables, changed)
 	cp, err := sink.ReadCheckpoint(ctx)
 	if err != nil {
 		return err
@@ -396,6 +444,7 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 		ChunkSize:               cfg.ChunkSize(),
 		CommitTimeout:           cfg.Kafka.TransactionTimeout,
 		Relations:               relations,
+		Rediscover:              changed,
 		Rediscovered:            rediscovered,
 		Logger:                  log,
 	})
