@@ -46,7 +46,7 @@ func TestLargeTransaction(t *testing.T) {
 }
 
 // peakRSS reads a process's high-water resident set size.
-func peakRSS(t *testing.T, pid int) int64 {
+func peakRSS(t testing.TB, pid int) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
