@@ -100,7 +100,9 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (even
 	s := &Stream{
 		conn:  conn,
 		types: newTypeCache(func(ctx context.Context) (*pgx.Conn, error) { return connectQuery(ctx, cfg) }),
-		out:   make(chan []event.Item, 4),
+		out:   make(chan []event.Item),
+		ready: make(chan struct{}, 1),
+		taken: make(chan struct{}, 1),
 		done:  make(chan struct{}),
 		rels:  map[uint32]*event.Table{},
 		// Changes before the first commit seen carry the start as loc[0].

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,7 +41,20 @@ type Stream struct {
 	batch    []event.Item
 	newBuf   []event.Value
 	oldBuf   []event.Value
+
+	// Group commit: decoded items wait in pending while the consumer is
+	// busy (committing a Kafka transaction, typically), and it takes all
+	// of them at once, so the batches it commits grow with the cost of a
+	// commit instead of the stream waiting one transaction a commit.
+	mu      sync.Mutex
+	pending []event.Item
+	ready   chan struct{} // pending became non-empty
+	taken   chan struct{} // the forwarder took pending
 }
+
+// maxPending bounds the items waiting for the consumer; the decoder waits
+// (sending status updates) beyond it.
+const maxPending = 16 * batchItems
 
 // C delivers batches of items. It is closed when the stream ends; Err then
 // tells why.
@@ -74,7 +88,42 @@ func (s *Stream) run(ctx context.Context) {
 		_ = s.conn.Close(cctx)
 		cancel()
 	}()
+	fctx, stopForward := context.WithCancel(ctx)
+	forwarded := make(chan struct{})
+	go func() {
+		defer close(forwarded)
+		s.forward(fctx)
+	}()
 	s.err = s.loop(ctx)
+	stopForward()
+	<-forwarded
+}
+
+// forward hands everything pending to the consumer, one batch per receive.
+func (s *Stream) forward(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.ready:
+		}
+		s.mu.Lock()
+		b := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+		if len(b) == 0 {
+			continue
+		}
+		select {
+		case s.taken <- struct{}{}:
+		default:
+		}
+		select {
+		case s.out <- b:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (s *Stream) sendStatus(reply bool) error {
@@ -161,23 +210,38 @@ func (s *Stream) loop(ctx context.Context) error {
 	}
 }
 
-// flush hands the current batch to the consumer, sending status updates
-// while it waits so a slow consumer never gets the connection dropped.
+// flush adds the current batch to what waits for the consumer; past
+// maxPending it waits for the consumer, sending status updates meanwhile so
+// a slow consumer never gets the connection dropped.
 func (s *Stream) flush(ctx context.Context, nextStatus *time.Time) error {
 	if len(s.batch) == 0 {
 		return nil
 	}
 	for {
+		s.mu.Lock()
+		if len(s.pending) == 0 || len(s.pending)+len(s.batch) <= maxPending {
+			if s.pending == nil {
+				s.pending = make([]event.Item, 0, max(len(s.batch), batchItems/4))
+			}
+			s.pending = append(s.pending, s.batch...)
+			s.mu.Unlock()
+			clear(s.batch) // the consumer owns the values now
+			s.batch = s.batch[:0]
+			select {
+			case s.ready <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		s.mu.Unlock()
 		wait := time.Until(*nextStatus)
 		if wait < 0 {
 			wait = 0
 		}
 		timer := time.NewTimer(wait)
 		select {
-		case s.out <- s.batch:
+		case <-s.taken:
 			timer.Stop()
-			s.batch = make([]event.Item, 0, batchItems/4)
-			return nil
 		case <-ctx.Done():
 			timer.Stop()
 			return nil
