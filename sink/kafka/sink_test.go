@@ -55,7 +55,7 @@ func readCommitted(t *testing.T, brokers []string, topic string) []*kgo.Record {
 func TestCommitAndReadCheckpoint(t *testing.T) {
 	for _, txn := range []bool{true, false} {
 		t.Run(fmt.Sprintf("transactional=%v", txn), func(t *testing.T) {
-			brokers := kafkatest.Brokers(t)
+			brokers := kafkatest.Fake(t)
 			s := newSink(t, brokers, "t1", txn)
 			ctx := context.Background()
 			if cp, err := s.ReadCheckpoint(ctx); err != nil || cp != nil {
@@ -86,7 +86,7 @@ func TestCommitAndReadCheckpoint(t *testing.T) {
 // see it), its commit fails, and the successor reads the last committed
 // checkpoint.
 func TestSuccessorFencesPredecessor(t *testing.T) {
-	brokers := kafkatest.Brokers(t)
+	brokers := kafkatest.Fake(t)
 	ctx := context.Background()
 	old := newSink(t, brokers, "t2", true)
 	if err := old.Begin(); err != nil {
@@ -124,7 +124,7 @@ func TestSuccessorFencesPredecessor(t *testing.T) {
 // A record larger than the producer accepts fails the commit with an error
 // naming the topic and key, and nothing of the batch is committed.
 func TestOversizedRecordFailsClearly(t *testing.T) {
-	brokers := kafkatest.Brokers(t)
+	brokers := kafkatest.Fake(t)
 	s, err := New(brokers, Checkpoints("t3.checkpoints", "cap"), Transactional("pg2kafka-test-t3"), MaxRecordBytes(64<<10))
 	if err != nil {
 		t.Fatal(err)
