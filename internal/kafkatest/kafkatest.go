@@ -328,7 +328,9 @@ func (b *Broker) PID() int { return b.cmd.Process.Pid }
 
 // Pause stops the broker process (SIGSTOP): it holds its connections but
 // answers nothing until Resume. The test's cleanup resumes it, so that a
-// test cannot leave the shared broker paused.
+// test cannot leave the broker paused. Pausing the shared broker (Real)
+// stalls every test using it: a test that pauses it must not run in
+// parallel with others, or should Start a broker of its own.
 func (b *Broker) Pause(t testing.TB) {
 	t.Helper()
 	b.mu.Lock()
