@@ -180,7 +180,7 @@ func TestContainers(t *testing.T) {
 	// The checkpoint topic holds the capture's committed state.
 	var cps int
 	for _, r := range e.settle(e.prefix+".checkpoints", time.Second) {
-		if string(r.Key) == "flow_slot" && r.Value != nil {
+		if string(r.Key) == e.capture("flow_slot") && r.Value != nil {
 			cps++
 		}
 	}

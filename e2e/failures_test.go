@@ -233,12 +233,7 @@ func TestFailurePrerequisites(t *testing.T) {
 	}
 }
 
-func failPrefix() string {
-	if kafkatest.External() {
-		return fmt.Sprintf("t%d", time.Now().UnixNano())
-	}
-	return "pg2kafka"
-}
+func failPrefix() string { return uniquePrefix() }
 
 // An unreachable Kafka cluster, a topic pg2kafka may not use and wrong SASL
 // credentials each end pg2kafka (exit 1) with one error naming the cause
@@ -274,7 +269,7 @@ func TestFailureKafka(t *testing.T) {
 				}}
 			},
 			timeout: 60 * time.Second,
-			phrases: []string{`topic "` + "pg2kafka.public.items" + `"`, "not authorized"},
+			phrases: []string{`topic "{items}"`, "not authorized"}, // {items}: the test's topic
 		},
 		{
 			name: "wrong SASL password",
@@ -302,7 +297,11 @@ func TestFailureKafka(t *testing.T) {
 				`INSERT INTO items VALUES (1)`)
 			fc := c.setup(t, e)
 			code, out := e.runToExit(failConfig(e, fc), c.timeout)
-			failCheckOutput(t, code, 1, 1, out, c.phrases...)
+			var phrases []string
+			for _, p := range c.phrases {
+				phrases = append(phrases, strings.ReplaceAll(p, "{items}", e.topic("items")))
+			}
+			failCheckOutput(t, code, 1, 1, out, phrases...)
 			failNoSlot(t, e.dbURL)
 		})
 	}

@@ -42,8 +42,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building pg2kafka: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
-	pgtest.Main(m)
+	code := m.Run()
+	kafkatest.StopShared()
+	pgtest.StopShared()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // env is one test's database and Kafka cluster.
@@ -64,12 +67,29 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := pgtest.Shared(t)
 	e := &env{t: t, dbURL: srv.NewDatabase(t), brokers: kafkatest.Brokers(t), dir: t.TempDir()}
-	e.prefix = "pg2kafka"
-	if kafkatest.External() {
-		e.prefix = fmt.Sprintf("t%d", time.Now().UnixNano())
-	}
+	e.prefix = uniquePrefix()
 	e.exec(`CREATE PUBLICATION flow_publication`)
 	return e
+}
+
+// uniquePrefix returns the topic prefix of a test: "pg2kafka" on a kfake
+// cluster of its own, a unique one on a cluster that tests share.
+func uniquePrefix() string {
+	if kafkatest.Shared() {
+		return fmt.Sprintf("t%d", time.Now().UnixNano())
+	}
+	return "pg2kafka"
+}
+
+// capture returns the capture name (the checkpoint record key) of the
+// test's capture of slot: on a shared cluster config sets kafka.capture to
+// the test's unique prefix, so that the transactional ID ("pg2kafka-" and
+// the capture name) is the test's own too; else the default, the slot.
+func (e *env) capture(slot string) string {
+	if kafkatest.Shared() {
+		return e.prefix
+	}
+	return slot
 }
 
 func (e *env) exec(sql ...string) { e.t.Helper(); pgtest.Exec(e.t, e.dbURL, sql...) }
@@ -129,6 +149,9 @@ func (e *env) config(opts ...configOpts) string {
 		o.log = []string{"level: info", "format: json"}
 	}
 	kafka := append(append([]string(nil), e.kafka...), o.kafka...)
+	if kafkatest.Shared() && !strings.Contains(strings.Join(kafka, "\n"), "capture:") {
+		kafka = append(kafka, "capture: "+e.prefix)
+	}
 	body := fmt.Sprintf(`source:
   address: "%s:%d"
   user: %s
@@ -387,7 +410,7 @@ func checkpointCursor(t testing.TB, e *env, slot string) uint64 {
 	t.Helper()
 	var cursor uint64
 	for _, r := range e.settle(e.prefix+".checkpoints", 300*time.Millisecond) {
-		if string(r.Key) != slot || r.Value == nil {
+		if string(r.Key) != e.capture(slot) || r.Value == nil {
 			continue
 		}
 		var st struct {

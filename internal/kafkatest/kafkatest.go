@@ -1,34 +1,381 @@
-// Package kafkatest gives tests a Kafka cluster: franz-go's kfake broker in
-// process (it speaks the real wire protocol, transactions included), or the
-// external cluster named by PG2KAFKA_TEST_KAFKA_BROKERS.
+// Package kafkatest gives tests a Kafka cluster: a real Apache Kafka broker
+// (kafka.sh fetches a pinned release from Maven Central into a cache outside
+// the repository and starts it as a single KRaft node on loopback), shared by
+// every test of one test binary; or franz-go's kfake broker in process, fresh
+// per test; or the external cluster named by PG2KAFKA_TEST_KAFKA_BROKERS.
+//
+// Brokers picks one for a test: the external cluster when EnvBrokers is set,
+// else the shared real broker unless PG2KAFKA_TEST_KAFKA=kfake, falling back
+// to kfake (with a log line saying so) when Java or Maven is missing, unless
+// PG2KAFKA_TEST_KAFKA=real demands the real broker. Fake always gives kfake;
+// unit tests and tests of kfake-only features (its TLS, SASL, ACLs) use it.
+//
+// On a shared cluster (see Shared) tests must name their topics,
+// transactional IDs and checkpoint topics uniquely.
 package kafkatest
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // EnvBrokers names the environment variable listing external brokers
 // (comma-separated) for the tests to use instead of kfake.
 const EnvBrokers = "PG2KAFKA_TEST_KAFKA_BROKERS"
 
+// EnvKafka names the environment variable choosing the broker Brokers
+// gives: "real" (the shared real broker; fail without Java and Maven),
+// "kfake" (kfake for every test), or "auto"/empty (real when Java and Maven
+// are there, else kfake).
+const EnvKafka = "PG2KAFKA_TEST_KAFKA"
+
 // External reports whether the tests run against an external cluster.
 func External() bool { return os.Getenv(EnvBrokers) != "" }
 
-// Brokers returns seed brokers for the test: the external cluster's, or a
-// fresh in-process kfake cluster's that is closed when the test ends.
+// Shared reports whether the brokers Brokers gave are shared with other
+// tests (an external cluster or the shared real broker), so that a test must
+// use topic names, transactional IDs and capture names of its own. Call it
+// after Brokers.
+func Shared() bool {
+	if External() {
+		return true
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return shared != nil
+}
+
+// Brokers returns seed brokers for the test: the external cluster's, the
+// shared real broker's, or (with kfake options, with
+// PG2KAFKA_TEST_KAFKA=kfake, or when the real broker cannot be had and
+// PG2KAFKA_TEST_KAFKA is not "real") a fresh kfake cluster's, closed when
+// the test ends.
 func Brokers(t testing.TB, opts ...kfake.Opt) []string {
 	t.Helper()
 	if env := os.Getenv(EnvBrokers); env != "" {
 		return strings.Split(env, ",")
 	}
+	if len(opts) > 0 {
+		return Fake(t, opts...)
+	}
+	switch mode := os.Getenv(EnvKafka); mode {
+	case "kfake":
+		return Fake(t)
+	case "", "auto", "real":
+		b, err := startShared()
+		if err == nil {
+			return []string{b.Addr}
+		}
+		var missing *missingTools
+		if mode != "real" && errors.As(err, &missing) {
+			fallbackOnce.Do(func() {
+				fmt.Fprintf(os.Stderr, "kafkatest: no real Kafka broker (%v); using kfake (set %s=real to require one)\n", err, EnvKafka)
+			})
+			t.Logf("kafkatest: using kfake, not a real Kafka broker: %v", err)
+			return Fake(t)
+		}
+		t.Fatalf("kafkatest: %v", err)
+	default:
+		t.Fatalf("kafkatest: %s=%q: want real, kfake or auto", EnvKafka, mode)
+	}
+	return nil
+}
+
+// Fake returns the seed brokers of a fresh in-process kfake cluster (one
+// broker, with opts) that is closed when the test ends.
+func Fake(t testing.TB, opts ...kfake.Opt) []string {
+	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
 	if err != nil {
 		t.Fatalf("kafkatest: starting kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()
+}
+
+// Broker is a real Kafka broker (combined broker and KRaft controller)
+// started by kafka.sh.
+type Broker struct {
+	// Addr is the broker's PLAINTEXT listener, 127.0.0.1:port.
+	Addr string
+	// Dir holds server.properties, the log directory and kafka.log.
+	Dir string
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	mu     sync.Mutex
+	paused bool
+}
+
+var (
+	mu           sync.Mutex
+	shared       *Broker
+	sharedErr    error
+	fallbackOnce sync.Once
+)
+
+// Real returns the real broker shared by this test binary, starting it on
+// first use. It fails the test when none can be had (Java or Maven missing,
+// no network for the first download, a broker that does not start).
+func Real(t testing.TB) *Broker {
+	t.Helper()
+	b, err := startShared()
+	if err != nil {
+		t.Fatalf("kafkatest: %v", err)
+	}
+	return b
+}
+
+func startShared() (*Broker, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if shared != nil || sharedErr != nil {
+		return shared, sharedErr
+	}
+	shared, sharedErr = Start()
+	return shared, sharedErr
+}
+
+// Main runs the tests of a package and then stops the shared broker, if one
+// was started. Call it from TestMain, or call StopShared after m.Run.
+func Main(m *testing.M) {
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
+// StopShared stops the shared broker, if one was started.
+func StopShared() {
+	mu.Lock()
+	defer mu.Unlock()
+	if shared != nil {
+		shared.Stop()
+		shared = nil
+	}
+}
+
+// missingTools is the error of a machine without Java or Maven.
+type missingTools struct{ msg string }
+
+func (e *missingTools) Error() string { return e.msg }
+
+// Script returns the path of kafka.sh, next to this file.
+func Script() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if ok {
+		p := filepath.Join(filepath.Dir(file), "kafka.sh")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	// Built with -trimpath: look upwards from the working directory.
+	dir, _ := os.Getwd()
+	for dir != "" && dir != "/" {
+		p := filepath.Join(dir, "internal", "kafkatest", "kafka.sh")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		dir = filepath.Dir(dir)
+	}
+	return "", errors.New("kafka.sh not found next to kafkatest.go nor under internal/kafkatest of a parent directory")
+}
+
+// Start fetches Kafka (once per machine, into the cache of kafka.sh) and
+// starts a new broker in a temporary directory on free loopback ports; it
+// returns once the broker answers a metadata request. The caller must Stop
+// it.
+func Start() (*Broker, error) {
+	script, err := Script()
+	if err != nil {
+		return nil, err
+	}
+	for _, tool := range []string{"java", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, &missingTools{tool + " not found (apt-get install -y openjdk-17-jre-headless)"}
+		}
+	}
+	fetch := exec.Command(script, "fetch")
+	var fetchErr bytes.Buffer
+	fetch.Stderr = &fetchErr
+	if _, err := fetch.Output(); err != nil {
+		msg := strings.TrimSpace(fetchErr.String())
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == 3 {
+			return nil, &missingTools{msg}
+		}
+		return nil, fmt.Errorf("fetching Kafka with %s: %v\n%s", script, err, msg)
+	}
+	// A port taken between choosing it and the broker binding it is worth
+	// a retry.
+	var last error
+	for attempt := 0; attempt < 3; attempt++ {
+		b, err := start(script)
+		if err == nil {
+			return b, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+func start(script string) (*Broker, error) {
+	dir, err := os.MkdirTemp("", "pg2kafka-kafkatest-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the broker's directory: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	ctrl, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	out, err := os.Create(filepath.Join(dir, "stdout.log"))
+	if err != nil {
+		return nil, fmt.Errorf("creating the broker's output file: %w", err)
+	}
+	defer out.Close()
+	cmd := exec.Command(script, "start", dir, fmt.Sprint(port), fmt.Sprint(ctrl))
+	cmd.Stdout, cmd.Stderr = out, out
+	// kafka.sh execs java, so cmd's PID is the broker's. Pdeathsig: the
+	// broker goes when the test binary dies, however it dies (SIGKILL, as
+	// SIGTERM would wait on a paused broker).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", script, err)
+	}
+	b := &Broker{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(b.exited) }()
+
+	started := time.Now()
+	deadline := started.Add(120 * time.Second)
+	for {
+		err := b.ping(2 * time.Second)
+		if err == nil {
+			return b, nil
+		}
+		select {
+		case <-b.exited:
+			logs := b.logs()
+			b.Stop()
+			return nil, fmt.Errorf("the Kafka broker exited before answering (%s)\n%s", cmd.ProcessState, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			logs := b.logs()
+			b.Stop()
+			return nil, fmt.Errorf("the Kafka broker did not answer within %s: %v\n%s", time.Since(started).Round(time.Second), err, logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// ping asks the broker for the cluster's metadata and wants itself back as
+// a broker and a controller.
+func (b *Broker) ping(timeout time.Duration) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.RetryTimeout(timeout), kgo.DialTimeout(timeout))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	m, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		return err
+	}
+	if len(m.Brokers) == 0 || m.Controller < 0 {
+		return fmt.Errorf("metadata names %d brokers, controller %d", len(m.Brokers), m.Controller)
+	}
+	return nil
+}
+
+// logs returns the script's output and the broker's log, for an error.
+func (b *Broker) logs() string {
+	var s strings.Builder
+	for _, name := range []string{"stdout.log", "format.log", "kafka.log"} {
+		text, err := os.ReadFile(filepath.Join(b.Dir, name))
+		if err != nil || len(text) == 0 {
+			continue
+		}
+		if len(text) > 8000 {
+			text = text[len(text)-8000:]
+		}
+		fmt.Fprintf(&s, "--- %s\n%s\n", name, text)
+	}
+	return s.String()
+}
+
+// PID is the broker's process ID.
+func (b *Broker) PID() int { return b.cmd.Process.Pid }
+
+// Pause stops the broker process (SIGSTOP): it holds its connections but
+// answers nothing until Resume. The test's cleanup resumes it, so that a
+// test cannot leave the broker paused. Pausing the shared broker (Real)
+// stalls every test using it: a test that pauses it must not run in
+// parallel with others, or should Start a broker of its own.
+func (b *Broker) Pause(t testing.TB) {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("kafkatest: pausing the broker (pid %d): %v", b.PID(), err)
+	}
+	if !b.paused {
+		b.paused = true
+		t.Cleanup(func() { b.Resume(t) })
+	}
+}
+
+// Resume continues a paused broker (SIGCONT).
+func (b *Broker) Resume(t testing.TB) {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.paused {
+		return
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Errorf("kafkatest: resuming the broker (pid %d): %v", b.PID(), err)
+	}
+	b.paused = false
+}
+
+// Stop kills the broker and removes its directory. The data is throwaway,
+// so there is no controlled shutdown to wait for.
+func (b *Broker) Stop() {
+	if b.cmd.Process != nil {
+		_ = b.cmd.Process.Signal(syscall.SIGKILL) // works on a paused process too
+		select {
+		case <-b.exited:
+		case <-time.After(20 * time.Second):
+		}
+	}
+	_ = os.RemoveAll(b.Dir)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

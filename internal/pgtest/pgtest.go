@@ -340,3 +340,12 @@ func ServerOwner() (uid, gid int, other bool, err error) {
 	}
 	return int(cred.Uid), int(cred.Gid), true, nil
 }
+
+// StopShared stops the shared server, if this package started one: for a
+// TestMain that runs m itself and stops other shared resources too (Main
+// both runs the tests and exits).
+func StopShared() {
+	if shared != nil {
+		shared.Stop()
+	}
+}

@@ -119,6 +119,11 @@ type Sink struct {
 	firstErr error
 	records  int
 	bytes    int64
+
+	// failed is the error of a Commit that failed: its batch's records are
+	// aborted or of unknown fate, so no later Commit may write a checkpoint
+	// that covers them.
+	failed error
 }
 
 // New connects a sink to brokers. Nothing is sent until Init.
@@ -421,9 +426,19 @@ func (s *Sink) takeErr() error {
 // commit atomically; otherwise the checkpoint is written only after every
 // record is acknowledged. When Commit returns nil the checkpoint is durable
 // and its cursor may be confirmed to PostgreSQL; on error nothing of the
-// batch may be assumed written and the caller must stop.
-func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) error {
+// batch may be assumed written and the caller must stop: every later Commit
+// fails too (wrapping the first error), as its checkpoint would cover the
+// lost records.
+func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err error) {
 	defer func() { s.records, s.bytes = 0, 0 }()
+	if s.failed != nil {
+		return fmt.Errorf("kafka: not committing a checkpoint after a failed commit, whose records it would skip: %w", s.failed)
+	}
+	defer func() {
+		if err != nil {
+			s.failed = err
+		}
+	}()
 	cp := &kgo.Record{Topic: s.cfg.checkpointTopic, Key: []byte(s.cfg.capture), Value: checkpoint.State}
 	if checkpoint.Within != nil {
 		cp.Headers = []kgo.RecordHeader{{Key: HeaderWithin, Value: checkpoint.Within}}

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# kafka.sh — a real Apache Kafka broker for pg2kafka's tests, without Docker.
+#
+#   kafka.sh fetch                      download Kafka (once); print its lib dir
+#   kafka.sh start DIR PORT CTRL_PORT   format DIR and exec a combined
+#                                       broker+controller on 127.0.0.1:PORT
+#                                       (controller on 127.0.0.1:CTRL_PORT)
+#
+# The Go helper internal/kafkatest (kafkatest.Real) runs `start` in a fresh
+# temporary directory and stops the broker by its PID (start execs java, so
+# the script's PID is the broker's).
+#
+# Kafka comes from Maven Central, not from a release tarball: the artifact
+# org.apache.kafka:kafka_2.13:$KAFKA_VERSION with its runtime dependencies,
+# copied by `mvn dependency:copy-dependencies` from a generated pom into
+# ${PG2KAFKA_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pg2kafka/kafka-$KAFKA_VERSION}/libs.
+# The cache is outside the repository and reused across runs; a file named
+# .complete marks a finished download, and flock serializes concurrent
+# fetches. The classpath is every jar in libs/.
+#
+# Notes, found empirically on Debian 12 (OpenJDK 17, Maven 3.8.7), Nov 2026:
+# - Maven Central serves kafka_2.13 4.0.0 ... 4.4.0; 4.4.0 is pinned. The
+#   first fetch downloads about 45 MB (44 jars, ~43 MB of libs plus the
+#   Maven plugins) and took about 10 s here; later runs reuse the cache.
+# - kafka_2.13's pom brings the whole server (kafka-server, -raft,
+#   -metadata, -storage, the group/transaction/share coordinators, scala),
+#   and log4j-api/-core, but no SLF4J binding: Kafka then logs nothing
+#   (SLF4J's NOP logger). log4j-slf4j-impl is added so that warnings and
+#   errors reach DIR/kafka.log (see log4j2.properties below).
+# - What bin/kafka-storage.sh runs in 4.x is kafka.tools.StorageTool (in
+#   kafka_2.13.jar): `random-uuid`, then `format -t UUID -c server.properties
+#   --standalone` formats a single-node KRaft quorum whose voter is this node
+#   (with controller.quorum.bootstrap.servers, not controller.quorum.voters).
+#   It takes ~2.5 s of JVM time on 2 cores; the cluster ID is made here in
+#   bash (random-uuid's format) rather than by a second JVM start.
+# - bin/kafka-server-start.sh runs kafka.Kafka server.properties. As root is
+#   fine (unlike PostgreSQL). With -Xmx512m and SerialGC the broker accepts
+#   connections ~3 s after the JVM starts on an idle 2-core machine, 6-8 s
+#   when other test suites load it. -XX:TieredStopAtLevel=1 (C1 only) cut
+#   format from 5.8 s to 2.0 s and start from 8.3 s to 6.1 s under load;
+#   the tests' traffic is too small to miss C2.
+# - 4.4's format enables transaction.version=2 (KIP-890), which franz-go
+#   1.22 speaks.
+# - Internal topics are made small (one partition, replication factor 1) so
+#   that the first transactional producer and the first consumer group do
+#   not wait for 50-partition __transaction_state/__consumer_offsets.
+# - auto.create.topics.enable=false, as on most production clusters: the
+#   tests must not rely on a broker creating topics on a metadata request.
+set -euo pipefail
+
+KAFKA_VERSION="${PG2KAFKA_KAFKA_VERSION:-4.4.0}"
+# log4j-slf4j-impl matching the log4j-core that kafka_2.13 4.4.0 depends on.
+LOG4J_VERSION="${PG2KAFKA_LOG4J_VERSION:-2.25.5}"
+CACHE="${PG2KAFKA_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pg2kafka/kafka-$KAFKA_VERSION}"
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+# Exit status 3: the machine lacks a tool (kafkatest then falls back to kfake).
+missing() { echo "kafka.sh: $*" >&2; exit 3; }
+
+fetch() {
+  if [ -f "$CACHE/.complete" ]; then
+    echo "$CACHE/libs"
+    return
+  fi
+  command -v java >/dev/null 2>&1 || missing "java not found (apt-get install -y openjdk-17-jre-headless)"
+  command -v mvn >/dev/null 2>&1 || missing "mvn not found (apt-get install -y maven)"
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock"
+  flock 9
+  if [ ! -f "$CACHE/.complete" ]; then
+    cat >"$CACHE/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>pg2kafka.test</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>$LOG4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+    rm -rf "$CACHE/libs"
+    echo "kafka.sh: fetching Kafka $KAFKA_VERSION from Maven Central into $CACHE" >&2
+    (cd "$CACHE" && mvn -q -B dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$CACHE/libs") >&2 ||
+      die "mvn dependency:copy-dependencies failed for org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
+    ls "$CACHE/libs/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null || die "kafka_2.13-$KAFKA_VERSION.jar missing after the fetch"
+    touch "$CACHE/.complete"
+  fi
+  flock -u 9
+  echo "$CACHE/libs"
+}
+
+start() {
+  [ $# -eq 3 ] || die "usage: kafka.sh start DIR PORT CONTROLLER_PORT"
+  local dir="$1" port="$2" ctrl="$3" libs
+  libs="$(fetch)"
+  mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$ctrl
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctrl
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+default.replication.factor=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+log.retention.check.interval.ms=600000
+EOF
+  cat >"$dir/log4j2.properties" <<EOF
+status = error
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $dir/kafka.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+logger.started.name = kafka.server.KafkaRaftServer
+logger.started.level = info
+EOF
+  local cp="$libs/*" uuid
+  local jvm=(-Xmx512m -Xms128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$dir/log4j2.properties")
+  # A cluster ID as `kafka-storage.sh random-uuid` prints it (16 random
+  # bytes, base64url, unpadded) without a JVM start for it.
+  uuid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  uuid="A${uuid:1}" # not starting with '-', which the option parser would take
+  java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$uuid" \
+    -c "$dir/server.properties" --standalone >"$dir/format.log" 2>&1 ||
+    { cat "$dir/format.log" >&2; die "formatting $dir/data failed"; }
+  exec java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties"
+}
+
+case "${1:-}" in
+fetch) fetch ;;
+start) shift; start "$@" ;;
+*) die "usage: kafka.sh fetch | kafka.sh start DIR PORT CONTROLLER_PORT" ;;
+esac
