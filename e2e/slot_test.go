@@ -135,7 +135,7 @@ func TestSplitTransactionResumesInside(t *testing.T) {
 	p.waitReady(t, 60*time.Second)
 	const rows = 100_000
 	e.exec(fmt.Sprintf(`INSERT INTO split SELECT g, md5(g::text) FROM generate_series(1, %d) g`, rows))
-	s, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", "flow_slot"))
+	s, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", e.capture("flow_slot")))
 	if err != nil {
 		t.Fatal(err)
 	}
