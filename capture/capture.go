@@ -373,12 +373,11 @@ func (c *Capture) run(ctx context.Context) error {
 		return fmt.Errorf("checkpoint cursor: %w", err)
 	}
 	c.cursor = uint64(start)
-	if err := c.commit(); err != nil {
-		return c.stop(err)
-	}
 
-	// 3. Open the stream; a slot still held by a predecessor's exiting
-	// walsender is waited for.
+	// 3. Open the stream, which owns the slot; a slot still held by a
+	// predecessor's exiting walsender (or by the active instance, for a
+	// standby) is waited for. Only then is anything written: the first
+	// checkpoint (naming a new slot's start, or the reconciled state).
 	streamCtx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopStream()
 	if err := c.startStream(ctx, streamCtx); err != nil {
@@ -388,6 +387,9 @@ func (c *Capture) run(ctx context.Context) error {
 		stopStream()
 		_ = c.stream.Err()
 	}()
+	if err := c.commit(); err != nil {
+		return c.stop(err)
+	}
 
 	// 4. Catch up to the current WAL position, then activate pending
 	// bindings (§4.1): their first events are the ones after activation.

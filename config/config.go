@@ -75,6 +75,8 @@ type Config struct {
 	Kafka Kafka `yaml:"kafka"`
 	// HTTP configures the metrics and health endpoint.
 	HTTP HTTP `yaml:"http"`
+	// Recovery bounds the in-process recovery from transient faults.
+	Recovery Recovery `yaml:"recovery"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 
@@ -348,6 +350,18 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 }
 
+// Recovery bounds how pg2kafka recovers, in process, from a transient
+// fault after its capture has streamed (PostgreSQL restarted, a broker
+// unreachable): it retries with exponential backoff up to MaxBackoff,
+// resuming from the last checkpoint.
+type Recovery struct {
+	// MaxOutage turns an outage longer than this into an exit with the
+	// fault's error; 0 (the default) retries for ever.
+	MaxOutage time.Duration `yaml:"max_outage"`
+	// MaxBackoff caps the wait between attempts (default 30s).
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -389,8 +403,9 @@ func Defaults() *Config {
 			ClientID:           "pg2kafka",
 			SlotBusyRetries:    -1,
 		},
-		HTTP: HTTP{Listen: "127.0.0.1:9187"},
-		Log:  Log{Level: "info"},
+		HTTP:     HTTP{Listen: "127.0.0.1:9187"},
+		Recovery: Recovery{MaxBackoff: 30 * time.Second},
+		Log:      Log{Level: "info"},
 	}
 }
 

@@ -406,6 +406,12 @@ func (d *decoder) validateMisc(c *Config) {
 			d.at("http.listen", "invalid port %q; expected 0..65535", port)
 		}
 	}
+	if c.Recovery.MaxOutage < 0 {
+		d.at("recovery.max_outage", "must not be negative (0 retries for ever)")
+	}
+	if c.Recovery.MaxBackoff < time.Second {
+		d.at("recovery.max_backoff", "must be at least 1s, got %s", c.Recovery.MaxBackoff)
+	}
 	d.enum("log.level", c.Log.Level, logLevels)
 	d.enum("log.format", c.Log.Format, logFormats)
 }

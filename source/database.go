@@ -171,6 +171,17 @@ type SlotInfo struct {
 	WALStatus         string
 }
 
+// SlotHolder returns the PID of the process streaming the capture's slot,
+// or 0 when the slot is free (or does not exist).
+func (db *Database) SlotHolder(ctx context.Context) (int32, error) {
+	var pid int32
+	err := db.conn.QueryRow(ctx, `SELECT coalesce(max(active_pid), 0) FROM pg_replication_slots WHERE slot_name = $1`, db.cfg.Slot).Scan(&pid)
+	if err != nil {
+		return 0, fmt.Errorf("reading the holder of replication slot %q: %w", db.cfg.Slot, err)
+	}
+	return pid, nil
+}
+
 // Slot reads the capture's slot from pg_replication_slots (wal_status is
 // read through to_jsonb, as the column only exists from PostgreSQL 13 on).
 func (db *Database) Slot(ctx context.Context) (SlotInfo, error) {

@@ -30,7 +30,7 @@ func openSink(ctx context.Context, cfg *config.Config, log zerolog.Logger, trans
 	if err != nil {
 		return nil, nil, err
 	}
-	opts, err := sinkOptions(cfg, transactional)
+	opts, err := sinkOptions(cfg, transactional, log)
 	if err != nil {
 		stopBroker()
 		return nil, nil, err

@@ -130,7 +130,7 @@ func runCheck(ctx context.Context, cfg *config.Config, log zerolog.Logger) error
 		return errReported
 	}
 	defer stopBroker()
-	opts, err := sinkOptions(cfg, false)
+	opts, err := sinkOptions(cfg, false, log)
 	if err != nil {
 		r.fail("configuration", err, "")
 		r.print(os.Stdout)
