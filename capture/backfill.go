@@ -178,6 +178,21 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		read = c.startRead(ctx, b)
 	}
 	<-read.done
+	if errors.Is(read.err, event.ErrReadTimeout) {
+		// A chunk slower than statement_timeout: the next try reads half
+		// as much, down to one row (or page), then gives up clearly.
+		atFloor := bf.limit <= 1
+		if bf.keyless {
+			atFloor = bf.pagesPerChunk <= 1
+		}
+		if atFloor {
+			return fmt.Errorf("backfill of %s.%s: even a one-row chunk exceeds statement_timeout (raise source.advanced.statement_timeout, or the role's own, or check the table's health): %w", b.Schema, b.Table, read.err)
+		}
+		bf.limit, bf.pagesPerChunk = max(1, bf.limit/2), max(1, bf.pagesPerChunk/2)
+		c.log.Warn().Str("table", b.Schema+"."+b.Table).Int("rows", bf.limit).Uint32("pages", bf.pagesPerChunk).
+			Msg("backfill chunk exceeded statement_timeout: retrying it smaller (source.advanced.backfill_chunk_size, statement_timeout)")
+		return nil
+	}
 	if errors.Is(read.err, event.ErrTableChanged) {
 		return &RediscoverError{OID: b.OID, Reason: fmt.Sprintf("table %s.%s changed during its backfill (%v)", b.Schema, b.Table, read.err)}
 	}

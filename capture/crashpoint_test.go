@@ -112,6 +112,9 @@ type world struct {
 
 	violations []string
 	restarts   int // in-process restarts (ErrRediscover) of the current run
+	// timeoutAbove makes chunk reads of more rows than this fail as if cut
+	// by statement_timeout (-1: every read).
+	timeoutAbove int
 }
 
 func newWorld(seed uint64, initial, txns, maxOps int) *world {
@@ -264,6 +267,9 @@ func (d fakeDB) ReadChunk(_ context.Context, q *event.ChunkQuery) ([]event.Row, 
 	w := d.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.timeoutAbove < 0 || w.timeoutAbove > 0 && q.Limit > w.timeoutAbove {
+		return nil, fmt.Errorf("backfilling: %w", event.ErrReadTimeout)
+	}
 	ids := make([]int64, 0, len(w.rows))
 	for id := range w.rows {
 		if q.After == nil || id > q.After[0].(int64) {

@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	pgsource "github.com/pg2kafka/pg2kafka/source"
 )
 
 // The walsender serving pg2kafka is terminated (as a failover or an
@@ -88,5 +92,39 @@ func TestStandbyTakesOver(t *testing.T) {
 	got, _ := keyHistories(t, recs)
 	if lost, dup := compareHistories(t, got, w.history); lost+dup > 0 {
 		t.Errorf("%d keys lost changes, %d have extra ones", lost, dup)
+	}
+}
+
+
+// source.advanced.statement_timeout applies unless the role's or the
+// database's own statement_timeout is lower: an administrator's limit is
+// kept, not silently overridden.
+func TestStatementTimeoutKeepsALowerOne(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, tc := range []struct{ db, want string }{
+		{"1500ms", "1500ms"}, // the database's is lower: kept
+		{"10min", "5min"},    // the configured one is lower
+		{"0", "5min"},        // none: the configured one
+	} {
+		conn := e.conn()
+		var name string
+		if err := conn.QueryRow(ctx, `SELECT current_database()`).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		e.exec(fmt.Sprintf(`ALTER DATABASE %q SET statement_timeout = '%s'`, name, tc.db))
+		conn.Close(ctx)
+		db, err := pgsource.Connect(ctx, pgsource.Config{ConnString: e.dbURL, Publication: "flow_publication", StatementTimeout: 5 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := db.Conn().QueryRow(ctx, `SHOW statement_timeout`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if got != tc.want {
+			t.Errorf("database statement_timeout %s: the capture's session has %s, want %s", tc.db, got, tc.want)
+		}
 	}
 }

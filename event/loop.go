@@ -85,6 +85,10 @@ type Checkpoint struct {
 	Within []byte
 }
 
+// ErrReadTimeout is matched (errors.Is) by the error of a backfill read
+// that the server cut at its statement_timeout.
+var ErrReadTimeout = errors.New("the read exceeded statement_timeout")
+
 // Record is one Kafka record to write.
 type Record struct {
 	Topic string

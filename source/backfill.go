@@ -109,8 +109,19 @@ func readError(doing string, err error) error {
 	if errors.As(err, &pgErr) && (pgErr.Code == "42703" || pgErr.Code == "42P01") {
 		return &tableChanged{err: err}
 	}
+	if errors.As(err, &pgErr) && pgErr.Code == "57014" && strings.Contains(pgErr.Message, "statement timeout") {
+		return &readTimeout{err: err}
+	}
 	return err
 }
+
+// readTimeout is a backfill read cut by statement_timeout; it matches
+// event.ErrReadTimeout.
+type readTimeout struct{ err error }
+
+func (e *readTimeout) Error() string        { return e.err.Error() }
+func (e *readTimeout) Unwrap() error        { return e.err }
+func (e *readTimeout) Is(target error) bool { return target == event.ErrReadTimeout }
 
 // collectRows copies each row's text values into one allocation per row.
 func collectRows(rows pgx.Rows, name string) ([]event.Row, error) {

@@ -71,15 +71,22 @@ func connectQuery(ctx context.Context, cfg Config) (*pgx.Conn, error) {
 		pc.RuntimeParams[k] = v
 	}
 	pc.RuntimeParams["max_parallel_workers_per_gather"] = "0"
-	if cfg.StatementTimeout > 0 {
-		pc.RuntimeParams["statement_timeout"] = fmt.Sprint(cfg.StatementTimeout.Milliseconds())
-	}
 	if pc.ConnectTimeout == 0 {
 		pc.ConnectTimeout = 30 * time.Second
 	}
 	conn, err := pgx.ConnectConfig(ctx, pc)
 	if err != nil {
 		return nil, connectError(pc.User, pc.Database, pc.Host, pc.Port, err)
+	}
+	if cfg.StatementTimeout > 0 {
+		// The configured timeout applies unless the role's (or database's)
+		// own is lower: an administrator's limit is kept.
+		ms := cfg.StatementTimeout.Milliseconds()
+		q := fmt.Sprintf(`SELECT set_config('statement_timeout', CASE WHEN current_setting('statement_timeout') <> '0' AND current_setting('statement_timeout')::interval < interval '%d milliseconds' THEN current_setting('statement_timeout') ELSE '%d' END, false)`, ms, ms)
+		if _, err := conn.Exec(ctx, q); err != nil {
+			conn.Close(ctx)
+			return nil, fmt.Errorf("setting statement_timeout: %w", err)
+		}
 	}
 	return conn, nil
 }
