@@ -95,7 +95,6 @@ func TestStandbyTakesOver(t *testing.T) {
 	}
 }
 
-
 // source.advanced.statement_timeout applies unless the role's or the
 // database's own statement_timeout is lower: an administrator's limit is
 // kept, not silently overridden.
