@@ -415,7 +415,7 @@ func failHoldSlot(t *testing.T, url, slot string) *pgconn.PgConn {
 
 // While another process streams the slot, pg2kafka with
 // kafka.slot_busy_retries: 2 gives up with one clear error (exit 1); with the
-// default it keeps retrying and starts streaming once the slot is released.
+// default it stands by and starts streaming once the slot is released.
 // The slot never confirms past the last committed checkpoint.
 func TestFailureSlotBusy(t *testing.T) {
 	t.Parallel()
@@ -446,10 +446,10 @@ func TestFailureSlotBusy(t *testing.T) {
 	failCheckOutput(t, code, 1, 1, out, `another capture holds replication slot "`+slot+`"`, "source.advanced.slotName", "active_pid")
 	failConfirmedDurable(t, e, slot)
 
-	// With the default, pg2kafka waits for the slot.
+	// With the default, pg2kafka stands by until the slot is free.
 	p = e.run(failConfig(e, configOpts{}))
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.output(), "another capture holds the slot; retrying") {
+	for !strings.Contains(p.output(), "standing by") {
 		if time.Now().After(deadline) {
 			t.Fatalf("pg2kafka did not report the busy slot within 30s\n%s", p.output())
 		}
