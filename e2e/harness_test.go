@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -61,13 +62,18 @@ type env struct {
 	advanced []string
 	// kafka holds extra kafka lines ("key: value").
 	kafka []string
+	// slot is the test's own replication slot (slots are per server).
+	slot string
 }
+
+var slots atomic.Int64
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := pgtest.Shared(t)
 	e := &env{t: t, dbURL: srv.NewDatabase(t), brokers: kafkatest.Brokers(t), dir: t.TempDir()}
 	e.prefix = uniquePrefix()
+	e.slot = fmt.Sprintf("pg2kafka_%d_%d", os.Getpid(), slots.Add(1))
 	e.exec(`CREATE PUBLICATION flow_publication`)
 	return e
 }
@@ -82,14 +88,14 @@ func uniquePrefix() string {
 }
 
 // capture returns the capture name (the checkpoint record key) of the
-// test's capture of slot: on a shared cluster config sets kafka.capture to
-// the test's unique prefix, so that the transactional ID ("pg2kafka-" and
-// the capture name) is the test's own too; else the default, the slot.
-func (e *env) capture(slot string) string {
+// test's capture: on a shared cluster config sets kafka.capture to the
+// test's unique prefix, so that the transactional ID ("pg2kafka-" and the
+// capture name) is the test's own too; else the default, the slot.
+func (e *env) capture() string {
 	if kafkatest.Shared() {
 		return e.prefix
 	}
-	return slot
+	return e.slot
 }
 
 func (e *env) exec(sql ...string) { e.t.Helper(); pgtest.Exec(e.t, e.dbURL, sql...) }
@@ -166,7 +172,7 @@ func (e *env) config(opts ...configOpts) string {
 %slog:
 %shttp:
   listen: ""
-%s`, cfg.Host, cfg.Port, o.user, o.password, o.database, indent(e.advanced, "    "),
+%s`, cfg.Host, cfg.Port, o.user, o.password, o.database, indent(append([]string{"slotName: " + e.slot}, e.advanced...), "    "),
 		strings.Join(o.brokers, ", "), e.prefix, indent(kafka, "  "), indent(o.log, "  "), e.extra)
 	if o.mutate != nil {
 		body = o.mutate(body)
@@ -178,11 +184,11 @@ func (e *env) config(opts ...configOpts) string {
 	return path
 }
 
-// useSlot gives the test's capture a replication slot of its own: slots
-// are per server, and the prerequisite checks of the tests running beside
-// it would object to a flow_slot of another database.
+// useSlot names the test's replication slot (each test has one of its
+// own anyway: slots are per server, and the prerequisite checks of the
+// tests running beside it would object to a slot of another database).
 func (e *env) useSlot(name string) string {
-	e.advanced = append(e.advanced, "slotName: "+name)
+	e.slot = name
 	return name
 }
 
@@ -406,11 +412,11 @@ func (e *env) settle(topic string, quiet time.Duration) []*kgo.Record {
 
 // checkpointCursor returns the cursor of the last committed checkpoint of
 // the capture named slot.
-func checkpointCursor(t testing.TB, e *env, slot string) uint64 {
+func checkpointCursor(t testing.TB, e *env) uint64 {
 	t.Helper()
 	var cursor uint64
 	for _, r := range e.settle(e.prefix+".checkpoints", 300*time.Millisecond) {
-		if string(r.Key) != e.capture(slot) || r.Value == nil {
+		if string(r.Key) != e.capture() || r.Value == nil {
 			continue
 		}
 		var st struct {
