@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
@@ -395,15 +396,48 @@ func consumeFrom(t testing.TB, brokers []string, topic string, want int, timeout
 // has arrived for quiet.
 func (e *env) settle(topic string, quiet time.Duration) []*kgo.Record {
 	e.t.Helper()
-	cl := readCommitted(e.t, e.brokers, topic)
+	cl := readCommitted(e.t, e.brokers, topic, kgo.KeepControlRecords())
 	defer cl.Close()
+	adm := kadm.NewClient(cl)
 	var out []*kgo.Record
+	next := map[int32]int64{} // the next offset to read, per partition
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), quiet)
-		fs := cl.PollFetches(ctx)
+		// Read up to the last stable offset as of now (a slow first fetch
+		// from a loaded broker must not pass for quiet), then wait for quiet.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ends, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			cancel()
+			e.t.Fatalf("listing the end offsets of %s: %v", topic, err)
+		}
+		behind := func() bool {
+			missing := false
+			ends.Each(func(o kadm.ListedOffset) {
+				if o.Err == nil && next[o.Partition] < o.Offset {
+					missing = true
+				}
+			})
+			return missing
+		}
+		for behind() && ctx.Err() == nil {
+			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				next[r.Partition] = r.Offset + 1
+				if !r.Attrs.IsControl() {
+					out = append(out, r)
+				}
+			})
+		}
 		cancel()
+		qctx, qcancel := context.WithTimeout(context.Background(), quiet)
 		n := 0
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
+		cl.PollFetches(qctx).EachRecord(func(r *kgo.Record) {
+			next[r.Partition] = r.Offset + 1
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+				n++
+			}
+		})
+		qcancel()
 		if n == 0 {
 			return out
 		}
