@@ -173,7 +173,7 @@ func (e *env) config(opts ...configOpts) string {
 %slog:
 %shttp:
   listen: ""
-%s`, cfg.Host, cfg.Port, o.user, o.password, o.database, indent(append([]string{"slotName: " + e.slot}, e.advanced...), "    "),
+%s`, cfg.Host, cfg.Port, o.user, o.password, o.database, indent(e.advancedLines(), "    "),
 		strings.Join(o.brokers, ", "), e.prefix, indent(kafka, "  "), indent(o.log, "  "), e.extra)
 	if o.mutate != nil {
 		body = o.mutate(body)
@@ -183,6 +183,15 @@ func (e *env) config(opts ...configOpts) string {
 		e.t.Fatal(err)
 	}
 	return path
+}
+
+// advancedLines are the source.advanced lines of the test's config: its
+// slot, then e.advanced.
+func (e *env) advancedLines() []string {
+	if e.slot == "" {
+		return e.advanced
+	}
+	return append([]string{"slotName: " + e.slot}, e.advanced...)
 }
 
 // useSlot names the test's replication slot (each test has one of its
