@@ -241,7 +241,7 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxWait(5*time.Millisecond))
+		kgo.FetchMaxWait(10*time.Millisecond))
 	if err != nil {
 		b.Fatal(err)
 	}
