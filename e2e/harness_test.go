@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
@@ -385,23 +386,71 @@ func consumeFrom(t testing.TB, brokers []string, topic string, want int, timeout
 	return out
 }
 
-// settle reads everything committed to a topic: it stops once nothing new
-// has arrived for quiet.
+// settle reads everything committed to a topic: every record before the
+// topic's last stable offsets as they are when it is called (so a slow
+// broker cannot end the read early), then whatever else arrives until
+// nothing new has for quiet.
 func (e *env) settle(topic string, quiet time.Duration) []*kgo.Record {
 	e.t.Helper()
-	cl := readCommitted(e.t, e.brokers, topic)
+	ends := committedEnds(e.t, e.brokers, topic)
+	// Control records (transaction markers) are kept so that the last
+	// offset before the stable offset is always seen.
+	cl := readCommitted(e.t, e.brokers, topic, kgo.KeepControlRecords())
 	defer cl.Close()
 	var out []*kgo.Record
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), quiet)
+		wait := quiet
+		if len(ends) > 0 {
+			wait = time.Until(deadline)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		fs := cl.PollFetches(ctx)
 		cancel()
 		n := 0
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := ends[r.Partition]; ok && r.Offset+1 >= end {
+				delete(ends, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+				n++
+			}
+		})
+		if len(ends) > 0 {
+			if time.Now().After(deadline) {
+				e.t.Fatalf("reading %s: its committed records not read within 60s (%d read)", topic, len(out))
+			}
+			continue
+		}
 		if n == 0 {
 			return out
 		}
 	}
+}
+
+// committedEnds returns the last stable offset (the read_committed end) of
+// each partition of topic that has records; none if the topic is missing.
+func committedEnds(t testing.TB, brokers []string, topic string) map[int32]int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	offs, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("listing the committed end offsets of %s: %v", topic, err)
+	}
+	ends := map[int32]int64{}
+	offs.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			ends[o.Partition] = o.Offset
+		}
+	})
+	return ends
 }
 
 // checkpointCursor returns the cursor of the last committed checkpoint of
