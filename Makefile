@@ -26,10 +26,11 @@ demo:
 bench:
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/
 
-# Long crash run: 200 SIGKILL rounds under a writer, then the exact
-# per-key history check (make test runs 12).
+# Long crash runs: 200 rounds under a writer, each stopped by SIGKILL or
+# SIGTERM at random, then the exact per-key history check; and the same
+# during a backfill (make test runs 12 and 10 rounds of each signal).
 chaos:
-	PG2KAFKA_CRASH_ROUNDS=200 $(GO) test -count=1 -timeout 60m -run 'TestSIGKILLRoundsLoseNothing' -v ./e2e/
+	PG2KAFKA_CRASH_ROUNDS=200 PG2KAFKA_CRASH_SIGNAL=mixed $(GO) test -count=1 -timeout 90m -run "TestCrashRoundsLoseNothing/SIGKILL|TestBackfillUnderWritesAndCrashes/SIGKILL" -v ./e2e/
 
 clean:
 	rm -rf bin

@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,7 +13,6 @@ import (
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/schema"
-	"github.com/pg2kafka/pg2kafka/source"
 )
 
 // backfill reads one table's existing rows, chunk by chunk (§4.2, §4.6).
@@ -23,8 +23,14 @@ type backfill struct {
 	collateC []bool
 	enc      Encoder
 	keyless  bool
+	// kafkaKeyed: a keyless (by physical location) backfill of a table
+	// that has a key: its window reconciles by the records' Kafka key.
+	kafkaKeyed bool
 	// Keyless tables: the page ceiling and pages per chunk (§4.6).
 	pageCeiling, pagesPerChunk uint32
+	// limit is the rows of the next keyed chunk: it starts small and
+	// follows the table's row width, within ChunkSize rows and ChunkBytes.
+	limit int
 
 	estimate  float64
 	started   time.Time
@@ -39,7 +45,7 @@ type backfill struct {
 // in stream order, carries the key's newer state (DBLog). So no key's
 // records ever go back in time.
 type window struct {
-	rows    []source.Row
+	rows    []event.Row
 	index   map[string]int // row key → index in rows
 	dropped []bool
 	// emitAll: the chunk completed the table, so no change is filtered.
@@ -68,6 +74,15 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 	}
 	if !bf.keyless {
 		key, err := keyIndexes(bf.table, b.state.KeyColumns)
+		if err != nil && b.state.Scanned != nil && len(b.KeyColumns) > 0 {
+			// A key column renamed (or the key replaced) since the backfill
+			// began: its cursor means nothing now, so it starts over.
+			c.log.Warn().Str("table", b.Schema+"."+b.Table).Strs("was", b.state.KeyColumns).Strs("now", b.KeyColumns).
+				Msg("the backfill key changed since the backfill began: backfilling the table anew")
+			b.state.KeyColumns, b.state.Scanned, b.state.Backfilled = b.KeyColumns, nil, 0
+			c.markDirty()
+			key, err = keyIndexes(bf.table, b.state.KeyColumns)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("backfill of %s.%s: %w (the key changed since the backfill began: re-backfill the table by bumping its backfill_counter)", b.Schema, b.Table, err)
 		}
@@ -76,7 +91,7 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 		for _, k := range key {
 			t := &bf.table.Columns[k].Type
 			bf.keyTypes = append(bf.keyTypes, t)
-			bf.collateC = append(bf.collateC, precise && t.Kind == event.KindText && isCollatable(t.Name))
+			bf.collateC = append(bf.collateC, precise && schema.KeyOrderOf(t) == schema.KeyOrderMatchesCollateC)
 		}
 	}
 	// Records keep the table's Kafka key even when the backfill goes by
@@ -88,6 +103,7 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 			return nil, fmt.Errorf("backfill of %s.%s: %w", b.Schema, b.Table, err)
 		}
 		kafkaKey = k
+		bf.kafkaKeyed = true
 	}
 	var err error
 	if bf.enc, err = c.opts.Encoder(bf.table, kafkaKey); err != nil {
@@ -99,16 +115,33 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 	}
 	bf.estimate = rows
 	bf.pageCeiling = uint32(math.Ceil(1.05 * float64(pages)))
-	bf.pagesPerChunk = uint32(c.opts.ChunkSize/100 + 1)
+	bf.pagesPerChunk = min(uint32(c.opts.ChunkSize/100+1), 16)
+	bf.limit = min(c.opts.ChunkSize, 100)
 	return bf, nil
 }
 
-func isCollatable(name string) bool {
-	switch name {
-	case "text", "varchar", "bpchar", "name":
-		return true
+// sizeChunks sets the size of a backfill's next chunk from the last one's
+// rows and bytes: as many rows (or pages) as fit ChunkBytes at that width,
+// growing at most fourfold a chunk and never past ChunkSize rows, so a
+// table of wide rows never reads a chunk larger than memory allows.
+func (c *Capture) sizeChunks(bf *backfill, rows []event.Row) {
+	size := int64(0)
+	for _, row := range rows {
+		for _, v := range row {
+			size += int64(len(v.Data)) + 16
+		}
 	}
-	return false
+	scale := func(n, ceiling int) int {
+		if size > 0 {
+			n = int(min(int64(n)*c.opts.ChunkBytes/size, int64(n)*4))
+		}
+		return max(1, min(n, ceiling))
+	}
+	if bf.keyless {
+		bf.pagesPerChunk = uint32(scale(int(bf.pagesPerChunk), c.opts.ChunkSize/100+1))
+	} else if len(rows) == bf.limit {
+		bf.limit = scale(bf.limit, c.opts.ChunkSize)
+	}
 }
 
 // nextBackfill picks the table whose chunk runs next: among backfilling
@@ -145,6 +178,24 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		read = c.startRead(ctx, b)
 	}
 	<-read.done
+	if errors.Is(read.err, event.ErrReadTimeout) {
+		// A chunk slower than statement_timeout: the next try reads half
+		// as much, down to one row (or page), then gives up clearly.
+		atFloor := bf.limit <= 1
+		if bf.keyless {
+			atFloor = bf.pagesPerChunk <= 1
+		}
+		if atFloor {
+			return fmt.Errorf("backfill of %s.%s: even a one-row chunk exceeds statement_timeout (raise source.advanced.statement_timeout, or the role's own, or check the table's health): %w", b.Schema, b.Table, read.err)
+		}
+		bf.limit, bf.pagesPerChunk = max(1, bf.limit/2), max(1, bf.pagesPerChunk/2)
+		c.log.Warn().Str("table", b.Schema+"."+b.Table).Int("rows", bf.limit).Uint32("pages", bf.pagesPerChunk).
+			Msg("backfill chunk exceeded statement_timeout: retrying it smaller (source.advanced.backfill_chunk_size, statement_timeout)")
+		return nil
+	}
+	if errors.Is(read.err, event.ErrTableChanged) {
+		return &RediscoverError{OID: b.OID, Reason: fmt.Sprintf("table %s.%s changed during its backfill (%v)", b.Schema, b.Table, read.err)}
+	}
 	if read.err != nil {
 		return read.err
 	}
@@ -173,15 +224,24 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		if len(rows) > 0 {
 			scanned = []byte(string(last))
 		}
+	} else if bf.kafkaKeyed {
+		// Rows read by physical location are held by their Kafka key: a
+		// change in the window to the same key supersedes the held row.
+		win.index = make(map[string]int, len(rows))
+		var key []byte
+		for i, row := range rows {
+			key = bf.enc.AppendKey(key[:0], &event.Change{New: row})
+			win.index[string(key)] = i
+		}
 	}
 	// The precise filter of the window uses the new cursor (§4.4).
 	prevScanned := st.Scanned
 	if !bf.keyless {
 		st.Scanned = scanned
 	}
-	bf.win = win
+	bf.win, c.window = win, b
 	err = c.streamToFence(ctx, false)
-	bf.win = nil
+	bf.win, c.window = nil, nil
 	if err != nil {
 		st.Scanned = prevScanned
 		return err
@@ -192,7 +252,7 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 			continue
 		}
 		ch := event.Change{Op: event.OpCreate, New: row, Snapshot: true, Loc: [3]int64{-1, st.Backfilled, 0}}
-		if err := c.writeWith(ctx, b, bf.enc, &ch, c.cursor); err != nil {
+		if err := c.writeWith(b, bf.enc, &ch, c.cursor); err != nil {
 			return err
 		}
 		st.Backfilled++
@@ -203,13 +263,17 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		st.Scanned = scanned
 	}
 	c.markDirty()
+	c.sizeChunks(bf, rows)
 	// The next chunk's query may run while this chunk commits to Kafka: the
 	// stream has reached this chunk's fence, which is all the DBLog order
 	// asks of it.
 	if next := c.nextBackfill(); next != nil {
 		c.prefetched = c.startRead(ctx, next)
 	}
-	if err := c.commit(ctx); err != nil {
+	// A stop asked now waits for this commit (its own context): the chunk,
+	// its window's changes and the checkpoint naming both are one
+	// transaction, whole or absent.
+	if err := c.commit(); err != nil {
 		c.waitPrefetch()
 		return err
 	}
@@ -221,7 +285,7 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 type chunkRead struct {
 	b        *binding
 	done     chan struct{}
-	rows     []source.Row
+	rows     []event.Row
 	complete bool
 	scanned  []byte // the cursor after the chunk (keyless) or the one before (keyed)
 	err      error
@@ -232,10 +296,10 @@ type chunkRead struct {
 // until the read is waited for.
 func (c *Capture) startRead(ctx context.Context, b *binding) *chunkRead {
 	r := &chunkRead{b: b, done: make(chan struct{})}
-	bf, st := b.backfill, *b.state
+	bf, st, limit, pages := b.backfill, *b.state, b.backfill.limit, b.backfill.pagesPerChunk
 	go func() {
 		defer close(r.done)
-		r.rows, r.complete, r.scanned, r.err = c.readChunk(ctx, b, bf, &st)
+		r.rows, r.complete, r.scanned, r.err = c.readChunk(ctx, b, bf, &st, limit, pages)
 	}()
 	return r
 }
@@ -246,7 +310,7 @@ func (c *Capture) waitPrefetch() {
 	}
 }
 
-func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *checkpoint.TableState) (rows []source.Row, complete bool, scanned []byte, err error) {
+func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *checkpoint.TableState, limit int, pages uint32) (rows []event.Row, complete bool, scanned []byte, err error) {
 	if bf.keyless {
 		from := uint32(0)
 		if st.Scanned != nil {
@@ -254,14 +318,14 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 				return nil, false, nil, fmt.Errorf("backfill of %s.%s: cursor %q: %w", b.Schema, b.Table, st.Scanned, err)
 			}
 		}
-		to := from + bf.pagesPerChunk
+		to := from + pages
 		if rows, err = c.db.ReadPages(ctx, b.Schema, b.Table, columnNames(bf.table), from, to); err != nil {
 			return nil, false, nil, err
 		}
 		return rows, to >= bf.pageCeiling, checkpoint.FormatTID(to), nil
 	}
-	q := &source.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
-		Key: st.KeyColumns, CollateC: bf.collateC, Limit: c.opts.ChunkSize, Filter: b.Filter}
+	q := &event.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
+		Key: st.KeyColumns, CollateC: bf.collateC, Limit: limit, Filter: b.Filter}
 	if st.Scanned != nil {
 		if q.After, err = schema.DecodeRowKey(st.Scanned, bf.keyTypes); err != nil {
 			return nil, false, nil, fmt.Errorf("backfill of %s.%s: decoding cursor %x: %w", b.Schema, b.Table, st.Scanned, err)
@@ -270,7 +334,7 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 	if rows, err = c.db.ReadChunk(ctx, q); err != nil {
 		return nil, false, nil, err
 	}
-	return rows, len(rows) < c.opts.ChunkSize, st.Scanned, nil
+	return rows, len(rows) < limit, st.Scanned, nil
 }
 
 // reconcile decides whether a change to a backfilling keyed table is
@@ -314,15 +378,44 @@ func (c *Capture) reconcile(tr *tableRun, ch *event.Change) (bool, error) {
 		delete(win.latest, string(key))
 		return true, nil
 	}
+	i, held := win.index[string(key)]
+	if !held {
+		// Only the chunk's keys are remembered, so the window's memory is
+		// bounded by the chunk whatever the size of the transactions in it.
+		return true, nil
+	}
 	if ch.Op == event.OpUpdate {
 		if prev, ok := win.latest[string(key)]; ok {
 			fillUnchanged(ch, prev)
-		} else if i, ok := win.index[string(key)]; ok {
+		} else {
 			fillUnchanged(ch, known{table: tr.b.backfill.table, values: win.rows[i]})
 		}
 	}
 	win.latest[string(key)] = known{table: ch.Table, values: ch.New}
 	return true, nil
+}
+
+// supersedeByKafkaKey drops the held rows of a backfill by physical
+// location that a change in its window supersedes, matched by Kafka key
+// (the table's key has no row-key encoding, so the window cannot be
+// ordered; it can still be reconciled).
+func (c *Capture) supersedeByKafkaKey(tr *tableRun, ch *event.Change) {
+	bf := tr.b.backfill
+	if bf == nil || bf.win == nil || bf.win.index == nil || len(tr.key) == 0 {
+		return
+	}
+	key := tr.enc.AppendKey(c.rowKey[:0], ch)
+	c.rowKey = key
+	if i, ok := bf.win.index[string(key)]; ok {
+		bf.win.dropped[i] = true
+	}
+	if ch.Op == event.OpUpdate && ch.Old != nil {
+		key = tr.enc.AppendKey(c.rowKey[:0], &event.Change{New: ch.Old})
+		c.rowKey = key
+		if i, ok := bf.win.index[string(key)]; ok {
+			bf.win.dropped[i] = true
+		}
+	}
 }
 
 // fillUnchanged replaces the unchanged-TOAST markers of ch with the latest

@@ -9,12 +9,24 @@
 // after its checkpoint is durable. A crash at any instruction therefore
 // resumes from a checkpoint whose records are all in Kafka, and PostgreSQL
 // still holds the WAL after it.
+//
+// A graceful stop (ctx cancelled: SIGTERM) keeps the same rule: the stop is
+// taken only where the loop's state and the open batch agree (between
+// PostgreSQL transactions, or between backfill chunks), and the last commit
+// runs on a context of its own, so a signal never cuts a commit in half.
+// Anywhere else, and after any failed commit, the open batch is aborted and
+// nothing more is written: the next start resumes from the last durable
+// checkpoint.
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,18 +34,16 @@ import (
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/schema"
-	"github.com/pg2kafka/pg2kafka/sink/kafka"
-	"github.com/pg2kafka/pg2kafka/source"
 )
 
 // Database is what the loop needs of PostgreSQL.
 type Database interface {
 	CreateSlot(ctx context.Context) (uint64, error)
-	StartReplication(ctx context.Context, startLSN uint64) (*source.Stream, error)
+	StartReplication(ctx context.Context, startLSN uint64) (event.Stream, error)
 	CurrentLSN(ctx context.Context) (uint64, error)
 	WriteWatermark(ctx context.Context, watermark string) error
-	ReadChunk(ctx context.Context, q *source.ChunkQuery) ([]source.Row, error)
-	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]source.Row, error)
+	ReadChunk(ctx context.Context, q *event.ChunkQuery) ([]event.Row, error)
+	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]event.Row, error)
 	TableSize(ctx context.Context, schema, table string) (pages uint32, rows float64, err error)
 }
 
@@ -41,8 +51,8 @@ type Database interface {
 type Sink interface {
 	Begin() error
 	InTxn() bool
-	Write(ctx context.Context, r kafka.Record)
-	Commit(ctx context.Context, checkpoint []byte) error
+	Write(ctx context.Context, r event.Record)
+	Commit(ctx context.Context, checkpoint event.Checkpoint) error
 	Abort(ctx context.Context) error
 	Pending() (records int, bytes int64)
 }
@@ -88,6 +98,15 @@ func (nopObserver) Backfill(string, string, int64, float64, bool)   {}
 type Binding struct {
 	// Schema and Table name the table (the resource's namespace and stream).
 	Schema, Table string
+	// OID is the table's OID when it was discovered (0: match by name).
+	OID uint32
+	// Rebackfill resets the binding's state to Pending (the table was
+	// dropped and created again since its backfill).
+	Rebackfill bool
+	// ColumnsAdded says columns were added since the table was last
+	// discovered: a backfill under way starts over, so that the rows it
+	// already wrote get them too.
+	ColumnsAdded bool
 	// StateKey is the binding's key in the checkpoint state (§1.4).
 	StateKey string
 	// Topic receives the table's records.
@@ -105,9 +124,6 @@ type Binding struct {
 	// Columns are the table's columns as discovered (generated columns
 	// left out): what a backfill reads.
 	Columns []event.Column
-	// KeyUnpredictable says the key's ORDER BY order may differ from the
-	// byte order of its encoding (text under a collation, enums).
-	KeyUnpredictable bool
 	// Filter is the binding's additional_backfill_filter, or "".
 	Filter string
 }
@@ -122,6 +138,19 @@ type Options struct {
 	MaxDelay   time.Duration
 	MaxRecords int
 	MaxBytes   int64
+	// SplitRecords and SplitBytes split a PostgreSQL transaction larger than
+	// either across Kafka transactions (so none outlives the broker's
+	// transaction timeout): the checkpoint then keeps the position inside
+	// it (event.Checkpoint.Within) and a restart skips exactly what was
+	// committed. Zero: 200,000 records, 128 MiB.
+	SplitRecords int
+	SplitBytes   int64
+	// Within is the position inside a split transaction from the checkpoint
+	// the run resumes from (event.Checkpoint.Within).
+	Within []byte
+	// ChunkBytes bounds a backfill chunk in bytes as ChunkSize bounds it in
+	// rows (default 32 MiB): chunk sizes follow the table's row width.
+	ChunkBytes int64
 	// SourceTag is written as _meta.source.tag.
 	SourceTag string
 	// SlotBusyRetries bounds the retries while another process holds the
@@ -147,6 +176,22 @@ type Options struct {
 	TruncateOversize bool
 	// ChunkSize is the rows per backfill chunk (default 50,000).
 	ChunkSize int
+	// CommitTimeout bounds one commit of a batch, including the final one
+	// on a graceful stop (default: one minute, Kafka's transaction timeout).
+	CommitTimeout time.Duration
+	// Relations are the OIDs of every table discovery saw (captured or
+	// not): a change of any other relation, or of a captured table under a
+	// new name, ends the run with ErrRediscover so that the caller
+	// discovers again. Nil turns the check off (tables match by name).
+	Relations map[uint32]bool
+	// Rediscovered are OIDs that already caused a rediscovery: they match
+	// their binding by OID, or else by name, and never cause another (a
+	// dropped table's changes, replayed under its old name, say).
+	Rediscovered map[uint32]bool
+	// Rediscover delivers, when the caller's periodic discovery saw the
+	// tables change, why: the run then ends with ErrRediscover at the next
+	// point where it can (between stream batches or backfill chunks).
+	Rediscover <-chan string
 	// Ready, when set, is called once the capture streams.
 	Ready func()
 	// Logger receives the loop's logs.
@@ -161,9 +206,29 @@ type Capture struct {
 	log      zerolog.Logger
 	state    *checkpoint.State
 	bindings map[string]*binding // by "schema.table"
+	byOID    map[uint32]*binding
 	byTable  map[*event.Table]*tableRun
 
-	stream *source.Stream
+	stream event.Stream
+	// work is the context of writes and commits: never cancelled by a stop
+	// request, so a batch is never half written.
+	work context.Context
+	// broken is set once a commit failed: the state in memory is then
+	// ahead of what Kafka holds and must never be committed.
+	broken bool
+	// durable is the cursor of the last committed checkpoint.
+	durable string
+
+	// The PostgreSQL transaction being relayed: its commit LSN and the
+	// changes of it seen so far; skip is the part of a split transaction
+	// that a previous run committed.
+	txnCommit uint64
+	txnSeen   int
+	skip      within
+	// window is the binding whose backfill window is open, if any.
+	window *binding
+	// within is the position written with a split commit (nil otherwise).
+	within []byte
 	// prefetched is the next chunk, read while the previous one commits.
 	prefetched *chunkRead
 	cursor     uint64 // cursor of the batch being built (last commit seen)
@@ -205,6 +270,18 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = 50_000
 	}
+	if opts.CommitTimeout <= 0 {
+		opts.CommitTimeout = time.Minute
+	}
+	if opts.SplitRecords <= 0 {
+		opts.SplitRecords = 200_000
+	}
+	if opts.SplitBytes <= 0 {
+		opts.SplitBytes = 128 << 20
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = 32 << 20
+	}
 	if opts.Encoder == nil {
 		tag := opts.SourceTag
 		opts.Encoder = func(t *event.Table, key []int) (Encoder, error) { return schema.NewFlowEncoder(t, key, tag), nil }
@@ -213,22 +290,53 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 		opts.Observer = nopObserver{}
 	}
 	c := &Capture{db: db, sink: sink, opts: opts, log: opts.Logger, state: state,
-		bindings: map[string]*binding{}, byTable: map[*event.Table]*tableRun{}}
+		bindings: map[string]*binding{}, byOID: map[uint32]*binding{}, byTable: map[*event.Table]*tableRun{}}
 	if c.state.Bindings == nil {
 		c.state.Bindings = map[string]*checkpoint.TableState{}
 	}
 	for _, b := range bindings {
-		c.bindings[b.Schema+"."+b.Table] = &binding{Binding: b}
+		bb := &binding{Binding: b}
+		c.bindings[b.Schema+"."+b.Table] = bb
+		if b.OID != 0 {
+			c.byOID[b.OID] = bb
+		}
 	}
 	return c
 }
 
-// State returns the capture's current state (for tests and tools).
+// State returns the capture's current state (for tests and tools); it may
+// be ahead of the last committed checkpoint.
 func (c *Capture) State() *checkpoint.State { return c.state }
 
-// Run captures until ctx is cancelled (then it commits what it can and
-// returns nil) or an error stops it.
+// Durable returns the cursor of the last checkpoint committed by this run
+// ("" if none).
+func (c *Capture) Durable() string { return c.durable }
+
+// errStopAsked is the loop's own word for a stop request taken at a point
+// where the open batch is whole (see stop).
+var errStopAsked = errors.New("stop requested")
+
+// Run captures until ctx is cancelled (a graceful stop: it commits the open
+// batch if it is whole, else aborts it, and returns nil) or an error stops
+// it.
 func (c *Capture) Run(ctx context.Context) error {
+	err := c.run(ctx)
+	if errors.Is(err, ErrRediscover) && ctx.Err() != nil {
+		// Stopping anyway: the next start discovers the tables afresh.
+		return nil
+	}
+	return err
+}
+
+func (c *Capture) run(ctx context.Context) error {
+	c.work = context.WithoutCancel(ctx)
+	if c.opts.Within != nil {
+		w, err := parseWithin(c.opts.Within)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		c.skip = w
+	}
 	// 1. Reconcile the state with the configured bindings (§1.6).
 	refs := make([]checkpoint.Binding, 0, len(c.bindings))
 	for _, b := range c.bindings {
@@ -237,6 +345,16 @@ func (c *Capture) Run(ctx context.Context) error {
 	checkpoint.Reconcile(c.state, refs)
 	for _, b := range c.bindings {
 		b.state = c.state.Bindings[b.StateKey]
+		switch {
+		case b.Rebackfill && b.state.Mode != checkpoint.ModePending:
+			c.log.Warn().Str("table", b.Schema+"."+b.Table).Msg("table was dropped and created again: backfilling it anew")
+			*b.state = checkpoint.TableState{Mode: checkpoint.ModePending}
+			c.markDirty()
+		case b.ColumnsAdded && checkpoint.IsBackfillMode(b.state.Mode) && (b.state.Scanned != nil || b.state.Backfilled > 0):
+			c.log.Warn().Str("table", b.Schema+"."+b.Table).Msg("columns were added during the table's backfill: backfilling it anew, so that every row has them")
+			*b.state = checkpoint.TableState{Mode: checkpoint.ModePending}
+			c.markDirty()
+		}
 	}
 
 	// 2. A capture without a cursor starts from a new slot. The slot is
@@ -255,12 +373,11 @@ func (c *Capture) Run(ctx context.Context) error {
 		return fmt.Errorf("checkpoint cursor: %w", err)
 	}
 	c.cursor = uint64(start)
-	if err := c.commit(ctx); err != nil {
-		return err
-	}
 
-	// 3. Open the stream; a slot still held by a predecessor's exiting
-	// walsender is waited for.
+	// 3. Open the stream, which owns the slot; a slot still held by a
+	// predecessor's exiting walsender (or by the active instance, for a
+	// standby) is waited for. Only then is anything written: the first
+	// checkpoint (naming a new slot's start, or the reconciled state).
 	streamCtx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopStream()
 	if err := c.startStream(ctx, streamCtx); err != nil {
@@ -270,6 +387,9 @@ func (c *Capture) Run(ctx context.Context) error {
 		stopStream()
 		_ = c.stream.Err()
 	}()
+	if err := c.commit(); err != nil {
+		return c.stop(err)
+	}
 
 	// 4. Catch up to the current WAL position, then activate pending
 	// bindings (§4.1): their first events are the ones after activation.
@@ -289,6 +409,15 @@ func (c *Capture) Run(ctx context.Context) error {
 	// 5. Backfill one chunk at a time while any table needs it; then
 	// stream, closing a batch whenever the input runs dry or a limit is hit.
 	for {
+		if ctx.Err() != nil {
+			// Between chunks: the last chunk committed, the batch is whole.
+			return c.stop(errStopAsked)
+		}
+		select {
+		case reason := <-c.opts.Rediscover:
+			return c.stop(&RediscoverError{Reason: reason})
+		default:
+		}
 		b := c.nextBackfill()
 		if c.prefetched != nil {
 			b = c.prefetched.b
@@ -312,8 +441,7 @@ func (c *Capture) startStream(ctx, streamCtx context.Context) error {
 			c.stream = s
 			return nil
 		}
-		var busy *source.Busy
-		if !errors.As(err, &busy) || (c.opts.SlotBusyRetries >= 0 && attempt >= c.opts.SlotBusyRetries) {
+		if !errors.Is(err, event.ErrSlotBusy) || (c.opts.SlotBusyRetries >= 0 && attempt >= c.opts.SlotBusyRetries) {
 			return err
 		}
 		c.log.Warn().Err(err).Dur("retry_in", backoff).Msg("another capture holds the slot; retrying")
@@ -326,23 +454,36 @@ func (c *Capture) startStream(ctx, streamCtx context.Context) error {
 	}
 }
 
-// stop ends the run: on cancellation it commits the batch if it ends at a
-// transaction boundary (aborting it otherwise) and confirms the cursor.
+// stop ends the run. Only a stop asked for where the batch is whole (the
+// loop returned errStopAsked outside a PostgreSQL transaction) commits the
+// batch: its records and the state in memory then describe the same
+// position. Every other way out (an error, a failed commit, a stop asked in
+// the middle of a transaction or a backfill window) aborts the open Kafka
+// transaction and writes nothing: the state in memory may be ahead of the
+// records, and the last durable checkpoint (whose cursor is all PostgreSQL
+// was told) is where the next start resumes.
 func (c *Capture) stop(err error) error {
 	c.waitPrefetch()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if errors.Is(err, errStopAsked) && !c.inTxn && !c.broken {
+		if !c.batchDirty {
+			return nil
+		}
+		// A stop here is safe: the commit is the same as any batch's, on
+		// its own context; a second signal exits the process before or
+		// after it, and either way the broker holds the whole transaction
+		// or none of it.
+		return c.commit()
+	}
+	ctx, cancel := context.WithTimeout(c.work, c.opts.CommitTimeout)
 	defer cancel()
-	if err != nil && !errors.Is(err, context.Canceled) {
-		_ = c.sink.Abort(ctx)
-		return err
+	if aerr := c.sink.Abort(ctx); aerr != nil && err == nil {
+		err = aerr
 	}
-	if c.inTxn {
-		return c.sink.Abort(ctx)
+	if errors.Is(err, errStopAsked) || errors.Is(err, context.Canceled) && !c.broken {
+		c.log.Info().Str("durable_cursor", c.durable).Msg("stopped inside a transaction or backfill window: its open batch was aborted; the next start resumes from the last checkpoint")
+		return nil
 	}
-	if c.batchDirty {
-		return c.commit(ctx)
-	}
-	return nil
+	return err
 }
 
 // streamToFence relays changes until the first commit at or after the
@@ -377,15 +518,15 @@ func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 
 // receive relays one batch of the stream; with perCommit the batch may
 // then close (see maybeCommit).
-func (c *Capture) receive(ctx context.Context, items []source.Item, ok, perCommit bool) error {
+func (c *Capture) receive(ctx context.Context, items []event.Item, ok, perCommit bool) error {
 	if !ok {
 		return c.streamEnded()
 	}
-	if err := c.process(ctx, items); err != nil {
+	if err := c.process(items); err != nil {
 		return err
 	}
 	if perCommit {
-		return c.maybeCommit(ctx, false)
+		return c.maybeCommit(false)
 	}
 	return nil
 }
@@ -396,15 +537,19 @@ func (c *Capture) streamForever(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			// Between two stream batches: stop (commits if no transaction
+			// is open, see stop).
+			return errStopAsked
 		case items, ok := <-c.stream.C():
 			if err := c.receive(ctx, items, ok, true); err != nil {
 				return err
 			}
 		case <-timer.C:
-			if err := c.maybeCommit(ctx, true); err != nil {
+			if err := c.maybeCommit(true); err != nil {
 				return err
 			}
+		case reason := <-c.opts.Rediscover:
+			return &RediscoverError{Reason: reason}
 		}
 		if c.batchDirty {
 			timer.Reset(max(time.Until(c.batchStart.Add(c.opts.MaxDelay)), 0))
@@ -421,14 +566,14 @@ func (c *Capture) streamEnded() error {
 
 // maybeCommit closes the batch at a transaction boundary when nothing more
 // is waiting, a limit is reached, or the batch is old enough.
-func (c *Capture) maybeCommit(ctx context.Context, timedOut bool) error {
+func (c *Capture) maybeCommit(timedOut bool) error {
 	if !c.batchDirty || c.inTxn {
 		return nil
 	}
 	records, bytes := c.sink.Pending()
 	if len(c.stream.C()) == 0 || timedOut || records >= c.opts.MaxRecords || bytes >= c.opts.MaxBytes ||
 		time.Since(c.batchStart) >= c.opts.MaxDelay {
-		return c.commit(ctx)
+		return c.commit()
 	}
 	return nil
 }
@@ -436,19 +581,43 @@ func (c *Capture) maybeCommit(ctx context.Context, timedOut bool) error {
 // commit writes the checkpoint with the batch, then confirms its cursor.
 // Order matters: the checkpoint commits in the records' transaction (or
 // after they are acknowledged), and only a committed cursor is confirmed.
-func (c *Capture) commit(ctx context.Context) error {
+// It runs on the loop's own context (bounded by CommitTimeout), never the
+// one a signal cancels: a commit cut short would abort the records while
+// the state in memory had already moved past them.
+func (c *Capture) commit() error {
+	if c.broken {
+		return errors.New("capture: a commit failed earlier; nothing more may be committed by this run")
+	}
 	c.state.Cursor = checkpoint.LSN(c.cursor).String()
 	doc, err := c.state.Marshal()
 	if err != nil {
+		c.broken = true
 		return fmt.Errorf("encoding the checkpoint: %w", err)
 	}
 	records, _ := c.sink.Pending()
 	started := time.Now()
-	if err := c.sink.Commit(ctx, doc); err != nil {
+	ctx, cancel := context.WithTimeout(c.work, c.opts.CommitTimeout)
+	defer cancel()
+	// A crash before Commit returns is safe: the broker then holds this
+	// transaction whole or not at all, and PostgreSQL was told only the
+	// previous cursor.
+	within := c.within
+	if within == nil && c.skip.changes > 0 {
+		// The split transaction the run resumed inside is still ahead:
+		// its committed part must stay skipped after another restart.
+		within = c.skip.text()
+	}
+	if err := c.sink.Commit(ctx, event.Checkpoint{State: doc, Within: within}); err != nil {
+		// From here the state in memory is ahead of Kafka: never commit it.
+		c.broken = true
 		return fmt.Errorf("committing the batch ending at %s: %w", c.state.Cursor, err)
 	}
+	c.durable = c.state.Cursor
 	c.opts.Observer.Committed(records, time.Since(started), c.cursor, c.batchOldest)
 	c.batchOldest = time.Time{}
+	// A crash after the commit and before (or after) the acknowledgement
+	// is safe: the slot then resumes at or before the durable cursor, and
+	// the checkpoint read at start says where records end.
 	if c.stream != nil {
 		c.stream.Acknowledge(c.cursor)
 	}
@@ -457,25 +626,84 @@ func (c *Capture) commit(ctx context.Context) error {
 }
 
 // process relays a batch of stream items into the open Kafka batch.
-func (c *Capture) process(ctx context.Context, items []source.Item) error {
+func (c *Capture) process(items []event.Item) error {
 	for i := range items {
 		it := &items[i]
 		switch it.Kind {
-		case source.ItemChange:
-			c.inTxn = true
-			if err := c.change(ctx, &it.Change); err != nil {
+		case event.ItemChange:
+			if !c.inTxn {
+				c.inTxn, c.txnSeen, c.txnCommit = true, 0, uint64(it.Change.Loc[2])
+			}
+			c.txnSeen++
+			if c.txnCommit == c.skip.commit && c.txnSeen <= c.skip.changes {
+				continue // committed by a previous run, inside a split transaction
+			}
+			if err := c.change(&it.Change); err != nil {
 				return err
 			}
-		case source.ItemCommit:
+			if records, bytes := c.sink.Pending(); records >= c.opts.SplitRecords || bytes >= c.opts.SplitBytes {
+				if err := c.commitWithin(); err != nil {
+					return err
+				}
+			}
+		case event.ItemCommit:
 			c.inTxn = false
+			if c.txnCommit == c.skip.commit {
+				c.skip = within{}
+			}
 			c.advance(it.LSN)
-		case source.ItemIdle:
+		case event.ItemIdle:
 			if !c.inTxn {
 				c.advance(it.LSN)
 			}
 		}
 	}
 	return nil
+}
+
+// within is a position inside a PostgreSQL transaction: its commit LSN and
+// how many of its changes (as the stream delivers them) are committed.
+type within struct {
+	commit  uint64
+	changes int
+}
+
+// text is the "LSN:changes" form of event.Checkpoint.Within.
+func (w within) text() []byte {
+	return fmt.Appendf(nil, "%s:%d", checkpoint.LSN(w.commit), w.changes)
+}
+
+// parseWithin reads the "LSN:changes" text of event.Checkpoint.Within.
+func parseWithin(b []byte) (within, error) {
+	lsn, n, ok := strings.Cut(string(b), ":")
+	l, err := checkpoint.ParseLSN(lsn)
+	changes, nerr := strconv.Atoi(n)
+	if !ok || err != nil || nerr != nil || changes < 0 {
+		return within{}, fmt.Errorf("position inside a transaction %q is not LSN:changes", b)
+	}
+	return within{commit: uint64(l), changes: changes}, nil
+}
+
+// commitWithin commits the open batch in the middle of a PostgreSQL
+// transaction too large for one Kafka transaction. The checkpoint keeps
+// the cursor of the last whole transaction and, beside it, how many changes
+// of this one are committed: a crash or stop after it replays the
+// transaction and skips exactly those.
+//
+// Inside a backfill window no part may commit: the window has emitted
+// changes of keys its chunk covers while the chunk's rows (and cursor) are
+// not written yet. The run then ends for a restart from the last
+// checkpoint, whose catch-up relays the transaction, split, before any
+// chunk is read again.
+func (c *Capture) commitWithin() error {
+	if c.window != nil {
+		return &RediscoverError{Reason: fmt.Sprintf("a transaction (commit %s) too large for one Kafka transaction arrived during the backfill of %s.%s: resuming from the last checkpoint to relay it first",
+			checkpoint.LSN(c.txnCommit), c.window.Schema, c.window.Table)}
+	}
+	c.within = within{commit: c.txnCommit, changes: c.txnSeen}.text()
+	err := c.commit()
+	c.within = nil
+	return err
 }
 
 func (c *Capture) advance(lsn uint64) {
@@ -496,7 +724,7 @@ func (c *Capture) markDirty() {
 // change writes one change of the stream if its table is captured and in a
 // mode that emits it (§4.4); while the table's backfill window is open the
 // change also takes part in the chunk's reconciliation.
-func (c *Capture) change(ctx context.Context, ch *event.Change) error {
+func (c *Capture) change(ch *event.Change) error {
 	tr, err := c.tableRun(ch.Table)
 	if err != nil {
 		return err
@@ -505,10 +733,12 @@ func (c *Capture) change(ctx context.Context, ch *event.Change) error {
 		return nil
 	}
 	if ch.Op == event.OpTruncate {
-		return c.truncate(ctx, tr, ch)
+		return c.truncate(tr, ch)
 	}
 	switch tr.b.state.Mode {
-	case checkpoint.ModeActive, checkpoint.ModeKeylessBackfill:
+	case checkpoint.ModeActive:
+	case checkpoint.ModeKeylessBackfill:
+		c.supersedeByKafkaKey(tr, ch)
 	case checkpoint.ModeBackfill, checkpoint.ModeUnfilteredBackfill:
 		emit, err := c.reconcile(tr, ch)
 		if err != nil || !emit {
@@ -517,12 +747,12 @@ func (c *Capture) change(ctx context.Context, ch *event.Change) error {
 	default:
 		return nil
 	}
-	return c.write(ctx, tr, ch)
+	return c.write(tr, ch)
 }
 
 // truncate writes a TRUNCATE of a captured table as a keyless record, or
 // logs it: the table's records in Kafka no longer match it either way.
-func (c *Capture) truncate(ctx context.Context, tr *tableRun, ch *event.Change) error {
+func (c *Capture) truncate(tr *tableRun, ch *event.Change) error {
 	switch tr.b.state.Mode {
 	case checkpoint.ModePending, checkpoint.ModeIgnore, checkpoint.ModeMissing:
 		return nil
@@ -531,7 +761,7 @@ func (c *Capture) truncate(ctx context.Context, tr *tableRun, ch *event.Change) 
 		c.log.Warn().Str("table", tr.b.Schema+"."+tr.b.Table).Msg("table truncated: no record is written for a TRUNCATE (kafka.truncates with the debezium envelope writes one); its topic still holds the old rows")
 		return nil
 	}
-	return c.writeWith(ctx, tr.b, tr.enc, ch, uint64(ch.Loc[1]))
+	return c.writeWith(tr.b, tr.enc, ch, uint64(ch.Loc[1]))
 }
 
 // tableRun finds (or builds, once per relation shape) the encoder of a
@@ -540,9 +770,18 @@ func (c *Capture) tableRun(t *event.Table) (*tableRun, error) {
 	if tr, ok := c.byTable[t]; ok {
 		return tr, nil
 	}
-	tr := &tableRun{b: c.bindings[t.Schema+"."+t.Name]}
+	b, err := c.bindingOf(t)
+	if err != nil {
+		return nil, err
+	}
+	if b != nil && b.backfill != nil && !sameColumns(t, b.backfill.table) && !c.opts.Rediscovered[t.OID] {
+		// DDL during the backfill (its chunks read the discovered columns):
+		// discover again, so chunks follow the new columns.
+		return nil, &RediscoverError{OID: t.OID, Reason: fmt.Sprintf("the columns of %s.%s changed during its backfill", b.Schema, b.Table)}
+	}
+	tr := &tableRun{b: b}
 	if tr.b != nil {
-		key, err := keyIndexes(t, tr.b.KeyColumns)
+		key, err := relationKey(t, &tr.b.Binding)
 		if err != nil {
 			return nil, err
 		}
@@ -554,6 +793,85 @@ func (c *Capture) tableRun(t *event.Table) (*tableRun, error) {
 	}
 	c.byTable[t] = tr
 	return tr, nil
+}
+
+// ErrRediscover ends a run when the stream names a relation that discovery
+// did not see, or a captured table under a new name: the caller discovers
+// the tables again and restarts from the last durable checkpoint.
+var ErrRediscover = errors.New("the captured tables changed")
+
+// RediscoverError is the ErrRediscover of one relation.
+type RediscoverError struct {
+	OID    uint32
+	Reason string
+}
+
+func (e *RediscoverError) Error() string        { return e.Reason }
+func (e *RediscoverError) Is(target error) bool { return target == ErrRediscover }
+
+// bindingOf finds the binding of a stream relation: by its OID, which a
+// rename keeps, else by name. A relation discovery did not see (a table
+// added to the publication, or created again) and a renamed captured table
+// end the run for a rediscovery, never a silent drop.
+func (c *Capture) bindingOf(t *event.Table) (*binding, error) {
+	name := t.Schema + "." + t.Name
+	if c.opts.Relations == nil || t.OID == 0 {
+		return c.bindings[name], nil
+	}
+	b := c.byOID[t.OID]
+	again := c.opts.Rediscovered[t.OID]
+	switch {
+	case b != nil && (b.Schema != t.Schema || b.Table != t.Name) && !again:
+		return nil, &RediscoverError{OID: t.OID, Reason: fmt.Sprintf("captured table %s.%s is now named %s", b.Schema, b.Table, name)}
+	case b != nil:
+		return b, nil
+	case !c.opts.Relations[t.OID] && !again:
+		return nil, &RediscoverError{OID: t.OID, Reason: fmt.Sprintf("table %s (oid %d) joined the publication or was created again", name, t.OID)}
+	}
+	return c.bindings[name], nil
+}
+
+// sameColumns reports whether a stream relation has the columns a backfill
+// reads, by name.
+func sameColumns(t, backfill *event.Table) bool {
+	if len(t.Columns) != len(backfill.Columns) {
+		return false
+	}
+	for i := range t.Columns {
+		if t.Columns[i].Name != backfill.Columns[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+// relationKey finds a binding's key columns in a stream relation: by name,
+// or, when a key column was renamed since discovery (a restart replays the
+// changes before the rename, whose RELATION has the old name), by the
+// relation's replica-identity columns, which pair with the discovered key
+// columns in attribute order.
+func relationKey(t *event.Table, b *Binding) ([]int, error) {
+	key, err := keyIndexes(t, b.KeyColumns)
+	if err == nil || len(t.Key) != len(b.KeyColumns) {
+		return key, err
+	}
+	pos := make([]int, len(b.KeyColumns))
+	for i, name := range b.KeyColumns {
+		pos[i] = slices.IndexFunc(b.Columns, func(c event.Column) bool { return c.Name == name })
+		if pos[i] < 0 {
+			return nil, err
+		}
+	}
+	order := make([]int, len(pos))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return pos[a] - pos[b] })
+	key = make([]int, len(pos))
+	for j, i := range order {
+		key[i] = t.Key[j]
+	}
+	return key, nil
 }
 
 func keyIndexes(t *event.Table, names []string) ([]int, error) {
@@ -578,20 +896,31 @@ var opHeaders = map[event.Op][]byte{event.OpCreate: []byte("c"), event.OpUpdate:
 
 // write encodes a change into one allocation (key, document and LSN
 // header) and hands it to the sink; a delete is followed by a tombstone.
-func (c *Capture) write(ctx context.Context, tr *tableRun, ch *event.Change) error {
+func (c *Capture) write(tr *tableRun, ch *event.Change) error {
 	if c.opts.KeyChangeAsDeleteCreate && ch.Op == event.OpUpdate && ch.Old != nil && keyChanged(tr.key, ch) {
 		// The old key's delete carries what the old tuple has; the new
 		// key's create carries the new row.
 		del := *ch
 		del.Op, del.New, del.Old = event.OpDelete, ch.Old, nil
-		if err := c.writeWith(ctx, tr.b, tr.enc, &del, uint64(ch.Loc[1])); err != nil {
+		if err := c.writeWith(tr.b, tr.enc, &del, uint64(ch.Loc[1])); err != nil {
 			return err
 		}
 		create := *ch
 		create.Op, create.Old = event.OpCreate, nil
-		return c.writeWith(ctx, tr.b, tr.enc, &create, uint64(ch.Loc[1]))
+		return c.writeWith(tr.b, tr.enc, &create, uint64(ch.Loc[1]))
 	}
-	return c.writeWith(ctx, tr.b, tr.enc, ch, uint64(ch.Loc[1]))
+	if err := c.writeWith(tr.b, tr.enc, ch, uint64(ch.Loc[1])); err != nil {
+		return err
+	}
+	if c.opts.Tombstones && ch.Op == event.OpUpdate && ch.Old != nil && len(tr.key) > 0 && keyChanged(tr.key, ch) {
+		// The update keeps Flow's shape under its new key; the old key is
+		// gone from the table, so compaction must forget it too.
+		old := c.scratch[:0]
+		old = tr.enc.AppendKey(old, &event.Change{New: ch.Old})
+		c.scratch = old
+		c.sink.Write(c.work, event.Record{Topic: tr.b.Topic, Key: bytes.Clone(old)})
+	}
+	return nil
 }
 
 // limitedEncoder is an Encoder that can cut oversized values.
@@ -649,7 +978,7 @@ func keyChanged(key []int, ch *event.Change) bool {
 	return false
 }
 
-func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *event.Change, lsn uint64) error {
+func (c *Capture) writeWith(b *binding, enc Encoder, ch *event.Change, lsn uint64) error {
 	if !c.sink.InTxn() {
 		if err := c.sink.Begin(); err != nil {
 			return err
@@ -669,17 +998,17 @@ func (c *Capture) writeWith(ctx context.Context, b *binding, enc Encoder, ch *ev
 	c.scratch = buf
 	rec := make([]byte, len(buf))
 	copy(rec, buf)
-	r := kafka.Record{Topic: b.Topic, Value: rec[keyLen:docLen:docLen], Op: opHeaders[ch.Op], LSN: rec[docLen:]}
+	r := event.Record{Topic: b.Topic, Value: rec[keyLen:docLen:docLen], Op: opHeaders[ch.Op], LSN: rec[docLen:]}
 	if keyLen > 0 {
 		r.Key = rec[:keyLen:keyLen]
 	}
-	c.sink.Write(ctx, r)
+	c.sink.Write(c.work, r)
 	c.opts.Observer.Record(b.Schema, b.Table, ch.Op, len(rec))
 	if !ch.Snapshot && c.batchOldest.IsZero() {
 		c.batchOldest = time.UnixMilli(ch.TSMillis)
 	}
 	if ch.Op == event.OpDelete && c.opts.Tombstones && r.Key != nil {
-		c.sink.Write(ctx, kafka.Record{Topic: b.Topic, Key: r.Key})
+		c.sink.Write(c.work, event.Record{Topic: b.Topic, Key: r.Key})
 	}
 	c.markDirty()
 	return nil
@@ -716,19 +1045,53 @@ func (c *Capture) activate(ctx context.Context) error {
 
 // activationMode is the mode a Pending binding starts in (§4.5). A key
 // whose type cannot be held in a row-key cursor is backfilled by physical
-// location (its records keep their Kafka keys).
+// location (its records keep their Kafka keys). A precise (filtered)
+// backfill needs PostgreSQL's key order to equal the byte order of row keys
+// (schema.KeyOrderOf): the automatic mode asks for it as the columns are, a
+// forced "Precise" mode gets it through COLLATE "C" where that suffices, and
+// any other key is backfilled unfiltered, "Precise" or not, since filtering
+// it would silently drop rows written during the backfill.
 func activationMode(b *Binding) checkpoint.Mode {
 	switch {
 	case b.Mode == "Only Changes" || b.SkipBackfill:
 		return checkpoint.ModeActive
 	case b.Mode == "Without Primary Key" || len(b.KeyColumns) == 0 || !keyEncodable(b):
 		return checkpoint.ModeKeylessBackfill
-	case b.Mode == "Precise":
+	}
+	order := keyOrder(b)
+	switch {
+	case b.Mode == "Precise" && order != schema.KeyOrderDiffers:
 		return checkpoint.ModeBackfill
-	case b.Mode == "Normal" || b.KeyUnpredictable || b.Filter != "":
+	case b.Mode == "Precise":
+		return checkpoint.ModeUnfilteredBackfill
+	case b.Mode == "Normal" || order != schema.KeyOrderMatches || b.Filter != "":
 		return checkpoint.ModeUnfilteredBackfill
 	}
 	return checkpoint.ModeBackfill
+}
+
+// keyOrder is the weakest schema.KeyOrderOf of the key's columns.
+func keyOrder(b *Binding) schema.KeyOrder {
+	order := schema.KeyOrderMatches
+	for _, name := range b.KeyColumns {
+		found := false
+		for i := range b.Columns {
+			if b.Columns[i].Name != name {
+				continue
+			}
+			found = true
+			switch schema.KeyOrderOf(&b.Columns[i].Type) {
+			case schema.KeyOrderDiffers:
+				return schema.KeyOrderDiffers
+			case schema.KeyOrderMatchesCollateC:
+				order = schema.KeyOrderMatchesCollateC
+			}
+		}
+		if !found {
+			return schema.KeyOrderDiffers
+		}
+	}
+	return order
 }
 
 // keyEncodable reports whether every key column's type fits a row key.

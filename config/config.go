@@ -75,6 +75,8 @@ type Config struct {
 	Kafka Kafka `yaml:"kafka"`
 	// HTTP configures the metrics and health endpoint.
 	HTTP HTTP `yaml:"http"`
+	// Recovery bounds the in-process recovery from transient faults.
+	Recovery Recovery `yaml:"recovery"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 
@@ -300,6 +302,10 @@ type Batch struct {
 	MaxRecords int `yaml:"max_records"`
 	// MaxBytes is the most record bytes per transaction (default 16 MiB).
 	MaxBytes int64 `yaml:"max_bytes"`
+	// SplitRecords and SplitBytes split a PostgreSQL transaction larger
+	// than either across Kafka transactions (defaults 200000, 128 MiB).
+	SplitRecords int   `yaml:"split_records"`
+	SplitBytes   int64 `yaml:"split_bytes"`
 }
 
 // TLS configures TLS to Kafka.
@@ -344,6 +350,18 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 }
 
+// Recovery bounds how pg2kafka recovers, in process, from a transient
+// fault after its capture has streamed (PostgreSQL restarted, a broker
+// unreachable): it retries with exponential backoff up to MaxBackoff,
+// resuming from the last checkpoint.
+type Recovery struct {
+	// MaxOutage turns an outage longer than this into an exit with the
+	// fault's error; 0 (the default) retries for ever.
+	MaxOutage time.Duration `yaml:"max_outage"`
+	// MaxBackoff caps the wait between attempts (default 30s).
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -378,15 +396,16 @@ func Defaults() *Config {
 			Format:             "json",
 			Envelope:           "flow",
 			Oversize:           "fail",
-			Batch:              Batch{MaxDelay: 100 * time.Millisecond, MaxRecords: 50000, MaxBytes: 16 << 20},
+			Batch:              Batch{MaxDelay: 100 * time.Millisecond, MaxRecords: 50000, MaxBytes: 16 << 20, SplitRecords: 200_000, SplitBytes: 128 << 20},
 			TransactionTimeout: 60 * time.Second,
 			ConnectTimeout:     60 * time.Second,
 			MaxMessageBytes:    1 << 20,
 			ClientID:           "pg2kafka",
 			SlotBusyRetries:    -1,
 		},
-		HTTP: HTTP{Listen: "127.0.0.1:9187"},
-		Log:  Log{Level: "info"},
+		HTTP:     HTTP{Listen: "127.0.0.1:9187"},
+		Recovery: Recovery{MaxBackoff: 30 * time.Second},
+		Log:      Log{Level: "info"},
 	}
 }
 
@@ -645,4 +664,63 @@ func (c *Config) Redacted() *Config {
 	}
 	r.Kafka.SchemaRegistry.URL = redactURL(r.Kafka.SchemaRegistry.URL)
 	return &r
+}
+
+// TopicUse is one captured table and the topic its records go to.
+type TopicUse struct {
+	Schema, Table, Topic string
+}
+
+// CheckTopics fails when two tables would write to one topic, or a table to
+// the checkpoint topic. Sanitising makes different table names meet
+// (`"a b"` and `a_b` both become `…a_b`), as can a binding's topic override
+// or a binding matching two tables that differ only in case; a shared topic
+// merges two tables, and a delete in one tombstones the other's row of the
+// same key. Names that differ only in '.' versus '_' are refused too: Kafka
+// refuses to create the second of two such topics (their metric names
+// collide). The error names both tables and the binding's `topic` setting
+// that separates them. Call it with every table at start, and again with the
+// running tables plus a newcomer when a table joins.
+func (c *Config) CheckTopics(uses []TopicUse) error {
+	metric := func(topic string) string { return strings.ReplaceAll(topic, ".", "_") }
+	seen := make(map[string]TopicUse, len(uses)+1)
+	seen[metric(c.CheckpointTopic())] = TopicUse{Topic: c.CheckpointTopic()}
+	for _, u := range uses {
+		m := metric(u.Topic)
+		other, dup := seen[m]
+		if !dup {
+			seen[m] = u
+			continue
+		}
+		table := quoteName(u.Schema) + "." + quoteName(u.Table)
+		fix := fmt.Sprintf("give one of them a topic of its own: bindings: [{resource: {namespace: %s, stream: %s}, topic: <name>}]", yamlQuote(u.Schema), yamlQuote(u.Table))
+		if other.Table == "" {
+			return fmt.Errorf("table %s would write to topic %q, which is the checkpoint topic (kafka.checkpoint_topic); %s", table, u.Topic, fix)
+		}
+		otherTable := quoteName(other.Schema) + "." + quoteName(other.Table)
+		if other.Topic == u.Topic {
+			return fmt.Errorf("tables %s and %s would both write to topic %q (topic names replace characters Kafka does not allow with '_', and a binding's topic applies to every table it matches): their rows would mix and a delete in one would tombstone the other's row; %s", otherTable, table, u.Topic, fix)
+		}
+		return fmt.Errorf("tables %s and %s would write to topics %q and %q, which Kafka refuses to hold together (their names differ only in '.' and '_'); %s", otherTable, table, other.Topic, u.Topic, fix)
+	}
+	return nil
+}
+
+// quoteName double-quotes a schema or table name unless it is a plain
+// lower-case identifier.
+func quoteName(s string) string {
+	for _, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+// yamlQuote writes s as a YAML flow scalar.
+func yamlQuote(s string) string {
+	return strconv.Quote(s)
 }

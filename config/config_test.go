@@ -599,6 +599,45 @@ func TestTopicFor(t *testing.T) {
 	}
 }
 
+// Two tables whose topics meet — by sanitising, by one override, or in
+// Kafka's metric names — or a table on the checkpoint topic are refused,
+// naming both tables and the binding's topic setting.
+func TestCheckTopics(t *testing.T) {
+	c := mustParse(t, minimal+`bindings:
+  - resource: {namespace: public, stream: orders}
+    topic: shared
+`)
+	use := func(schema, table string) TopicUse {
+		return TopicUse{Schema: schema, Table: table, Topic: c.TopicFor(schema, table)}
+	}
+	tests := []struct {
+		uses []TopicUse
+		want []string // phrases of the error; nil for none
+	}{
+		{[]TopicUse{use("public", "a b"), use("public", "a_c")}, nil},
+		{[]TopicUse{use("public", "a b"), use("public", "a_b")}, []string{`public."a b"`, "public.a_b", `"pg2kafka.public.a_b"`, "topic: <name>", `stream: "a_b"`}},
+		{[]TopicUse{use("public", "orders"), use("public", "Orders")}, []string{"public.orders", `public."Orders"`, `"shared"`}},
+		{[]TopicUse{use("public", "a.b"), use("public", "a_b")}, []string{`public."a.b"`, "public.a_b", "'.' and '_'"}},
+		{[]TopicUse{use("a.b", "c"), use("a", "b.c")}, []string{`"a.b".c`, `a."b.c"`}},
+		{[]TopicUse{{Schema: "public", Table: "x", Topic: "pg2kafka.checkpoints"}}, []string{"public.x", "checkpoint topic"}},
+	}
+	for _, tt := range tests {
+		err := c.CheckTopics(tt.uses)
+		switch {
+		case tt.want == nil && err != nil:
+			t.Errorf("CheckTopics(%v) = %v, want nil", tt.uses, err)
+		case tt.want != nil && err == nil:
+			t.Errorf("CheckTopics(%v) = nil, want an error", tt.uses)
+		case err != nil:
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("CheckTopics(%v) = %q, lacks %q", tt.uses, err, w)
+				}
+			}
+		}
+	}
+}
+
 func TestSkipBackfill(t *testing.T) {
 	tests := []struct {
 		list          string

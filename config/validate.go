@@ -314,6 +314,12 @@ func (d *decoder) validateKafka(c *Config) {
 	if k.Batch.MaxBytes < 1 {
 		d.at("kafka.batch.max_bytes", "must be at least 1, got %d", k.Batch.MaxBytes)
 	}
+	if k.Batch.SplitRecords < 1 {
+		d.at("kafka.batch.split_records", "must be at least 1, got %d", k.Batch.SplitRecords)
+	}
+	if k.Batch.SplitBytes < 1 {
+		d.at("kafka.batch.split_bytes", "must be at least 1, got %d", k.Batch.SplitBytes)
+	}
 	if k.Truncates && k.Envelope != "debezium" {
 		d.at("kafka.truncates", "truncate events exist only in the debezium envelope (set kafka.envelope: debezium, or remove kafka.truncates)")
 	}
@@ -399,6 +405,12 @@ func (d *decoder) validateMisc(c *Config) {
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || !allDigits(port) {
 			d.at("http.listen", "invalid port %q; expected 0..65535", port)
 		}
+	}
+	if c.Recovery.MaxOutage < 0 {
+		d.at("recovery.max_outage", "must not be negative (0 retries for ever)")
+	}
+	if c.Recovery.MaxBackoff < time.Second {
+		d.at("recovery.max_backoff", "must be at least 1s, got %s", c.Recovery.MaxBackoff)
 	}
 	d.enum("log.level", c.Log.Level, logLevels)
 	d.enum("log.format", c.Log.Format, logFormats)

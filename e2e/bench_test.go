@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/internal/pgtest"
@@ -136,4 +137,55 @@ func BenchmarkReplicationVsRecvlogical(b *testing.B) {
 	b.ReportMetric(capRate/recvRate, "ratio_vs_recvlogical")
 	b.Logf("%d changes: pg_recvlogical %s (%.0f rows/s); pg2kafka to Kafka %s (%.0f rows/s, %.2f of pg_recvlogical)",
 		n, recvDur.Round(time.Millisecond), recvRate, capDur.Round(time.Millisecond), capRate, capRate/recvRate)
+}
+
+// BenchmarkHugeTransactionDuringBackfill reports pg2kafka's peak RSS while
+// one transaction of PG2KAFKA_BENCH_TXN_ROWS rows (default 5,000,000)
+// arrives during the backfill of a table of benchRows()/10 rows: the
+// window keeps only its chunk's keys, the transaction is split across
+// Kafka transactions, and memory stays bounded by the chunk and the
+// producer's buffer, not by the transaction.
+func BenchmarkHugeTransactionDuringBackfill(b *testing.B) {
+	e := newEnv(b)
+	txnRows := 5_000_000
+	if n, err := strconv.Atoi(os.Getenv("PG2KAFKA_BENCH_TXN_ROWS")); err == nil && n > 0 {
+		txnRows = n
+	}
+	e.exec(benchTable, `CREATE TABLE bulk (id bigint PRIMARY KEY, payload text)`)
+	benchFill(e, 1, benchRows()/10)
+	e.exec(`VACUUM ANALYZE bench`, `ALTER PUBLICATION flow_publication ADD TABLE bench, bulk`)
+	e.advanced = []string{"backfill_chunk_size: 1000"}
+	b.ResetTimer()
+	start := time.Now()
+	p := e.start(false)
+	waitCheckpoint(b, e, time.Minute, func(st *checkpoint.State) bool {
+		ts := st.Bindings["public%2Fbench"]
+		return ts != nil && ts.Backfilled > 0
+	})
+	e.exec(fmt.Sprintf(`INSERT INTO bulk SELECT g, md5(g::text) FROM generate_series(1, %d) g`, txnRows))
+	committed := time.Since(start)
+	// Done when the backfill is and the transaction's last row is in Kafka.
+	last := fmt.Sprintf(`{"id":%d}`, txnRows)
+	waitCheckpoint(b, e, 30*time.Minute, func(st *checkpoint.State) bool {
+		ts := st.Bindings["public%2Fbench"]
+		return ts != nil && ts.Mode == checkpoint.ModeActive
+	})
+	cl := readCommitted(e.t, e.brokers, e.topic("bulk"))
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	seen := 0
+	for found := false; !found && ctx.Err() == nil; {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			seen++
+			found = found || string(r.Key) == last
+		})
+	}
+	total := time.Since(start)
+	b.StopTimer()
+	peak := peakRSS(e.t, p.cmd.Process.Pid)
+	p.stop(e.t)
+	b.ReportMetric(float64(peak>>20), "peak_rss_MiB")
+	b.Logf("%d-row transaction (committed after %s) during a %d-row backfill: relayed in %s; %d records read; peak RSS of pg2kafka %d MiB",
+		txnRows, committed.Round(time.Second), benchRows()/10, total.Round(time.Second), seen, peak>>20)
 }

@@ -146,3 +146,30 @@ func TestChangesOfThreeTables(t *testing.T) {
 		{`{"email":"alice@example.com"}`, "", nil},
 	})
 }
+
+// A primary-key change under the default envelope writes the update under
+// the new key and then a tombstone for the old key, so a compacted topic
+// forgets the old key as the table did.
+func TestKeyChangeTombstonesTheOldKey(t *testing.T) {
+	e := newEnv(t)
+	e.exec(
+		`CREATE TABLE renumbered (id integer PRIMARY KEY, v text)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE renumbered`,
+	)
+	p := e.start(true)
+	e.exec(
+		`INSERT INTO renumbered VALUES (1, 'a')`,
+		`UPDATE renumbered SET id = 2 WHERE id = 1`,
+	)
+	got := e.consume(e.topic("renumbered"), 3, 30*time.Second)
+	p.stop(t)
+	if len(got) != 3 {
+		t.Fatalf("got %d records, want 3", len(got))
+	}
+	if string(got[1].Key) != `{"id":2}` || meta(decode(t, got[1]))["op"] != "u" {
+		t.Errorf("record 1: %s %s, want the update under {\"id\":2}", got[1].Key, got[1].Value)
+	}
+	if string(got[2].Key) != `{"id":1}` || got[2].Value != nil {
+		t.Errorf("record 2: %s %s, want a tombstone of {\"id\":1}", got[2].Key, got[2].Value)
+	}
+}

@@ -139,12 +139,20 @@ func keyHistories(t *testing.T, recs []*kgo.Record) (map[int][]change, int) {
 	return got, changes
 }
 
-func compareHistories(t *testing.T, got, want map[int][]change) {
+// compareHistories checks each key's changes in Kafka against its committed
+// history and returns the keys missing changes and the keys holding extra
+// ones (duplicates or changes never committed).
+func compareHistories(t *testing.T, got, want map[int][]change) (lost, dup int) {
 	t.Helper()
 	bad := 0
 	for k, w := range want {
 		g := got[k]
 		if fmt.Sprint(g) != fmt.Sprint(w) {
+			if len(g) < len(w) {
+				lost++
+			} else {
+				dup++
+			}
 			if bad++; bad <= 5 {
 				t.Errorf("key %d: Kafka holds %v, committed history is %v", k, g, w)
 			}
@@ -152,60 +160,93 @@ func compareHistories(t *testing.T, got, want map[int][]change) {
 	}
 	for k, g := range got {
 		if _, ok := want[k]; !ok {
+			dup++
 			t.Errorf("key %d: Kafka holds %v, but it was never written", k, g)
 		}
 	}
 	if bad > 5 {
 		t.Errorf("... and %d more keys differ", bad-5)
 	}
+	return lost, dup
 }
 
-// Killing pg2kafka with SIGKILL at random moments while a writer commits
-// loses no change and duplicates none: after catch-up each key's sequence
-// of changes in Kafka equals its committed history (read_committed).
-func TestSIGKILLRoundsLoseNothing(t *testing.T) {
+// interrupt stops p the way a round of a crash test asks: "SIGKILL",
+// "SIGTERM" (which must exit 0 within the transaction timeout), or
+// "mixed" (either, at random).
+func interrupt(t *testing.T, p *proc, how string, rng *rand.Rand) {
+	t.Helper()
+	if how == "mixed" {
+		how = [...]string{"SIGKILL", "SIGTERM"}[rng.Intn(2)]
+	}
+	if how == "SIGKILL" {
+		p.kill()
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, 90*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0\n%s", code, p.output())
+	}
+}
+
+// crashRounds returns the rounds of a crash test and how each stops:
+// PG2KAFKA_CRASH_ROUNDS and PG2KAFKA_CRASH_SIGNAL override them (make
+// chaos).
+func crashRounds(def int, how string) (int, string) {
+	if n, err := strconv.Atoi(os.Getenv("PG2KAFKA_CRASH_ROUNDS")); err == nil && n > 0 {
+		def = n
+	}
+	if s := os.Getenv("PG2KAFKA_CRASH_SIGNAL"); s != "" {
+		how = s
+	}
+	return def, how
+}
+
+// Stopping pg2kafka at random moments while a writer commits — by SIGKILL,
+// or by SIGTERM as Kubernetes and systemd do on every rollout — loses no
+// change and duplicates none: after catch-up each key's sequence of
+// changes in Kafka equals its committed history (read_committed).
+func TestCrashRoundsLoseNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash rounds take ~30s")
 	}
-	e := newEnv(t)
-	e.exec(`CREATE TABLE hist (k integer PRIMARY KEY, v bigint NOT NULL)`,
-		`ALTER PUBLICATION flow_publication ADD TABLE hist`)
-	first := e.start(true)
-	w := startWriter(t, e.dbURL, 200)
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	rounds := 12
-	if n, err := strconv.Atoi(os.Getenv("PG2KAFKA_CRASH_ROUNDS")); err == nil && n > 0 {
-		rounds = n // make chaos
-	}
-	first.kill()
-	for i := 0; i < rounds; i++ {
-		p := e.start(false)
-		time.Sleep(time.Duration(300+rng.Intn(1500)) * time.Millisecond)
-		p.kill()
-	}
-	w.finish(t)
-	last := e.start(true)
-	w.mu.Lock()
-	want := w.history
-	commits := w.commits
-	w.mu.Unlock()
-	total := 0
-	for _, h := range want {
-		total += len(h)
-	}
-	deletes := 0
-	for _, h := range want {
-		for _, c := range h {
-			if c.op == "d" {
-				deletes++
+	for _, how := range []string{"SIGKILL", "SIGTERM"} {
+		t.Run(how, func(t *testing.T) {
+			rounds, how := crashRounds(12, how)
+			e := newEnv(t)
+			e.exec(`CREATE TABLE hist (k integer PRIMARY KEY, v bigint NOT NULL)`,
+				`ALTER PUBLICATION flow_publication ADD TABLE hist`)
+			first := e.start(true)
+			w := startWriter(t, e.dbURL, 200)
+			rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+			interrupt(t, first, how, rng)
+			for i := 0; i < rounds; i++ {
+				p := e.start(false)
+				time.Sleep(time.Duration(300+rng.Intn(1500)) * time.Millisecond)
+				interrupt(t, p, how, rng)
 			}
-		}
+			w.finish(t)
+			last := e.start(true)
+			w.mu.Lock()
+			want := w.history
+			commits := w.commits
+			w.mu.Unlock()
+			total, deletes := 0, 0
+			for _, h := range want {
+				total += len(h)
+				for _, c := range h {
+					if c.op == "d" {
+						deletes++
+					}
+				}
+			}
+			recs := e.consume(e.topic("hist"), total+deletes, 90*time.Second)
+			last.stop(t)
+			got, n := keyHistories(t, recs)
+			lost, dup := compareHistories(t, got, want)
+			t.Logf("%d rounds (%s), %d writer transactions, %d changes to %d keys; Kafka holds %d changes; keys with lost changes %d, with duplicated changes %d",
+				rounds+1, how, commits, total, len(want), n, lost, dup)
+		})
 	}
-	recs := e.consume(e.topic("hist"), total+deletes, 90*time.Second)
-	last.stop(t)
-	got, n := keyHistories(t, recs)
-	t.Logf("%d crash rounds (SIGKILL), %d writer transactions, %d changes to %d keys; Kafka holds %d changes", rounds+1, commits, total, len(want), n)
-	compareHistories(t, got, want)
 }
 
 // SIGTERM mid-stream commits what is whole, and a restart resumes without

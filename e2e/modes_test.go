@@ -41,6 +41,41 @@ func TestTextKeyModeFollowsCollation(t *testing.T) {
 	}
 }
 
+// citext and char(n) keys under the C collation are backfilled unfiltered:
+// their ORDER BY order is not the byte order of their row keys (case
+// folding, trailing blanks), so filtering changes against the cursor would
+// drop rows written during the backfill (schema.KeyOrderOf).
+func TestCitextAndBpcharKeysBackfillUnfiltered(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE EXTENSION citext`,
+		`CREATE TABLE ci_keys (code citext COLLATE "C" PRIMARY KEY)`,
+		`CREATE TABLE bp_keys (code char(8) COLLATE "C" PRIMARY KEY)`,
+		`INSERT INTO ci_keys SELECT 'k' || g FROM generate_series(1, 2500) g`,
+		`INSERT INTO bp_keys SELECT 'k' || g FROM generate_series(1, 2500) g`,
+		`ALTER PUBLICATION flow_publication ADD TABLE ci_keys, bp_keys`)
+	e.advanced = []string{"backfill_chunk_size: 1000"}
+	p := e.start(true)
+	p.stop(t)
+	modes := map[string]map[checkpoint.Mode]bool{"public%2Fci_keys": {}, "public%2Fbp_keys": {}}
+	for _, st := range checkpoints(t, e) {
+		for key, seen := range modes {
+			if ts := st.Bindings[key]; ts != nil {
+				seen[ts.Mode] = true
+			}
+		}
+	}
+	for key, seen := range modes {
+		if !seen[checkpoint.ModeUnfilteredBackfill] || seen[checkpoint.ModeBackfill] {
+			t.Errorf("%s went through modes %v, want UnfilteredBackfill", key, seen)
+		}
+	}
+	for _, tb := range []string{"ci_keys", "bp_keys"} {
+		if n := len(e.settle(e.topic(tb), time.Second)); n != 2500 {
+			t.Errorf("%s: %d backfill records, want 2500", tb, n)
+		}
+	}
+}
+
 // kafka.delivery at-least-once (brokers without transactions) captures
 // changes and checkpoints them after their records are acknowledged.
 func TestAtLeastOnceDelivery(t *testing.T) {

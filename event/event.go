@@ -50,7 +50,11 @@ type Type struct {
 	// when there is none.
 	Typmod int32
 	// Collation is the key column's collation name when it is not the
-	// database default ("C", "POSIX", ...), else "". Only set by discovery.
+	// database default ("C", "POSIX", ...), else "". Only set by discovery,
+	// which reports "C" or "POSIX" only for collations that order by bytes,
+	// and appends " (<server> to <client encoding>)" when the session's
+	// text is converted to an encoding of another byte order
+	// ("C (WIN1252 to UTF8)").
 	Collation string
 }
 
@@ -68,6 +72,9 @@ type Column struct {
 
 // Table describes one captured table.
 type Table struct {
+	// OID is the relation's OID (pg_class.oid), which survives a rename;
+	// 0 when unknown.
+	OID    uint32
 	Schema string
 	Name   string
 	// Columns in attribute order.

@@ -53,6 +53,7 @@ type Metrics struct {
 	up             prometheus.Gauge
 	slotLost       prometheus.Gauge
 	pollErrors     prometheus.Counter
+	faults         *prometheus.CounterVec
 
 	// tables caches each table's counters: the observer reads it without a
 	// lock; a new table copies it under cacheMu.
@@ -204,6 +205,9 @@ func New(opts ...Option) *Metrics {
 		"1 while the capture streams, 0 otherwise.")
 	m.slotLost = f.gauge("pg2kafka_slot_lost",
 		"1 when the capture's replication slot is missing or invalidated (wal_status lost) after the capture has checkpointed; 0 otherwise.")
+	m.faults = f.counterVec("pg2kafka_faults_total",
+		"Transient faults the capture recovered from in process (it resumed from its last checkpoint), by cause: postgres or kafka.",
+		"cause")
 	m.pollErrors = f.counter("pg2kafka_poll_errors_total",
 		"Failed polls of PostgreSQL for the lag and slot gauges.")
 
@@ -230,6 +234,13 @@ func (m *Metrics) Ready() {
 func (m *Metrics) NotReady() {
 	m.ready.Store(false)
 	m.up.Set(0)
+}
+
+// Recovering counts a transient fault by cause and marks the capture not
+// ready (pg2kafka_up 0) until it streams again.
+func (m *Metrics) Recovering(cause string) {
+	m.faults.WithLabelValues(cause).Inc()
+	m.NotReady()
 }
 
 // Record counts one record written for schema.table (capture.Observer).

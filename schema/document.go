@@ -19,7 +19,8 @@ type FlowEncoder struct {
 	// goes among them.
 	order   []int
 	metaPos int
-	names   [][]byte // `"name":` per column
+	names   [][]byte // `"name":` per column, its document name
+	keyName [][]byte // `"name":` per key column, its column name
 	prefix  []byte   // `"schema":"…"` for _meta.source
 	table_  []byte   // `"table":"…"`
 	tag     []byte   // `,"tag":"…"` or nil
@@ -45,12 +46,17 @@ func NewFlowEncoder(t *event.Table, key []int, tag string, opts ...FlowOption) *
 	for i := range e.order {
 		e.order[i] = i
 	}
-	sort.SliceStable(e.order, func(a, b int) bool { return t.Columns[e.order[a]].Name < t.Columns[e.order[b]].Name })
-	e.metaPos = sort.Search(len(e.order), func(i int) bool { return t.Columns[e.order[i]].Name >= "_meta" })
+	names := DocumentNames(t.Columns)
+	sort.SliceStable(e.order, func(a, b int) bool { return names[e.order[a]] < names[e.order[b]] })
+	e.metaPos = sort.Search(len(e.order), func(i int) bool { return names[e.order[i]] >= "_meta" })
 	e.names = make([][]byte, len(t.Columns))
-	for i, c := range t.Columns {
-		n := valueAppendString(nil, []byte(c.Name))
+	for i, name := range names {
+		n := valueAppendString(nil, []byte(name))
 		e.names[i] = append(n, ':')
+	}
+	for _, k := range key {
+		n := valueAppendString(nil, []byte(t.Columns[k].Name))
+		e.keyName = append(e.keyName, append(n, ':'))
 	}
 	e.prefix = append(valueAppendString([]byte(`"schema":`), []byte(t.Schema)), ',')
 	e.table_ = append(valueAppendString([]byte(`"table":`), []byte(t.Name)), ',')
@@ -60,11 +66,41 @@ func NewFlowEncoder(t *event.Table, key []int, tag string, opts ...FlowOption) *
 	return e
 }
 
+// DocumentNames returns each column's property name in Flow documents
+// (_meta.before included) and in the discovered JSON schema and collection
+// key: the column's name, except
+// that a column named `_meta` would collide with the metadata and is named
+// `_meta_2` instead (or `_meta_3`, ... when another column already has that
+// name). Flow has no rule for it; this is Avro's (avroFieldNames), so a
+// `_meta` column has the same name in every format.
+func DocumentNames(cols []event.Column) []string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+		if c.Name != "_meta" {
+			continue
+		}
+		for k := 2; ; k++ {
+			cand := "_meta_" + strconv.Itoa(k)
+			taken := false
+			for _, o := range cols {
+				taken = taken || o.Name == cand
+			}
+			if !taken {
+				names[i] = cand
+				break
+			}
+		}
+	}
+	return names
+}
+
 // Table returns the table the encoder was built for.
 func (e *FlowEncoder) Table() *event.Table { return e.table }
 
 // AppendKey appends the Kafka key: a JSON object of the key columns in key
-// order, e.g. {"id":5001}. A change to a keyless table has no key (nil).
+// order, by column name (a `_meta` column keeps its name: the key holds no
+// metadata), e.g. {"id":5001}. A change to a keyless table has no key (nil).
 func (e *FlowEncoder) AppendKey(dst []byte, c *event.Change) []byte {
 	if len(e.key) == 0 {
 		return dst
@@ -74,7 +110,7 @@ func (e *FlowEncoder) AppendKey(dst []byte, c *event.Change) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, e.names[k]...)
+		dst = append(dst, e.keyName[i]...)
 		v := c.New[k]
 		if v.Marker == event.MarkerText {
 			dst = AppendJSONKey(dst, &e.table.Columns[k].Type, v.Data)

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/pg2kafka/pg2kafka/event"
@@ -44,5 +45,35 @@ func TestFlowDocument(t *testing.T) {
 				t.Errorf("key %s", got)
 			}
 		})
+	}
+}
+
+// A column named _meta never collides with the metadata: the document (and
+// its before) names it _meta_2, or the next free _meta_N; the Kafka key keeps
+// the column's name.
+func TestFlowDocumentMetaColumn(t *testing.T) {
+	tbl := &event.Table{Schema: "public", Name: "t", Columns: []event.Column{
+		{Name: "_meta", Type: event.Type{Name: "int4", Kind: event.KindInt}},
+		{Name: "_meta_2", Type: event.Type{Name: "text", Kind: event.KindText}},
+		{Name: "a", Type: event.Type{Name: "text", Kind: event.KindText}},
+	}}
+	if got, want := DocumentNames(tbl.Columns), []string{"_meta_3", "_meta_2", "a"}; !slices.Equal(got, want) {
+		t.Errorf("DocumentNames = %q, want %q", got, want)
+	}
+	txt := func(s string) event.Value { return event.Value{Marker: event.MarkerText, Data: []byte(s)} }
+	c := &event.Change{Op: event.OpUpdate, Loc: [3]int64{1, 2, 3}, TSMillis: 5, XID: 9,
+		New: []event.Value{txt("1"), txt("x"), txt("y")},
+		Old: []event.Value{txt("1"), txt("w"), txt("v")}}
+	e := NewFlowEncoder(tbl, []int{0}, "")
+	want := `{"_meta":{"op":"u","source":{"ts_ms":5,"schema":"public","table":"t","loc":[1,2,3],"txid":9},"before":{"_meta_2":"w","_meta_3":1,"a":"v"}},"_meta_2":"x","_meta_3":1,"a":"y"}`
+	if got := string(e.AppendDocument(nil, c)); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if got := string(e.AppendKey(nil, c)); got != `{"_meta":1}` {
+		t.Errorf("key %s, want {\"_meta\":1}", got)
+	}
+	one := &event.Table{Schema: "public", Name: "t", Columns: tbl.Columns[:1]}
+	if got := DocumentNames(one.Columns); !slices.Equal(got, []string{"_meta_2"}) {
+		t.Errorf("DocumentNames = %q, want [_meta_2]", got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -627,40 +628,78 @@ func rowKeyDecodeNumeric(e any) (any, error) {
 	return n, nil
 }
 
-// KeyOrderMatchesBytes reports whether, for key columns of type t, the
-// bytewise order of encoded keys equals PostgreSQL's ORDER BY order (§2.6),
-// which precise (filtered) backfills rely on.
+// KeyOrder is how PostgreSQL's ORDER BY on a key column compares with the
+// byte order of the column's row-key encoding (§2.6). Precise (filtered)
+// backfills need the two to be equal: the replication filter compares row
+// keys as bytes against the scan's cursor, so a row the scan has yet to reach
+// but whose key bytes sort before the cursor would be dropped by the filter
+// and never read.
+type KeyOrder uint8
+
+const (
+	// KeyOrderDiffers: the orders may differ; the table must be backfilled
+	// unfiltered.
+	KeyOrderDiffers KeyOrder = iota
+	// KeyOrderMatches: ORDER BY on the column as it is equals byte order.
+	KeyOrderMatches
+	// KeyOrderMatchesCollateC: ORDER BY equals byte order once the column
+	// is ordered and compared COLLATE "C" (text, varchar and name under
+	// another collation). That defeats the column's index, so only a forced
+	// precise mode uses it.
+	KeyOrderMatchesCollateC
+)
+
+// KeyOrderOf is the one place that decides, for a key column of type t,
+// whether PostgreSQL's ORDER BY order equals the byte order of its row-key
+// encoding (§2.6). Discovery, the choice of a binding's mode and the backfill
+// query all ask it.
 //
-// True for integers, oid, bool, bytea, uuid, macaddr/macaddr8, numeric,
-// float4/float8 (PostgreSQL's -0 = 0 aside), date, timestamp and timestamptz
-// (the capture's session is always UTC; values outside years 0-9999 become
-// RowKeyTimePlaceholder and break the order). text, varchar and name are true
-// only under the "C" or "POSIX" collation. False for everything else: enums
-// (declaration order), bpchar (PostgreSQL ignores trailing blanks, bytes do
-// not), citext (case-insensitive), types unknown to the driver, and types
-// that cannot be keys.
-func KeyOrderMatchesBytes(t *event.Type) bool {
+// KeyOrderMatches for integers, oid, bool, bytea, uuid, macaddr/macaddr8,
+// numeric, float4/float8 (PostgreSQL's -0 = 0 aside, which a unique key
+// cannot hold twice), date, timestamp and timestamptz (the capture's session
+// is always UTC; values outside years 0-9999 become RowKeyTimePlaceholder and
+// are caught by the backfill's ordering check), and text, varchar and name
+// under the "C" or "POSIX" collation. KeyOrderMatchesCollateC for text,
+// varchar and name under any other collation, unless the session receives
+// text converted to an encoding of another byte order (a Collation suffixed
+// " (WIN1252 to UTF8)", see event.Type). KeyOrderDiffers for everything
+// else: enums (declaration order), bpchar (PostgreSQL ignores trailing
+// blanks, so 'a' sorts before 'a\x01' while their blank-padded bytes sort the
+// other way, whatever the collation), citext (case-insensitive under every
+// collation), types unknown to the driver (money, domains, ...), and types
+// that cannot be keys. The e2e test TestKeyOrderMatchesServer checks every
+// KeyOrderMatches verdict against a real server.
+func KeyOrderOf(t *event.Type) KeyOrder {
 	if t == nil {
-		return false
+		return KeyOrderDiffers
 	}
 	mode, err := rowKeyModeOf(t)
 	if err != nil {
-		return false
+		return KeyOrderDiffers
 	}
 	switch mode {
 	case rowKeyModeInt, rowKeyModeOID, rowKeyModeBool, rowKeyModeFloat4, rowKeyModeFloat8,
 		rowKeyModeNumeric, rowKeyModeLower, rowKeyModeUUID, rowKeyModeBytea, rowKeyModeTime:
-		return true
+		return KeyOrderMatches
 	case rowKeyModeString:
 		if t.Kind != event.KindText {
-			return false
+			return KeyOrderDiffers
 		}
 		switch t.Name {
 		case "text", "varchar", "name":
-			return t.Collation == "C" || t.Collation == "POSIX"
+			switch {
+			case t.Collation == "C" || t.Collation == "POSIX":
+				return KeyOrderMatches
+			case strings.Contains(t.Collation, " ("):
+				// Text converted from a server encoding (WIN1252,
+				// EUC_JP, ...) whose byte order is not the order of the
+				// converted bytes the row key holds.
+				return KeyOrderDiffers
+			}
+			return KeyOrderMatchesCollateC
 		}
 	}
-	return false
+	return KeyOrderDiffers
 }
 
 // RowKeySupported reports whether values of t can be encoded in a row key

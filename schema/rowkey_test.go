@@ -491,41 +491,48 @@ func rowKeyTestParamText(t *testing.T, typ *event.Type, p any) string {
 	return ""
 }
 
-func TestRowKeyOrderMatchesBytes(t *testing.T) {
+func TestKeyOrderOf(t *testing.T) {
+	const (
+		differs  = KeyOrderDiffers
+		matches  = KeyOrderMatches
+		collateC = KeyOrderMatchesCollateC
+	)
 	cases := []struct {
 		typ  *event.Type
-		want bool
+		want KeyOrder
 	}{
-		{rowKeyTestInt4, true},
-		{rowKeyTestOID, true},
-		{rowKeyTestBool, true},
-		{rowKeyTestBytea, true},
-		{rowKeyTestUUID, true},
-		{rowKeyTestMacaddr, true},
-		{&event.Type{Name: "macaddr8", Kind: event.KindText}, true},
-		{rowKeyTestNumeric, true},
-		{rowKeyTestFloat4, true},
-		{rowKeyTestFloat8, true},
-		{rowKeyTestDate, true},
-		{rowKeyTestTimestamp, true},
-		{rowKeyTestTSTZ, true},
-		{rowKeyTestText, false},
-		{rowKeyTestTextC, true},
-		{&event.Type{Name: "varchar", Kind: event.KindText, Collation: "POSIX"}, true},
-		{&event.Type{Name: "varchar", Kind: event.KindText, Collation: "en_US"}, false},
-		{&event.Type{Name: "name", Kind: event.KindText, Collation: "C"}, true},
-		{&event.Type{Name: "bpchar", Kind: event.KindText, Collation: "C"}, false},
-		{&event.Type{Name: "citext", Kind: event.KindText, Collation: "C"}, false},
-		{&event.Type{Name: "mood", Kind: event.KindEnum, Collation: "C"}, false},
-		{&event.Type{Name: "money", Kind: event.KindText}, false},
-		{rowKeyTestInet, false},
-		{&event.Type{Name: "interval", Kind: event.KindInterval}, false},
-		{&event.Type{Name: "jsonb", Kind: event.KindJSONB}, false},
-		{nil, false},
+		{rowKeyTestInt4, matches},
+		{rowKeyTestOID, matches},
+		{rowKeyTestBool, matches},
+		{rowKeyTestBytea, matches},
+		{rowKeyTestUUID, matches},
+		{rowKeyTestMacaddr, matches},
+		{&event.Type{Name: "macaddr8", Kind: event.KindText}, matches},
+		{rowKeyTestNumeric, matches},
+		{rowKeyTestFloat4, matches},
+		{rowKeyTestFloat8, matches},
+		{rowKeyTestDate, matches},
+		{rowKeyTestTimestamp, matches},
+		{rowKeyTestTSTZ, matches},
+		{rowKeyTestText, collateC},
+		{rowKeyTestTextC, matches},
+		{&event.Type{Name: "varchar", Kind: event.KindText, Collation: "POSIX"}, matches},
+		{&event.Type{Name: "varchar", Kind: event.KindText, Collation: "en_US"}, collateC},
+		{&event.Type{Name: "name", Kind: event.KindText, Collation: "C"}, matches},
+		{&event.Type{Name: "text", Kind: event.KindText, Collation: "C (WIN1252 to UTF8)"}, differs},
+		{&event.Type{Name: "text", Kind: event.KindText, Collation: "default (EUC_JP to UTF8)"}, differs},
+		{&event.Type{Name: "bpchar", Kind: event.KindText, Collation: "C"}, differs},
+		{&event.Type{Name: "citext", Kind: event.KindText, Collation: "C"}, differs},
+		{&event.Type{Name: "mood", Kind: event.KindEnum, Collation: "C"}, differs},
+		{&event.Type{Name: "money", Kind: event.KindText}, differs},
+		{rowKeyTestInet, differs},
+		{&event.Type{Name: "interval", Kind: event.KindInterval}, differs},
+		{&event.Type{Name: "jsonb", Kind: event.KindJSONB}, differs},
+		{nil, differs},
 	}
 	for _, c := range cases {
-		if got := KeyOrderMatchesBytes(c.typ); got != c.want {
-			t.Errorf("KeyOrderMatchesBytes(%+v) = %v, want %v", c.typ, got, c.want)
+		if got := KeyOrderOf(c.typ); got != c.want {
+			t.Errorf("KeyOrderOf(%+v) = %v, want %v", c.typ, got, c.want)
 		}
 	}
 }

@@ -22,7 +22,8 @@ const MaxValueSize = 8 << 20
 // The value follows §6 of the Flow reference with pg2kafka's choices of §6.1.
 // Arrays are written flat, in row-major order. A text form that does not parse
 // as its type is written as a JSON string of the raw text, so the result is
-// always valid JSON; invalid UTF-8 in strings becomes U+FFFD. A nil t is
+// always valid JSON; a byte of invalid UTF-8 in a string becomes the escape of
+// a lone surrogate, \udc80-\udcff (see valueAppendString). A nil t is
 // treated as text.
 func AppendJSON(dst []byte, t *event.Type, text []byte) []byte {
 	return valueAppend(dst, t, text, valueFlags{})
@@ -46,8 +47,8 @@ func AppendJSONKey(dst []byte, t *event.Type, text []byte) []byte {
 // AppendJSONTruncated is AppendJSON with Flow's oversized-value rules (§3.5)
 // applied first: a text form longer than MaxValueSize of a kind written as a
 // string of its text (text, enum, range, composite, numeric) is cut to its
-// first MaxValueSize bytes (byte-wise; a split UTF-8 sequence becomes
-// U+FFFD); bytea is cut to its first MaxValueSize decoded bytes before base64;
+// first MaxValueSize bytes (byte-wise; the bytes of a split UTF-8 sequence
+// become \udc80-\udcff escapes); bytea is cut to its first MaxValueSize decoded bytes before base64;
 // json and jsonb values longer than MaxValueSize are replaced by
 // {"flow_truncated":true,"original_size":N}, N being the text's byte length.
 // Other kinds, and arrays, are written unchanged.
@@ -157,7 +158,8 @@ func valueAppend(dst []byte, t *event.Type, text []byte, f valueFlags) []byte {
 const valueHex = "0123456789abcdef"
 
 // valueAppendString appends s as a JSON string, escaping '"', '\\' and control
-// characters and replacing invalid UTF-8 with U+FFFD.
+// characters, and writing each byte of invalid UTF-8 (possible in a
+// SQL_ASCII database) as the escape of a lone surrogate, \udc80-\udcff.
 func valueAppendString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -191,8 +193,13 @@ func valueAppendString(dst, s []byte) []byte {
 		}
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
+			// An invalid byte (always 0x80-0xff) becomes the lone low
+			// surrogate U+DC80-U+DCFF, as Python's "surrogateescape":
+			// valid UTF-8 never decodes to a surrogate, so distinct byte
+			// strings stay distinct strings (keys included) and valid text
+			// is unchanged.
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\uFFFD"...)
+			dst = append(dst, '\\', 'u', 'd', 'c', valueHex[c>>4], valueHex[c&0xF])
 			i++
 			start = i
 			continue

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/pg2kafka/pg2kafka/event"
 )
@@ -83,7 +84,9 @@ var valueTestCases = []valueTestCase{
 	{"text", "héllo wörld ✓ 😀", `"héllo wörld ✓ 😀"`},
 	{"text", "a\\b\"c\x01d\u00e9", `"a\\b\"c\u0001dé"`},
 	{"text", "tab\tnl\ncr\rbs\bff\f\x1f\x7f", `"tab\tnl\ncr\rbs\bff\f\u001f` + "\x7f" + `"`},
-	{"text", "bad\xffutf8\xc3", `"bad` + "\uFFFD" + `utf8` + "\uFFFD" + `"`},
+	{"text", "bad\xffutf8\xc3", `"bad\udcffutf8\udcc3"`},
+	{"text", "\xed\xb3\xbf=\\udcff", `"\udced\udcb3\udcbf=\\udcff"`}, // an encoded surrogate is invalid UTF-8
+	{"text", "\uFFFD", "\"\uFFFD\""},
 	{"text", "<&>", `"<&>"`},
 	{"bpchar", "fixed     ", `"fixed     "`},
 	{"varchar", "v", `"v"`},
@@ -326,10 +329,10 @@ func TestValueAppendJSONTruncated(t *testing.T) {
 	if len(s) != MaxValueSize || !strings.HasPrefix(s, "éé") {
 		t.Errorf("text: got %d bytes", len(s))
 	}
-	// A cut in the middle of a UTF-8 sequence becomes U+FFFD.
+	// A cut in the middle of a UTF-8 sequence leaves an invalid byte.
 	odd := append([]byte("x"), big...)
 	got = AppendJSONTruncated(nil, valueTestType("text"), odd)
-	if !bytes.HasSuffix(got, []byte("é\uFFFD\"")) {
+	if !bytes.HasSuffix(got, []byte(`é\udcc3"`)) {
 		t.Errorf("split UTF-8 not replaced: %q", got[len(got)-8:])
 	}
 
@@ -476,4 +479,38 @@ func BenchmarkValueRow(b *testing.B) {
 		}
 		dst = d
 	}
+}
+
+// Text becomes a JSON string injectively over all byte strings, so distinct
+// keys stay distinct in Kafka whatever their bytes (a SQL_ASCII database
+// stores any), and valid UTF-8 reads back unchanged: every string of up to
+// four bytes over an alphabet of ASCII, backslash escapes' letters, UTF-8
+// lead and continuation bytes and the encoding of a surrogate.
+func TestValueStringInjective(t *testing.T) {
+	alphabet := []string{"a", "\\", "u", "d", "c", "f", "\"", "\xff", "\xc3", "\xa9", "\xed", "\xb3", "\xbf", "\U0001F600", "\uFFFD"}
+	seen := map[string]string{}
+	var walk func(prefix string, n int)
+	walk = func(prefix string, n int) {
+		got := string(AppendJSONKey(nil, valueTestType("text"), []byte(prefix)))
+		if other, dup := seen[got]; dup {
+			t.Fatalf("%q and %q both become %s", other, prefix, got)
+		}
+		seen[got] = prefix
+		if !json.Valid([]byte(got)) {
+			t.Fatalf("%q becomes invalid JSON %s", prefix, got)
+		}
+		if utf8.ValidString(prefix) {
+			var back string
+			if err := json.Unmarshal([]byte(got), &back); err != nil || back != prefix {
+				t.Fatalf("valid %q becomes %s, which reads back as %q", prefix, got, back)
+			}
+		}
+		if n == 0 {
+			return
+		}
+		for _, a := range alphabet {
+			walk(prefix+a, n-1)
+		}
+	}
+	walk("", 4)
 }

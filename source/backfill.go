@@ -2,40 +2,18 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pg2kafka/pg2kafka/event"
 )
 
-// Row is one backfilled row: its values in text form, in the order of the
-// columns asked for.
-type Row []event.Value
-
-// ChunkQuery describes one keyed backfill chunk (§4.2).
-type ChunkQuery struct {
-	Schema, Table string
-	// Columns are the columns to read, in output order.
-	Columns []string
-	// Key are the key columns, in key order.
-	Key []string
-	// CollateC appends COLLATE "C" to the key columns with true here, so
-	// the scan order equals the byte order of their encoding.
-	CollateC []bool
-	// After holds the previous chunk's last key values; nil for the first
-	// chunk.
-	After []any
-	// Limit is the chunk size.
-	Limit int
-	// Filter is an extra SQL predicate (the binding's
-	// additional_backfill_filter), or "".
-	Filter string
-}
-
-// SQL renders the query.
-func (q *ChunkQuery) SQL() string {
+// chunkSQL renders a chunk query.
+func chunkSQL(q *event.ChunkQuery) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i, c := range q.Columns {
@@ -75,12 +53,12 @@ func (q *ChunkQuery) SQL() string {
 }
 
 // ReadChunk runs a keyed chunk query and returns its rows in text form.
-func (db *Database) ReadChunk(ctx context.Context, q *ChunkQuery) ([]Row, error) {
-	sql := q.SQL()
+func (db *Database) ReadChunk(ctx context.Context, q *event.ChunkQuery) ([]event.Row, error) {
+	sql := chunkSQL(q)
 	args := append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, q.After...)
 	rows, err := db.conn.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("backfilling %s.%s: %w", q.Schema, q.Table, err)
+		return nil, readError(fmt.Sprintf("backfilling %s.%s", q.Schema, q.Table), err)
 	}
 	return collectRows(rows, q.Schema+"."+q.Table)
 }
@@ -101,7 +79,7 @@ FROM pg_class c WHERE c.oid = $1::regclass OR c.oid IN (SELECT inhrelid FROM pg_
 
 // ReadPages reads the rows stored in pages (from, to] of a keyless table
 // (§4.6): WHERE ctid > '(from,0)' AND ctid <= '(to,0)'.
-func (db *Database) ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]Row, error) {
+func (db *Database) ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]event.Row, error) {
 	cols := make([]string, len(columns))
 	for i, c := range columns {
 		cols[i] = quoteIdent(c)
@@ -110,15 +88,45 @@ func (db *Database) ReadPages(ctx context.Context, schema, table string, columns
 	rows, err := db.conn.Query(ctx, sql, pgx.QueryResultFormats{pgx.TextFormatCode},
 		fmt.Sprintf("(%d,0)", from), fmt.Sprintf("(%d,0)", to))
 	if err != nil {
-		return nil, fmt.Errorf("backfilling %s.%s pages %d..%d: %w", schema, table, from, to, err)
+		return nil, readError(fmt.Sprintf("backfilling %s.%s pages %d..%d", schema, table, from, to), err)
 	}
 	return collectRows(rows, schema+"."+table)
 }
 
+// tableChanged is a backfill read refused because the table lost a column
+// or its name since discovery; it matches event.ErrTableChanged.
+type tableChanged struct{ err error }
+
+func (e *tableChanged) Error() string        { return e.err.Error() }
+func (e *tableChanged) Unwrap() error        { return e.err }
+func (e *tableChanged) Is(target error) bool { return target == event.ErrTableChanged }
+
+// readError wraps the error of a backfill read, telling a table changed by
+// DDL (undefined column or table) from other failures.
+func readError(doing string, err error) error {
+	err = fmt.Errorf("%s: %w", doing, err)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42703" || pgErr.Code == "42P01") {
+		return &tableChanged{err: err}
+	}
+	if errors.As(err, &pgErr) && pgErr.Code == "57014" && strings.Contains(pgErr.Message, "statement timeout") {
+		return &readTimeout{err: err}
+	}
+	return err
+}
+
+// readTimeout is a backfill read cut by statement_timeout; it matches
+// event.ErrReadTimeout.
+type readTimeout struct{ err error }
+
+func (e *readTimeout) Error() string        { return e.err.Error() }
+func (e *readTimeout) Unwrap() error        { return e.err }
+func (e *readTimeout) Is(target error) bool { return target == event.ErrReadTimeout }
+
 // collectRows copies each row's text values into one allocation per row.
-func collectRows(rows pgx.Rows, name string) ([]Row, error) {
+func collectRows(rows pgx.Rows, name string) ([]event.Row, error) {
 	defer rows.Close()
-	var out []Row
+	var out []event.Row
 	for rows.Next() {
 		raw := rows.RawValues()
 		size := 0
@@ -126,7 +134,7 @@ func collectRows(rows pgx.Rows, name string) ([]Row, error) {
 			size += len(v)
 		}
 		buf := make([]byte, 0, size)
-		row := make(Row, len(raw))
+		row := make(event.Row, len(raw))
 		for i, v := range raw {
 			if v == nil {
 				row[i] = event.Value{Marker: event.MarkerNull}
@@ -139,7 +147,7 @@ func collectRows(rows pgx.Rows, name string) ([]Row, error) {
 		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("backfilling %s: %w", name, err)
+		return nil, readError("backfilling "+name, err)
 	}
 	return out, nil
 }

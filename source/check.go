@@ -34,7 +34,12 @@ func (e *PrerequisiteError) Error() string {
 }
 
 // TableRef names a table.
-type TableRef struct{ Schema, Name string }
+type TableRef struct {
+	Schema, Name string
+	// Key holds the binding's key columns, in key order; nil for a keyless
+	// binding. Check verifies that the replica identity carries them.
+	Key []string
+}
 
 // String returns "schema.table".
 func (t TableRef) String() string { return t.Schema + "." + t.Name }
@@ -209,6 +214,7 @@ FROM pg_roles r WHERE r.rolname = current_user`).Scan(&canReplicate)
 				"user %q cannot read from table %q", db.User, strings.ToLower(t.String()))
 			continue
 		}
+		out = append(out, db.diagnoseIdentity(ctx, t)...)
 		var partitioned bool
 		if err := db.conn.QueryRow(ctx, `SELECT c.relkind = 'p' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
 			t.Schema, t.Name).Scan(&partitioned); err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -231,6 +237,89 @@ FROM pg_roles r WHERE r.rolname = current_user`).Scan(&canReplicate)
 		ok(check, "readable and published")
 	}
 	return out, nil
+}
+
+// diagnoseIdentity checks that the replica identity of t (of each of its
+// partitions, for a partitioned root) carries the binding's key columns:
+// deletes and key-changing updates send only the identity's columns as the
+// old row, so a key outside them would make their records and tombstones
+// keyed null, and the deleted row would live forever in a compacted topic.
+// That fails. A table with no usable identity at all (REPLICA IDENTITY
+// NOTHING, or DEFAULT without a primary key, or USING INDEX on a dropped
+// index) is named with a warning: PostgreSQL refuses UPDATE and DELETE on it
+// once it is published, so nothing is lost, but its writers fail.
+func (db *Database) diagnoseIdentity(ctx context.Context, t TableRef) []Finding {
+	check := "replica identity " + t.String()
+	rows, err := db.conn.Query(ctx, `
+WITH RECURSIVE tree(oid) AS (
+  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2
+  UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+SELECT n.nspname, c.relname, c.relreplident::text,
+       coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_index i
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                 WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))), '{}')
+FROM tree JOIN pg_class c ON c.oid = tree.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind <> 'p'
+ORDER BY 1, 2`, t.Schema, t.Name)
+	if err != nil {
+		return []Finding{{Check: check, Status: StatusFail, Detail: fmt.Sprintf("reading the replica identity of %s: %v", t, pgMessage(err))}}
+	}
+	type rel struct {
+		schema, name, ident string
+		cols                []string
+	}
+	var rels []rel
+	for rows.Next() {
+		var r rel
+		if err := rows.Scan(&r.schema, &r.name, &r.ident, &r.cols); err != nil {
+			rows.Close()
+			return []Finding{{Check: check, Status: StatusFail, Detail: fmt.Sprintf("reading the replica identity of %s: %v", t, err)}}
+		}
+		rels = append(rels, r)
+	}
+	if err := rows.Err(); err != nil {
+		return []Finding{{Check: check, Status: StatusFail, Detail: fmt.Sprintf("reading the replica identity of %s: %v", t, pgMessage(err))}}
+	}
+	var out []Finding
+	for _, r := range rels {
+		ref := TableRef{Schema: r.schema, Name: r.name}
+		table := QuoteTable(r.schema, r.name)
+		fix := fmt.Sprintf("ALTER TABLE %s REPLICA IDENTITY DEFAULT; (with a primary key holding the key columns) or ALTER TABLE %s REPLICA IDENTITY FULL;", table, table)
+		if ref.String() != t.String() {
+			check = "replica identity " + t.String() + " (partition " + ref.String() + ")"
+		}
+		if r.ident == "f" {
+			continue
+		}
+		if len(r.cols) == 0 {
+			what := map[string]string{"n": "REPLICA IDENTITY NOTHING", "d": "REPLICA IDENTITY DEFAULT and no primary key", "i": "REPLICA IDENTITY USING INDEX on a missing index"}[r.ident]
+			out = append(out, Finding{Check: check, Status: StatusWarn,
+				Detail: fmt.Sprintf("table %q has no usable replica identity (%s): once it is published (publishing updates and deletes, as by default), PostgreSQL refuses its UPDATEs and DELETEs", ref.String(), what),
+				Fix:    fmt.Sprintf("add a primary key, or ALTER TABLE %s REPLICA IDENTITY FULL;", table)})
+			continue
+		}
+		var missing []string
+		for _, k := range t.Key {
+			found := false
+			for _, c := range r.cols {
+				found = found || c == k
+			}
+			if !found {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			what := "its primary key"
+			if r.ident == "i" {
+				what = "the index of REPLICA IDENTITY USING INDEX"
+			}
+			out = append(out, Finding{Check: check, Status: StatusFail,
+				Detail: fmt.Sprintf("table %q: the replica identity (%s: %s) does not hold key column(s) %s, so deletes would reach Kafka keyed null and deleted rows would never be compacted away",
+					ref.String(), what, strings.Join(r.cols, ", "), strings.Join(missing, ", ")),
+				Fix: fix})
+		}
+	}
+	return out
 }
 
 // diagnoseSlot checks the replication slot and the WAL it may retain.

@@ -71,15 +71,22 @@ func connectQuery(ctx context.Context, cfg Config) (*pgx.Conn, error) {
 		pc.RuntimeParams[k] = v
 	}
 	pc.RuntimeParams["max_parallel_workers_per_gather"] = "0"
-	if cfg.StatementTimeout > 0 {
-		pc.RuntimeParams["statement_timeout"] = fmt.Sprint(cfg.StatementTimeout.Milliseconds())
-	}
 	if pc.ConnectTimeout == 0 {
 		pc.ConnectTimeout = 30 * time.Second
 	}
 	conn, err := pgx.ConnectConfig(ctx, pc)
 	if err != nil {
 		return nil, connectError(pc.User, pc.Database, pc.Host, pc.Port, err)
+	}
+	if cfg.StatementTimeout > 0 {
+		// The configured timeout applies unless the role's (or database's)
+		// own is lower: an administrator's limit is kept.
+		ms := cfg.StatementTimeout.Milliseconds()
+		q := fmt.Sprintf(`SELECT set_config('statement_timeout', CASE WHEN current_setting('statement_timeout') <> '0' AND current_setting('statement_timeout')::interval < interval '%d milliseconds' THEN current_setting('statement_timeout') ELSE '%d' END, false)`, ms, ms)
+		if _, err := conn.Exec(ctx, q); err != nil {
+			conn.Close(ctx)
+			return nil, fmt.Errorf("setting statement_timeout: %w", err)
+		}
 	}
 	return conn, nil
 }
@@ -169,6 +176,17 @@ type SlotInfo struct {
 	ConfirmedFlushLSN uint64
 	RestartLSN        uint64
 	WALStatus         string
+}
+
+// SlotHolder returns the PID of the process streaming the capture's slot,
+// or 0 when the slot is free (or does not exist).
+func (db *Database) SlotHolder(ctx context.Context) (int32, error) {
+	var pid int32
+	err := db.conn.QueryRow(ctx, `SELECT coalesce(max(active_pid), 0) FROM pg_replication_slots WHERE slot_name = $1`, db.cfg.Slot).Scan(&pid)
+	if err != nil {
+		return 0, fmt.Errorf("reading the holder of replication slot %q: %w", db.cfg.Slot, err)
+	}
+	return pid, nil
 }
 
 // Slot reads the capture's slot from pg_replication_slots (wal_status is

@@ -15,15 +15,10 @@ var excludedSchemas = []string{"pg_catalog", "pg_internal", "information_schema"
 // DiscoveredTable is a table discovery found, with what a binding needs.
 type DiscoveredTable struct {
 	event.Table
-	OID uint32
 	// Published reports whether the table is in the publication.
 	Published bool
 	// FallbackKey is true when the key is a unique index, not the primary key.
 	FallbackKey bool
-	// KeyUnpredictable is true when a key column's ORDER BY order need not
-	// equal the byte order of its encoding (text under a non-C collation,
-	// enums): such tables are backfilled without filtering (§2.6).
-	KeyUnpredictable bool
 	// Partitioned is true for a partitioned root.
 	Partitioned bool
 	// Description is the table's comment.
@@ -66,7 +61,13 @@ ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)
 		oids = append(oids, t.OID)
 	}
 
-	// Columns, with their types resolved like the stream resolves them.
+	// Columns, with their types resolved like the stream resolves them. A
+	// column's collation is reported as "C" or "POSIX" only when it orders
+	// by bytes (schema.KeyOrderOf relies on it): the default collation only
+	// when the database's lc_collate is C or POSIX under the libc provider
+	// (an ICU or builtin default keeps an lc_collate that is not used to
+	// order text, PostgreSQL 15+), and a collation named C or POSIX of
+	// another provider is reported schema-qualified.
 	types := newTypeCache(nil)
 	types.conn = db.conn
 	type colRow struct {
@@ -78,11 +79,25 @@ ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)
 		collName string
 	}
 	var cols []colRow
+	// A row key holds text as the session receives it (client_encoding).
+	// COLLATE "C" orders the server's bytes; the two orders agree when the
+	// text is not converted (same encodings, or a SQL_ASCII server) or the
+	// conversion keeps the order (LATIN1's bytes are their code points, so
+	// their UTF-8 sorts alike). Otherwise (WIN1252 to UTF8, ...) no
+	// collation orders text as its row keys.
+	var server, client string
+	if err := db.conn.QueryRow(ctx, `SELECT current_setting('server_encoding'), current_setting('client_encoding')`).Scan(&server, &client); err != nil {
+		return nil, fmt.Errorf("discovering columns: %w", err)
+	}
+	byteOrderEncoding := server == client || server == "SQL_ASCII" || (server == "LATIN1" && client == "UTF8")
+	encoding := server + " to " + client
 	rows, err = db.conn.Query(ctx, `
 SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod, NOT a.attnotnull, a.attgenerated <> '',
        coalesce(col_description(a.attrelid, a.attnum), ''),
        coalesce(CASE WHEN a.attcollation = 0 THEN '' WHEN co.collname = 'default' THEN
-           (SELECT CASE WHEN datcollate IN ('C', 'POSIX') THEN datcollate ELSE 'default' END FROM pg_database WHERE datname = current_database())
+           (SELECT CASE WHEN datcollate IN ('C', 'POSIX') AND coalesce(to_jsonb(d)->>'datlocprovider', 'c') = 'c' THEN datcollate ELSE 'default' END
+            FROM pg_database d WHERE datname = current_database())
+         WHEN co.collname IN ('C', 'POSIX') AND co.collprovider <> 'c' THEN co.collnamespace::regnamespace::text || '.' || co.collname
          ELSE co.collname END, '')
 FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
 WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
@@ -115,6 +130,10 @@ ORDER BY a.attrelid, a.attnum`, oids)
 		c.col.Type.Typmod = c.typmod
 		if c.collName != "default" {
 			c.col.Type.Collation = c.collName
+		}
+		if c.collName != "" && !byteOrderEncoding {
+			// No collation orders by the bytes a row key holds.
+			c.col.Type.Collation = c.collName + " (" + encoding + ")"
 		}
 		if attIndex[c.rel] == nil {
 			attIndex[c.rel] = map[int16]int{}
@@ -169,28 +188,8 @@ ORDER BY i.indrelid, NOT i.indisprimary, ic.relname`, oids)
 				break
 			}
 		}
-		for _, i := range t.Key {
-			if keyUnpredictable(&t.Columns[i].Type) {
-				t.KeyUnpredictable = true
-			}
-		}
 	}
 	return tables, nil
-}
-
-// keyUnpredictable reports whether ORDER BY on a column of this type may
-// disagree with the byte order of its row-key encoding.
-func keyUnpredictable(t *event.Type) bool {
-	switch t.Kind {
-	case event.KindEnum:
-		return true
-	case event.KindText:
-		switch t.Name {
-		case "text", "varchar", "bpchar", "citext", "name":
-			return t.Collation != "C" && t.Collation != "POSIX"
-		}
-	}
-	return false
 }
 
 // SortTables orders tables by schema then name.

@@ -61,16 +61,18 @@ func (db *Database) CreateSlot(ctx context.Context) (uint64, error) {
 	return uint64(lsn), nil
 }
 
-// Busy is returned by StartReplication when another process holds the slot.
-type Busy struct{ Err error }
+// slotBusy is returned by StartReplication when another process holds the
+// slot; it matches event.ErrSlotBusy.
+type slotBusy struct{ err error }
 
-func (b *Busy) Error() string { return b.Err.Error() }
-func (b *Busy) Unwrap() error { return b.Err }
+func (b *slotBusy) Error() string        { return b.err.Error() }
+func (b *slotBusy) Unwrap() error        { return b.err }
+func (b *slotBusy) Is(target error) bool { return target == event.ErrSlotBusy }
 
 // StartReplication opens the replication stream of the slot at startLSN,
 // acknowledging startLSN until told otherwise. The stream ends when ctx is
 // cancelled or on error.
-func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (*Stream, error) {
+func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (event.Stream, error) {
 	conn, err := db.connectReplication(ctx)
 	if err != nil {
 		return nil, err
@@ -87,7 +89,7 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (*Str
 		var pgErr *pgconn.PgError
 		switch {
 		case isSlotBusy(err):
-			return nil, &Busy{Err: fmt.Errorf("another capture holds replication slot %q (stop the other process streaming it, see active_pid in pg_replication_slots, or give this capture a slot of its own with source.advanced.slotName): %w", db.cfg.Slot, err)}
+			return nil, &slotBusy{err: fmt.Errorf("another capture holds replication slot %q (stop the other process streaming it, see active_pid in pg_replication_slots, or give this capture a slot of its own with source.advanced.slotName): %w", db.cfg.Slot, err)}
 		case errors.As(err, &pgErr) && pgErr.Code == "42704":
 			return nil, fmt.Errorf("%w: slot %q is gone but the checkpoint resumes at %s; it was dropped or invalidated, so changes may have been missed: with pg2kafka stopped, run `pg2kafka state reset --yes` to re-backfill everything with a new slot: %v",
 				ErrSlotMissing, db.cfg.Slot, pglogrepl.LSN(startLSN), err)
@@ -98,7 +100,9 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (*Str
 	s := &Stream{
 		conn:  conn,
 		types: newTypeCache(func(ctx context.Context) (*pgx.Conn, error) { return connectQuery(ctx, cfg) }),
-		out:   make(chan []Item, 4),
+		out:   make(chan []event.Item),
+		ready: make(chan struct{}, 1),
+		taken: make(chan struct{}, 1),
 		done:  make(chan struct{}),
 		rels:  map[uint32]*event.Table{},
 		// Changes before the first commit seen carry the start as loc[0].

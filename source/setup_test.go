@@ -7,7 +7,7 @@ import (
 
 func TestSetupSQL(t *testing.T) {
 	base := SetupOptions{Role: "cap", Database: "shop", Publication: "flow_publication", WatermarksTable: "public.flow_watermarks",
-		Tables: []TableRef{{"public", "orders"}, {"sales", "it'ems"}}}
+		Tables: []TableRef{{Schema: "public", Name: "orders"}, {Schema: "sales", Name: "it'ems"}}}
 	cases := []struct {
 		name      string
 		mod       func(o *SetupOptions)

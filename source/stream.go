@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,28 +15,6 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/event"
 )
-
-// ItemKind says what a stream Item carries.
-type ItemKind uint8
-
-// The item kinds.
-const (
-	// ItemChange: a row change of a table in the publication.
-	ItemChange ItemKind = iota + 1
-	// ItemCommit: the end of a transaction; LSN is its end LSN (the cursor).
-	ItemCommit
-	// ItemIdle: no transaction is in flight and every commit before LSN (the
-	// server's WAL position from a keepalive) has been delivered, so LSN is
-	// a safe cursor once everything before it is durable.
-	ItemIdle
-)
-
-// Item is one element of the replication stream, in commit order.
-type Item struct {
-	Kind   ItemKind
-	Change event.Change
-	LSN    uint64
-}
 
 // statusInterval is how often a standby status update is sent (§5.5).
 const statusInterval = 10 * time.Second
@@ -49,7 +28,7 @@ const batchItems = 1024
 type Stream struct {
 	conn  *pgconn.PgConn
 	types *typeCache
-	out   chan []Item
+	out   chan []event.Item
 	ack   atomic.Uint64
 	done  chan struct{}
 	err   error
@@ -59,14 +38,27 @@ type Stream struct {
 	begin    pgoBegin
 	prevEnd  uint64 // end LSN of the last commit seen (loc[0])
 	lastSent uint64 // highest LSN announced through a Commit or Idle item
-	batch    []Item
+	batch    []event.Item
 	newBuf   []event.Value
 	oldBuf   []event.Value
+
+	// Group commit: decoded items wait in pending while the consumer is
+	// busy (committing a Kafka transaction, typically), and it takes all
+	// of them at once, so the batches it commits grow with the cost of a
+	// commit instead of the stream waiting one transaction a commit.
+	mu      sync.Mutex
+	pending []event.Item
+	ready   chan struct{} // pending became non-empty
+	taken   chan struct{} // the forwarder took pending
 }
+
+// maxPending bounds the items waiting for the consumer; the decoder waits
+// (sending status updates) beyond it.
+const maxPending = 16 * batchItems
 
 // C delivers batches of items. It is closed when the stream ends; Err then
 // tells why.
-func (s *Stream) C() <-chan []Item { return s.out }
+func (s *Stream) C() <-chan []event.Item { return s.out }
 
 // Err returns the error that ended the stream, after C is closed.
 func (s *Stream) Err() error {
@@ -96,7 +88,42 @@ func (s *Stream) run(ctx context.Context) {
 		_ = s.conn.Close(cctx)
 		cancel()
 	}()
+	fctx, stopForward := context.WithCancel(ctx)
+	forwarded := make(chan struct{})
+	go func() {
+		defer close(forwarded)
+		s.forward(fctx)
+	}()
 	s.err = s.loop(ctx)
+	stopForward()
+	<-forwarded
+}
+
+// forward hands everything pending to the consumer, one batch per receive.
+func (s *Stream) forward(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.ready:
+		}
+		s.mu.Lock()
+		b := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+		if len(b) == 0 {
+			continue
+		}
+		select {
+		case s.taken <- struct{}{}:
+		default:
+		}
+		select {
+		case s.out <- b:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (s *Stream) sendStatus(reply bool) error {
@@ -145,7 +172,7 @@ func (s *Stream) loop(ctx context.Context) error {
 				}
 				if !s.inTxn && uint64(ka.ServerWALEnd) > s.lastSent {
 					s.lastSent = uint64(ka.ServerWALEnd)
-					s.batch = append(s.batch, Item{Kind: ItemIdle, LSN: uint64(ka.ServerWALEnd)})
+					s.batch = append(s.batch, event.Item{Kind: event.ItemIdle, LSN: uint64(ka.ServerWALEnd)})
 					if err := s.flush(ctx, &nextStatus); err != nil {
 						return err
 					}
@@ -183,23 +210,38 @@ func (s *Stream) loop(ctx context.Context) error {
 	}
 }
 
-// flush hands the current batch to the consumer, sending status updates
-// while it waits so a slow consumer never gets the connection dropped.
+// flush adds the current batch to what waits for the consumer; past
+// maxPending it waits for the consumer, sending status updates meanwhile so
+// a slow consumer never gets the connection dropped.
 func (s *Stream) flush(ctx context.Context, nextStatus *time.Time) error {
 	if len(s.batch) == 0 {
 		return nil
 	}
 	for {
+		s.mu.Lock()
+		if len(s.pending) == 0 || len(s.pending)+len(s.batch) <= maxPending {
+			if s.pending == nil {
+				s.pending = make([]event.Item, 0, max(len(s.batch), batchItems/4))
+			}
+			s.pending = append(s.pending, s.batch...)
+			s.mu.Unlock()
+			clear(s.batch) // the consumer owns the values now
+			s.batch = s.batch[:0]
+			select {
+			case s.ready <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		s.mu.Unlock()
 		wait := time.Until(*nextStatus)
 		if wait < 0 {
 			wait = 0
 		}
 		timer := time.NewTimer(wait)
 		select {
-		case s.out <- s.batch:
+		case <-s.taken:
 			timer.Stop()
-			s.batch = make([]Item, 0, batchItems/4)
-			return nil
 		case <-ctx.Done():
 			timer.Stop()
 			return nil
@@ -242,7 +284,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		if c.endLSN > s.lastSent {
 			s.lastSent = c.endLSN
 		}
-		s.batch = append(s.batch, Item{Kind: ItemCommit, LSN: c.endLSN})
+		s.batch = append(s.batch, event.Item{Kind: event.ItemCommit, LSN: c.endLSN})
 		return true, nil
 	case 'R':
 		r, err := parseRelation(body)
@@ -288,7 +330,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		} else if typ == 'D' {
 			op = event.OpDelete
 		}
-		s.batch = append(s.batch, Item{Kind: ItemChange, Change: event.Change{
+		s.batch = append(s.batch, event.Item{Kind: event.ItemChange, Change: event.Change{
 			Op: op, Table: t, New: newT, Old: oldT,
 			Loc:      [3]int64{int64(s.prevEnd), int64(walStart), int64(s.begin.finalLSN)},
 			TSMillis: pgTimeToUnixMillis(s.begin.commitTime),
@@ -306,7 +348,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 			if !ok {
 				return false, fmt.Errorf("replication stream: TRUNCATE of unknown relation %d", rel)
 			}
-			s.batch = append(s.batch, Item{Kind: ItemChange, Change: event.Change{
+			s.batch = append(s.batch, event.Item{Kind: event.ItemChange, Change: event.Change{
 				Op: event.OpTruncate, Table: t,
 				Loc:      [3]int64{int64(s.prevEnd), int64(walStart), int64(s.begin.finalLSN)},
 				TSMillis: pgTimeToUnixMillis(s.begin.commitTime),

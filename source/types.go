@@ -139,7 +139,7 @@ func (c *typeCache) table(ctx context.Context, r pgoRelation) (*event.Table, err
 	if err := c.load(ctx, oids); err != nil {
 		return nil, fmt.Errorf("relation %s.%s: %w", r.namespace, r.name, err)
 	}
-	t := &event.Table{Schema: r.namespace, Name: r.name, Columns: make([]event.Column, len(r.columns))}
+	t := &event.Table{OID: r.oid, Schema: r.namespace, Name: r.name, Columns: make([]event.Column, len(r.columns))}
 	for i, col := range r.columns {
 		t.Columns[i] = event.Column{Name: col.name, Type: *c.resolve(col.typeOID), Nullable: true}
 		t.Columns[i].Type.Typmod = col.typmod

@@ -151,9 +151,10 @@ func discoverBinding(cfg *config.Config, t *source.DiscoveredTable, lengths map[
 		counter = b.BackfillCounter
 	}
 	d.StateKey = checkpoint.StateKey(d.ResourcePath, counter)
+	names := documentNames(t)
 	for _, i := range t.Key {
 		d.KeyColumns = append(d.KeyColumns, t.Columns[i].Name)
-		d.Key = append(d.Key, keyPointer(t.Columns[i].Name))
+		d.Key = append(d.Key, keyPointer(names[i]))
 	}
 	if len(d.Key) == 0 {
 		d.Key = []string{"/_meta/source/loc/0", "/_meta/source/loc/1", "/_meta/source/loc/2"}
@@ -163,12 +164,34 @@ func discoverBinding(cfg *config.Config, t *source.DiscoveredTable, lengths map[
 	return d
 }
 
+// documentNames is schema.DocumentNames of the table's columns as the
+// capture sees them (generated columns left out), indexed like t.Columns.
+func documentNames(t *source.DiscoveredTable) []string {
+	var cols []event.Column
+	var at []int
+	for i, c := range t.Columns {
+		if !c.Generated {
+			cols = append(cols, c)
+			at = append(at, i)
+		}
+	}
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	for j, n := range schema.DocumentNames(cols) {
+		names[at[j]] = n
+	}
+	return names
+}
+
 // collectionSchema is the discovered collection schema of §3.4: a $defs
 // row definition (one property per non-generated column, described by its
 // comment and source type; the key columns required) combined with the
 // _meta schema, with Flow's reduction annotations.
 func collectionSchema(cfg *config.Config, t *source.DiscoveredTable, lengths map[string]int) map[string]any {
 	anchor := titleCase(t.Schema) + titleCase(t.Name)
+	names := documentNames(t)
 	props := map[string]any{}
 	for i, c := range t.Columns {
 		if c.Generated {
@@ -194,13 +217,13 @@ func collectionSchema(cfg *config.Config, t *source.DiscoveredTable, lengths map
 			desc = c.Description + " " + desc
 		}
 		s["description"] = desc
-		props[c.Name] = s
+		props[names[i]] = s
 	}
 	row := map[string]any{"type": "object", "$anchor": anchor, "properties": props}
 	if len(t.Key) > 0 {
 		var req []string
 		for _, i := range t.Key {
-			req = append(req, t.Columns[i].Name)
+			req = append(req, names[i])
 		}
 		row["required"] = req
 	}

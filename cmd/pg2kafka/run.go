@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -54,9 +56,10 @@ func brokers(cfg *config.Config, log zerolog.Logger) ([]string, func(), error) {
 
 // sinkOptions builds the sink's options; transactional is false for tools
 // that only read, so they never fence a running capture's producer.
-func sinkOptions(cfg *config.Config, transactional bool) ([]kafka.Opt, error) {
+func sinkOptions(cfg *config.Config, transactional bool, log zerolog.Logger) ([]kafka.Opt, error) {
 	k := cfg.Kafka
 	opts := []kafka.Opt{
+		kafka.Logger(kgoLogger{log}),
 		kafka.Checkpoints(cfg.CheckpointTopic(), cfg.CaptureName()),
 		kafka.Compression(k.Compression),
 		kafka.TopicDefaults(k.Partitions, k.ReplicationFactor),
@@ -109,8 +112,8 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 	}
 	var out []capture.Binding
 	add := func(t *source.DiscoveredTable, cb *config.Binding) error {
-		b := capture.Binding{Schema: t.Schema, Table: t.Name, Topic: cfg.TopicFor(t.Schema, t.Name),
-			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name), KeyUnpredictable: t.KeyUnpredictable}
+		b := capture.Binding{Schema: t.Schema, Table: t.Name, OID: t.OID, Topic: cfg.TopicFor(t.Schema, t.Name),
+			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name)}
 		for _, col := range t.Columns {
 			if !col.Generated { // replication never carries them (§4.2)
 				b.Columns = append(b.Columns, col)
@@ -147,7 +150,7 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 				return nil, err
 			}
 		}
-		return out, nil
+		return out, checkTopics(cfg, out)
 	}
 	for _, t := range tables {
 		if db.IsWatermarks(t.Schema, t.Name) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") ||
@@ -161,7 +164,16 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no tables to capture: publication %q has none (ALTER PUBLICATION %s ADD TABLE <schema>.<table>;) and no bindings are configured", cfg.Source.Advanced.PublicationName, cfg.Source.Advanced.PublicationName)
 	}
-	return out, nil
+	return out, checkTopics(cfg, out)
+}
+
+// checkTopics refuses bindings that would share a topic (config.CheckTopics).
+func checkTopics(cfg *config.Config, binds []capture.Binding) error {
+	uses := make([]config.TopicUse, len(binds))
+	for i, b := range binds {
+		uses[i] = config.TopicUse{Schema: b.Schema, Table: b.Table, Topic: b.Topic}
+	}
+	return cfg.CheckTopics(uses)
 }
 
 func hasColumn(t *source.DiscoveredTable, name string) bool {
@@ -198,6 +210,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	// Metrics and health first, so /healthz answers during a slow start.
 	var observer capture.Observer
 	var ready func()
+	var rec *metrics.Metrics
 	if cfg.HTTP.Listen != "" {
 		m := metrics.New(
 			metrics.WithSource(cfg.ConnString(), cfg.Source.Advanced.SlotName),
@@ -214,14 +227,114 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		// Not ready from the first signal on, while the last batch drains.
 		stopReady := context.AfterFunc(ctx, m.NotReady)
 		defer stopReady()
-		observer, ready = m, m.Ready
+		observer, ready, rec = m, m.Ready, m
 	}
-	db, tables, err := connectAndDiscover(ctx, cfg)
+	seeds, stopBroker, err := brokers(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	binds, err := bindings(cfg, db, tables)
+	defer stopBroker()
+	a := &attachment{cfg: cfg, log: log, seeds: seeds}
+	if rec != nil {
+		a.onStandby = rec.NotReady
+	}
+	defer a.close()
+	if err := a.attach(ctx); err != nil {
+		return err
+	}
+	// A run ends with ErrRediscover when the stream shows a table that
+	// discovery did not see (added to the publication, renamed, created
+	// again): the tables are discovered again and the capture resumes from
+	// its last durable checkpoint, in this process. A transient fault after
+	// the capture has streamed (PostgreSQL restarted, the walsender
+	// terminated, the broker unreachable or aborting a transaction) is
+	// retried the same way, after a backoff.
+	rediscovered := map[uint32]bool{}
+	var outage time.Time // since when the capture is failing, if it is
+	backoff := time.Second
+	for {
+		streamed := false
+		runReady := func() {
+			streamed = true
+			outage, backoff = time.Time{}, time.Second
+			if ready != nil {
+				ready()
+			}
+		}
+		err := runOnce(ctx, cfg, log, a.db, a.sink, a.binds, a.tables, rediscovered, observer, runReady)
+		if ctx.Err() != nil || err == nil {
+			return err
+		}
+		var rd *capture.RediscoverError
+		if errors.As(err, &rd) {
+			log.Warn().Str("reason", rd.Reason).Msg("the captured tables changed: discovering them again; the capture resumes from its last checkpoint")
+			if rd.OID != 0 {
+				rediscovered[rd.OID] = true
+			}
+			if err := a.rediscover(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		cause, transient := faultOf(err)
+		if !transient || (!streamed && outage.IsZero() && !a.recovered) {
+			// Permanent, or a fault before this process ever streamed:
+			// one clear error (check names the fix).
+			return err
+		}
+		if outage.IsZero() {
+			outage = time.Now()
+		}
+		if limit := cfg.Recovery.MaxOutage; limit > 0 && time.Since(outage) > limit {
+			return fmt.Errorf("still failing after recovery.max_outage (%s): %w", limit, err)
+		}
+		if rec != nil {
+			rec.Recovering(cause)
+		}
+		for {
+			log.Warn().Err(err).Str("cause", cause).Dur("retry_in", backoff).Msg("recovering: the capture resumes from its last checkpoint")
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, cfg.Recovery.MaxBackoff)
+			if err = a.reattach(ctx); err == nil {
+				break
+			}
+			if cause, transient = faultOf(err); !transient {
+				return err
+			}
+			if limit := cfg.Recovery.MaxOutage; limit > 0 && time.Since(outage) > limit {
+				return fmt.Errorf("still failing after recovery.max_outage (%s): %w", limit, err)
+			}
+		}
+	}
+}
+
+// attachment is what a capture runs on: the PostgreSQL connection with its
+// discovered tables and bindings, and the Kafka sink.
+type attachment struct {
+	cfg       *config.Config
+	log       zerolog.Logger
+	seeds     []string
+	db        *source.Database
+	tables    []*source.DiscoveredTable
+	binds     []capture.Binding
+	sink      *kafka.Sink
+	recovered bool // reattached after a fault at least once
+	onStandby func()
+}
+
+// attach connects to PostgreSQL, discovers and checks the tables, and
+// readies the sink (creating topics, fencing any predecessor).
+func (a *attachment) attach(ctx context.Context) error {
+	db, tables, err := connectAndDiscover(ctx, a.cfg)
+	if err != nil {
+		return err
+	}
+	a.db = db
+	binds, err := bindings(a.cfg, db, tables)
 	if err != nil {
 		// A missing publication or permission explains "no tables" better.
 		if cerr := db.Check(ctx, nil); cerr != nil {
@@ -229,38 +342,207 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		}
 		return err
 	}
+	tableRefs, topics := refsOf(binds)
+	if err := db.Check(ctx, tableRefs); err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(tables, func(t *source.DiscoveredTable) bool { return db.IsWatermarks(t.Schema, t.Name) }) {
+		// The check created the watermarks table: know its OID, so its
+		// first change is no news to the stream.
+		if tables, err = db.Discover(ctx); err != nil {
+			return err
+		}
+	}
+	a.tables, a.binds = tables, binds
+	// High availability: the transactional producer's initialisation fences
+	// whoever holds the capture's transactional ID, so a second instance
+	// must not initialise it while the first streams. It stands by until
+	// the slot is free (the active instance gone), then takes over.
+	if err := a.standBy(ctx); err != nil {
+		return err
+	}
+	opts, err := sinkOptions(a.cfg, true, a.log)
+	if err != nil {
+		return err
+	}
+	sink, err := kafka.New(a.seeds, opts...)
+	if err != nil {
+		return err
+	}
+	a.sink = sink
+	return sink.Init(ctx, topics)
+}
+
+// standBy waits while another process streams the capture's slot.
+func (a *attachment) standBy(ctx context.Context) error {
+	logged := int32(0)
+	for {
+		pid, err := a.db.SlotHolder(ctx)
+		if err != nil || pid == 0 {
+			if logged != 0 && err == nil {
+				a.log.Info().Int32("pid", logged).Msg("the slot is free: taking over")
+			}
+			return err
+		}
+		if a.onStandby != nil {
+			a.onStandby()
+		}
+		if pid != logged {
+			a.log.Info().Int32("pid", pid).Str("slot", a.cfg.Source.Advanced.SlotName).
+				Msg("standing by: the replication slot is held by another process (the active pg2kafka, or one still exiting); taking over when it is free")
+			logged = pid
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// reattach drops the connections of a failed run and attaches anew.
+func (a *attachment) reattach(ctx context.Context) error {
+	a.close()
+	a.recovered = true
+	return a.attach(ctx)
+}
+
+func (a *attachment) close() {
+	if a.sink != nil {
+		a.sink.Close()
+		a.sink = nil
+	}
+	if a.db != nil {
+		a.db.Close()
+		a.db = nil
+	}
+}
+
+// rediscover discovers the tables again on the same connections, and marks
+// what changed: tables created again, columns added, tables joining or
+// leaving the capture.
+func (a *attachment) rediscover(ctx context.Context) error {
+	oids := map[string]uint32{}
+	columns := map[string]map[string]bool{}
+	for _, t := range a.tables {
+		oids[t.Schema+"."+t.Name] = t.OID
+		columns[t.Schema+"."+t.Name] = map[string]bool{}
+		for _, c := range t.Columns {
+			columns[t.Schema+"."+t.Name][c.Name] = true
+		}
+	}
+	prev := map[string]bool{}
+	for _, b := range a.binds {
+		prev[b.Schema+"."+b.Table] = true
+	}
+	tables, err := a.db.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	binds, err := bindings(a.cfg, a.db, tables)
+	if err != nil {
+		return err
+	}
+	tableRefs, topics := refsOf(binds)
+	if err := a.db.Check(ctx, tableRefs); err != nil {
+		return err
+	}
+	if err := a.sink.EnsureTopics(ctx, topics); err != nil {
+		return err
+	}
+	for i := range binds {
+		b := &binds[i]
+		name := b.Schema + "." + b.Table
+		if old := oids[name]; old != 0 && old != b.OID {
+			b.Rebackfill = true // the same name, another table
+		}
+		if had := columns[name]; had != nil {
+			for _, c := range b.Columns {
+				b.ColumnsAdded = b.ColumnsAdded || !had[c.Name]
+			}
+		}
+		if !prev[name] {
+			a.log.Info().Str("table", name).Str("topic", b.Topic).Msg("table joins the capture")
+		}
+		delete(prev, name)
+	}
+	for name := range prev {
+		a.log.Warn().Str("table", name).Msg("table left the capture (renamed, dropped or removed from the publication); its topic keeps the records written so far")
+	}
+	a.tables, a.binds = tables, binds
+	return nil
+}
+
+// refsOf lists the bindings' tables and topics.
+func refsOf(binds []capture.Binding) ([]source.TableRef, []string) {
 	refs := make([]source.TableRef, len(binds))
 	topics := make([]string, len(binds))
 	for i, b := range binds {
-		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table}
+		refs[i] = source.TableRef{Schema: b.Schema, Name: b.Table, Key: b.KeyColumns}
 		topics[i] = b.Topic
 	}
-	if err := db.Check(ctx, refs); err != nil {
-		return err
-	}
+	return refs, topics
+}
 
-	seeds, stopBroker, err := brokers(cfg, log)
+// watchTables discovers the tables every rediscovery_interval on a
+// connection of its own and says why on changed when the published tables
+// differ from tables (by OID and name): a table added with rows and no
+// changes yet is otherwise only seen at its first change.
+func watchTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, tables []*source.DiscoveredTable, changed chan<- string) {
+	known := map[uint32]string{}
+	for _, t := range tables {
+		if t.Published {
+			known[t.OID] = t.Schema + "." + t.Name
+		}
+	}
+	tick := time.NewTicker(cfg.Source.Advanced.RediscoveryInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		db, now, err := connectAndDiscover(ctx, cfg)
+		if err != nil {
+			log.Warn().Err(err).Msg("periodic discovery failed; trying again at the next interval")
+			continue
+		}
+		db.Close()
+		seen := 0
+		for _, t := range now {
+			if !t.Published {
+				continue
+			}
+			seen++
+			if name, ok := known[t.OID]; !ok || name != t.Schema+"."+t.Name {
+				changed <- fmt.Sprintf("periodic discovery: table %s.%s is new or renamed", t.Schema, t.Name)
+				return
+			}
+		}
+		if seen != len(known) {
+			changed <- "periodic discovery: a published table left the publication"
+			return
+		}
+	}
+}
+
+// runOnce runs the capture of binds from the last durable checkpoint.
+func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *source.Database, sink *kafka.Sink,
+	binds []capture.Binding, tables []*source.DiscoveredTable, rediscovered map[uint32]bool, observer capture.Observer, ready func()) error {
+	relations := map[uint32]bool{}
+	for _, t := range tables {
+		relations[t.OID] = true
+	}
+	changed := make(chan string, 1)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go watchTables(watchCtx, cfg, log, tables, changed)
+	cp, err := sink.ReadCheckpoint(ctx)
 	if err != nil {
 		return err
 	}
-	defer stopBroker()
-	opts, err := sinkOptions(cfg, true)
-	if err != nil {
-		return err
-	}
-	sink, err := kafka.New(seeds, opts...)
-	if err != nil {
-		return err
-	}
-	defer sink.Close()
-	if err := sink.Init(ctx, topics); err != nil {
-		return err
-	}
-	raw, err := sink.ReadCheckpoint(ctx)
-	if err != nil {
-		return err
-	}
-	state, err := checkpoint.Parse(raw)
+	state, err := checkpoint.Parse(cp.State)
 	if err != nil {
 		return fmt.Errorf("reading the checkpoint of capture %q from %s: %w", cfg.CaptureName(), cfg.CheckpointTopic(), err)
 	}
@@ -295,14 +577,21 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 		MaxDelay:                cfg.Kafka.Batch.MaxDelay,
 		MaxRecords:              cfg.Kafka.Batch.MaxRecords,
 		MaxBytes:                cfg.Kafka.Batch.MaxBytes,
+		SplitRecords:            cfg.Kafka.Batch.SplitRecords,
+		SplitBytes:              cfg.Kafka.Batch.SplitBytes,
+		Within:                  cp.Within,
 		SourceTag:               cfg.Source.Advanced.SourceTag,
 		SlotBusyRetries:         cfg.Kafka.SlotBusyRetries,
 		ChunkSize:               cfg.ChunkSize(),
+		CommitTimeout:           cfg.Kafka.TransactionTimeout,
+		Relations:               relations,
+		Rediscover:              changed,
+		Rediscovered:            rediscovered,
 		Logger:                  log,
 	})
 	err = c.Run(ctx)
 	if err == nil || errors.Is(err, context.Canceled) {
-		log.Info().Str("cursor", c.State().Cursor).Msg("stopped")
+		log.Info().Str("cursor", c.Durable()).Msg("stopped")
 		return nil
 	}
 	return err

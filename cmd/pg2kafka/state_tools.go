@@ -30,7 +30,7 @@ func openSink(ctx context.Context, cfg *config.Config, log zerolog.Logger, trans
 	if err != nil {
 		return nil, nil, err
 	}
-	opts, err := sinkOptions(cfg, transactional)
+	opts, err := sinkOptions(cfg, transactional, log)
 	if err != nil {
 		stopBroker()
 		return nil, nil, err
@@ -51,9 +51,11 @@ func readCheckpoint(ctx context.Context, cfg *config.Config, sink *kafka.Sink) (
 		return nil, nil, err
 	}
 	if exists {
-		if raw, err = sink.ReadCheckpoint(ctx); err != nil {
+		cp, err := sink.ReadCheckpoint(ctx)
+		if err != nil {
 			return nil, nil, err
 		}
+		raw = cp.State
 	}
 	st, err = checkpoint.Parse(raw)
 	if err != nil {
@@ -359,11 +361,11 @@ func resetTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, tf
 	if err := sink.Init(ctx, nil); err != nil {
 		return err
 	}
-	raw, err := sink.ReadCheckpoint(ctx)
+	cp, err := sink.ReadCheckpoint(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := checkpoint.Parse(raw)
+	st, err := checkpoint.Parse(cp.State)
 	if err != nil {
 		return fmt.Errorf("state reset: the checkpoint of capture %q: %w (reset everything with pg2kafka state reset --yes)", cfg.CaptureName(), err)
 	}

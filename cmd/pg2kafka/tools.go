@@ -105,7 +105,7 @@ func runCheck(ctx context.Context, cfg *config.Config, log zerolog.Logger) error
 			r.fail("bindings", err, "")
 		} else {
 			for _, b := range binds {
-				refs = append(refs, source.TableRef{Schema: b.Schema, Name: b.Table})
+				refs = append(refs, source.TableRef{Schema: b.Schema, Name: b.Table, Key: b.KeyColumns})
 				topics = append(topics, b.Topic)
 			}
 			r.add(source.StatusOK, "bindings", fmt.Sprintf("%d table(s) to capture", len(binds)), "")
@@ -130,7 +130,7 @@ func runCheck(ctx context.Context, cfg *config.Config, log zerolog.Logger) error
 		return errReported
 	}
 	defer stopBroker()
-	opts, err := sinkOptions(cfg, false)
+	opts, err := sinkOptions(cfg, false, log)
 	if err != nil {
 		r.fail("configuration", err, "")
 		r.print(os.Stdout)
@@ -170,11 +170,12 @@ func checkCheckpoint(ctx context.Context, r *report, cfg *config.Config, sink *k
 		r.add(source.StatusOK, check, "none yet: the first run backfills every table", "")
 		return
 	}
-	raw, err := sink.ReadCheckpoint(ctx)
+	cp, err := sink.ReadCheckpoint(ctx)
 	if err != nil {
 		r.fail(check, err, "")
 		return
 	}
+	raw := cp.State
 	st, err := checkpoint.Parse(raw)
 	if err == nil {
 		err = st.Validate()

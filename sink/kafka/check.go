@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/pg2kafka/pg2kafka/event"
 )
 
 // Status is the outcome of one Kafka prerequisite check.
@@ -224,7 +226,7 @@ func (s *Sink) WriteCheckpoint(ctx context.Context, state []byte) error {
 	if state == nil {
 		return errors.New("kafka: refusing to write a null checkpoint (it would be a tombstone)")
 	}
-	if err := s.Commit(ctx, state); err != nil {
+	if err := s.Commit(ctx, event.Checkpoint{State: state}); err != nil {
 		return fmt.Errorf("writing the checkpoint of capture %q to %s: %w", s.cfg.capture, s.cfg.checkpointTopic, err)
 	}
 	return nil

@@ -17,12 +17,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+
+	"github.com/pg2kafka/pg2kafka/event"
 )
 
 // Header keys written on every change record.
 const (
 	HeaderOp  = "pg2kafka.op"
 	HeaderLSN = "pg2kafka.lsn"
+	// HeaderWithin carries event.Checkpoint.Within on a checkpoint record.
+	HeaderWithin = "pg2kafka.within"
 )
 
 type cfg struct {
@@ -277,14 +281,27 @@ func topicError(doing, topic string, err error) error {
 	return fmt.Errorf("kafka: %s topic %q: %w", doing, topic, err)
 }
 
-// ReadCheckpoint returns the capture's last committed checkpoint, or nil if
-// it has none. Call it after Init, so no predecessor's transaction is open.
-func (s *Sink) ReadCheckpoint(ctx context.Context) ([]byte, error) {
+// ReadCheckpoint returns the capture's last committed checkpoint; its State
+// is nil if it has none. Call it after Init, so no predecessor's transaction is open.
+func (s *Sink) ReadCheckpoint(ctx context.Context) (event.Checkpoint, error) {
+	var last event.Checkpoint
+	err := s.readCheckpoint(ctx, func(r *kgo.Record) {
+		last = event.Checkpoint{State: r.Value}
+		for _, h := range r.Headers {
+			if h.Key == HeaderWithin {
+				last.Within = h.Value
+			}
+		}
+	})
+	return last, err
+}
+
+func (s *Sink) readCheckpoint(ctx context.Context, found func(*kgo.Record)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
 	ends, err := s.adm.ListCommittedOffsets(ctx, s.cfg.checkpointTopic)
 	if err != nil {
-		return nil, s.unreachable("listing checkpoint offsets", err)
+		return s.unreachable("listing checkpoint offsets", err)
 	}
 	want := map[int32]kgo.Offset{}
 	stops := map[int32]int64{}
@@ -295,7 +312,7 @@ func (s *Sink) ReadCheckpoint(ctx context.Context) ([]byte, error) {
 		}
 	})
 	if len(want) == 0 {
-		return nil, nil
+		return nil
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.brokers...),
@@ -312,36 +329,31 @@ func (s *Sink) ReadCheckpoint(ctx context.Context) ([]byte, error) {
 	}
 	cons, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("creating the checkpoint reader: %w", err)
+		return fmt.Errorf("creating the checkpoint reader: %w", err)
 	}
 	defer cons.Close()
-	var last []byte
-	found := false
 	for len(stops) > 0 {
 		fs := cons.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
+			return s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
 		}
 		var ferr error
 		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
 		if ferr != nil {
-			return nil, topicError("reading", s.cfg.checkpointTopic, ferr)
+			return topicError("reading", s.cfg.checkpointTopic, ferr)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			// Control records (transaction markers) are kept so that the
 			// last offset before the stable offset is always seen.
 			if !r.Attrs.IsControl() && string(r.Key) == s.cfg.capture {
-				last, found = r.Value, true
+				found(r)
 			}
 			if stop, ok := stops[r.Partition]; ok && r.Offset+1 >= stop {
 				delete(stops, r.Partition)
 			}
 		})
 	}
-	if !found || last == nil {
-		return nil, nil
-	}
-	return last, nil
+	return nil
 }
 
 // Begin opens a transaction (transactional mode); writes follow.
@@ -359,20 +371,8 @@ func (s *Sink) Begin() error {
 // InTxn reports whether a transaction is open.
 func (s *Sink) InTxn() bool { return s.inTxn }
 
-// Record is one record to write. Buf backs Key, Value and the LSN header in
-// a single allocation, which the sink keeps until Kafka acknowledges it.
-type Record struct {
-	Topic string
-	Key   []byte
-	// Value is nil for a tombstone.
-	Value []byte
-	// Op and LSN become the pg2kafka.op and pg2kafka.lsn headers when set.
-	Op  []byte
-	LSN []byte
-}
-
 // Write buffers a record for the open batch. Failures surface at Commit.
-func (s *Sink) Write(ctx context.Context, r Record) {
+func (s *Sink) Write(ctx context.Context, r event.Record) {
 	// One allocation holds the record and its two headers.
 	w := &recordWithHeaders{Record: kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}}
 	kr := &w.Record
@@ -429,7 +429,7 @@ func (s *Sink) takeErr() error {
 // batch may be assumed written and the caller must stop: every later Commit
 // fails too (wrapping the first error), as its checkpoint would cover the
 // lost records.
-func (s *Sink) Commit(ctx context.Context, checkpoint []byte) (err error) {
+func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err error) {
 	defer func() { s.records, s.bytes = 0, 0 }()
 	if s.failed != nil {
 		return fmt.Errorf("kafka: not committing a checkpoint after a failed commit, whose records it would skip: %w", s.failed)
@@ -439,7 +439,10 @@ func (s *Sink) Commit(ctx context.Context, checkpoint []byte) (err error) {
 			s.failed = err
 		}
 	}()
-	cp := &kgo.Record{Topic: s.cfg.checkpointTopic, Key: []byte(s.cfg.capture), Value: checkpoint}
+	cp := &kgo.Record{Topic: s.cfg.checkpointTopic, Key: []byte(s.cfg.capture), Value: checkpoint.State}
+	if checkpoint.Within != nil {
+		cp.Headers = []kgo.RecordHeader{{Key: HeaderWithin, Value: checkpoint.Within}}
+	}
 	if s.cfg.transactionalID == "" {
 		if err := s.cl.Flush(ctx); err != nil {
 			return fmt.Errorf("kafka: flushing records: %w", err)
@@ -461,18 +464,34 @@ func (s *Sink) Commit(ctx context.Context, checkpoint []byte) (err error) {
 	s.cl.Produce(ctx, cp, s.promise)
 	if err := s.cl.Flush(ctx); err != nil {
 		s.abort()
-		return fmt.Errorf("kafka: flushing the transaction: %w", err)
+		return fmt.Errorf("kafka: flushing the transaction did not finish within kafka.transaction_timeout (%s): %w", s.cfg.txnTimeout, err)
 	}
 	if err := s.takeErr(); err != nil {
 		s.abort()
+		if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) {
+			return s.commitError(err)
+		}
 		return err
 	}
 	s.inTxn = false
 	// The context is not cancelled mid-commit: the outcome would be unknown.
 	if err := s.cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryCommit); err != nil {
-		return fmt.Errorf("kafka: committing the transaction: %w", err)
+		return s.commitError(err)
 	}
 	return nil
+}
+
+// commitError names what most often makes a broker refuse a commit: a
+// transaction open longer than its timeout (the broker aborts it and bumps
+// the producer epoch, which then reads like fencing), or a successor
+// started with the same transactional ID.
+func (s *Sink) commitError(err error) error {
+	if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) ||
+		errors.Is(err, kerr.InvalidTxnState) || errors.Is(err, kerr.ConcurrentTransactions) {
+		return fmt.Errorf("kafka: committing the transaction: the broker aborted it; either it stayed open longer than kafka.transaction_timeout (%s; raise it, within the broker's transaction.max.timeout.ms, or lower kafka.batch limits), or another process took over transactional ID %q: %w",
+			s.cfg.txnTimeout, s.cfg.transactionalID, err)
+	}
+	return fmt.Errorf("kafka: committing the transaction: %w", err)
 }
 
 // Abort discards the open batch: in transactional mode its records are

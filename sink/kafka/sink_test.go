@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
 )
 
@@ -59,21 +60,21 @@ func TestCommitAndReadCheckpoint(t *testing.T) {
 			brokers := kafkatest.Fake(t)
 			s := newSink(t, brokers, "t1", txn)
 			ctx := context.Background()
-			if cp, err := s.ReadCheckpoint(ctx); err != nil || cp != nil {
+			if cp, err := s.ReadCheckpoint(ctx); err != nil || cp.State != nil {
 				t.Fatalf("fresh topic: checkpoint %q, %v; want none", cp, err)
 			}
 			for i := 1; i <= 3; i++ {
 				if err := s.Begin(); err != nil {
 					t.Fatal(err)
 				}
-				s.Write(ctx, Record{Topic: "t1", Key: []byte(fmt.Sprint(i)), Value: []byte("v"), Op: []byte("c"), LSN: []byte("0/1")})
-				if err := s.Commit(ctx, []byte(fmt.Sprintf(`{"cursor":"0/%d"}`, i))); err != nil {
+				s.Write(ctx, event.Record{Topic: "t1", Key: []byte(fmt.Sprint(i)), Value: []byte("v"), Op: []byte("c"), LSN: []byte("0/1")})
+				if err := s.Commit(ctx, event.Checkpoint{State: []byte(fmt.Sprintf(`{"cursor":"0/%d"}`, i))}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			cp, err := s.ReadCheckpoint(ctx)
-			if err != nil || string(cp) != `{"cursor":"0/3"}` {
-				t.Fatalf("checkpoint %q, %v; want the third", cp, err)
+			if err != nil || string(cp.State) != `{"cursor":"0/3"}` {
+				t.Fatalf("checkpoint %q, %v; want the third", cp.State, err)
 			}
 			if recs := readCommitted(t, brokers, "t1"); len(recs) != 3 {
 				t.Fatalf("got %d records, want 3", len(recs))
@@ -93,31 +94,31 @@ func TestSuccessorFencesPredecessor(t *testing.T) {
 	if err := old.Begin(); err != nil {
 		t.Fatal(err)
 	}
-	old.Write(ctx, Record{Topic: "t2", Key: []byte("1"), Value: []byte("committed")})
-	if err := old.Commit(ctx, []byte(`{"cursor":"0/1"}`)); err != nil {
+	old.Write(ctx, event.Record{Topic: "t2", Key: []byte("1"), Value: []byte("committed")})
+	if err := old.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/1"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := old.Begin(); err != nil {
 		t.Fatal(err)
 	}
-	old.Write(ctx, Record{Topic: "t2", Key: []byte("2"), Value: []byte("in flight")})
+	old.Write(ctx, event.Record{Topic: "t2", Key: []byte("2"), Value: []byte("in flight")})
 	if err := old.cl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	successor := newSink(t, brokers, "t2", true) // Init loads the producer ID: fences
 	cp, err := successor.ReadCheckpoint(ctx)
-	if err != nil || string(cp) != `{"cursor":"0/1"}` {
-		t.Fatalf("successor read checkpoint %q, %v; want the last committed one", cp, err)
+	if err != nil || string(cp.State) != `{"cursor":"0/1"}` {
+		t.Fatalf("successor read checkpoint %q, %v; want the last committed one", cp.State, err)
 	}
-	if err := old.Commit(ctx, []byte(`{"cursor":"0/2"}`)); err == nil {
+	if err := old.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/2"}`)}); err == nil {
 		t.Fatal("the fenced predecessor committed")
 	}
 	recs := readCommitted(t, brokers, "t2")
 	if len(recs) != 1 || string(recs[0].Value) != "committed" {
 		t.Fatalf("read_committed sees %d records; want only the committed one", len(recs))
 	}
-	if cp, _ := successor.ReadCheckpoint(ctx); string(cp) != `{"cursor":"0/1"}` {
+	if cp, _ := successor.ReadCheckpoint(ctx); string(cp.State) != `{"cursor":"0/1"}` {
 		t.Fatalf("after the fenced commit the checkpoint is %q", cp)
 	}
 }
@@ -136,8 +137,8 @@ func TestOversizedRecordFailsClearly(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.Begin()
-	s.Write(ctx, Record{Topic: "t3", Key: []byte(`{"id":7}`), Value: make([]byte, 128<<10)})
-	err = s.Commit(ctx, []byte(`{"cursor":"0/9"}`))
+	s.Write(ctx, event.Record{Topic: "t3", Key: []byte(`{"id":7}`), Value: make([]byte, 128<<10)})
+	err = s.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/9"}`)})
 	if err == nil {
 		t.Fatal("oversized record committed")
 	}
@@ -146,7 +147,7 @@ func TestOversizedRecordFailsClearly(t *testing.T) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
 	}
-	if cp, _ := s.ReadCheckpoint(ctx); cp != nil {
+	if cp, _ := s.ReadCheckpoint(ctx); cp.State != nil {
 		t.Fatalf("checkpoint %q committed with a failed batch", cp)
 	}
 }
@@ -163,18 +164,18 @@ func TestCommitAfterFailedCommitFails(t *testing.T) {
 	if err := s.Begin(); err != nil {
 		t.Fatal(err)
 	}
-	s.Write(context.Background(), Record{Topic: "t6", Key: []byte("1"), Value: []byte("lost")})
+	s.Write(context.Background(), event.Record{Topic: "t6", Key: []byte("1"), Value: []byte("lost")})
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.Commit(cancelled, []byte(`{"cursor":"0/1"}`)); err == nil {
+	if err := s.Commit(cancelled, event.Checkpoint{State: []byte(`{"cursor":"0/1"}`)}); err == nil {
 		t.Fatal("Commit with a cancelled context succeeded")
 	}
-	err := s.Commit(context.Background(), []byte(`{"cursor":"0/1"}`))
+	err := s.Commit(context.Background(), event.Checkpoint{State: []byte(`{"cursor":"0/1"}`)})
 	if err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("the Commit after a failed one: %v; want an error wrapping the first", err)
 	}
-	if cp, err := newSink(t, brokers, "t6", true).ReadCheckpoint(context.Background()); err != nil || cp != nil {
-		t.Fatalf("checkpoint after the failed commits: %q, %v; want none", cp, err)
+	if cp, err := newSink(t, brokers, "t6", true).ReadCheckpoint(context.Background()); err != nil || cp.State != nil {
+		t.Fatalf("checkpoint after the failed commits: %q, %v; want none", cp.State, err)
 	}
 	if recs := readCommitted(t, brokers, "t6"); len(recs) != 0 {
 		t.Fatalf("read_committed sees %d records; want none", len(recs))

@@ -1,0 +1,654 @@
+package capture
+
+// The crash-point test: the loop runs against a scripted PostgreSQL (WAL,
+// table, slot) and a Kafka broker emulated with its transactional
+// semantics, both fakes of this file. Every step of the commit path —
+// produce, flush, end transaction, confirm — is numbered; for each step k
+// the run fails, is cancelled (SIGTERM), or crashes at k, then restarts from
+// what a real broker and slot would hold and runs to the end. After each
+// scenario: no key lost or back in time, no change record twice, and the
+// slot never confirmed past the durable checkpoint.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pg2kafka/pg2kafka/checkpoint"
+	"github.com/pg2kafka/pg2kafka/event"
+)
+
+// fault is what happens at the chosen step.
+type fault int
+
+const (
+	faultNone       fault = iota
+	faultFail             // the step returns an error
+	faultCancel           // a stop is asked (SIGTERM) just before the step
+	faultCrash            // the process dies just before the step
+	faultCrashAfter       // the process dies just after the step
+)
+
+func (f fault) String() string {
+	return [...]string{"none", "fail", "cancel", "crash-before", "crash-after"}[f]
+}
+
+// step kinds of the commit path.
+const (
+	stepProduce = "produce"
+	stepFlush   = "flush"
+	stepEnd     = "end"
+	stepConfirm = "confirm"
+)
+
+var crashTable = &event.Table{Schema: "public", Name: "t", Columns: []event.Column{
+	{Name: "id", Type: event.Type{Name: "int8", Kind: event.KindInt}},
+	{Name: "v", Type: event.Type{Name: "int8", Kind: event.KindInt}, Nullable: true},
+}, Key: []int{0}}
+
+var watermarkTable = &event.Table{Schema: "public", Name: "flow_watermarks", Columns: []event.Column{
+	{Name: "slot", Type: event.Type{Name: "text", Kind: event.KindText}},
+}}
+
+type scriptOp struct {
+	id     int64
+	delete bool
+}
+
+type walTxn struct {
+	end   uint64
+	items []event.Item
+}
+
+type record struct {
+	topic      string
+	key, value []byte
+	lsn        string
+}
+
+// world is PostgreSQL and Kafka as the loop sees them, shared by every run
+// of one scenario (the restarts included).
+type world struct {
+	mu sync.Mutex
+
+	// PostgreSQL.
+	rows      map[int64]int64 // the table: id → v
+	versions  map[int64]int64 // the last version given to each id
+	script    [][]scriptOp    // transactions still to commit
+	wal       []walTxn
+	lsn       uint64
+	changed   chan struct{} // closed (and replaced) when the WAL grows
+	slot      bool
+	confirmed uint64
+
+	// Kafka: the committed log, the last committed checkpoint, the open
+	// transaction.
+	log        []record
+	checkpoint []byte
+	within     []byte
+	// activeAt is the cursor of the first committed checkpoint with the
+	// table active: every later change is owed to Kafka.
+	activeAt uint64
+	open     []record
+	inTxn    bool
+
+	// Fault injection for the current run.
+	step    int
+	faultAt int
+	fault   fault
+	kind    string // the kind of step faultAt turned out to be
+	crashed bool
+	cancel  context.CancelFunc
+
+	violations []string
+	restarts   int // in-process restarts (ErrRediscover) of the current run
+	// timeoutAbove makes chunk reads of more rows than this fail as if cut
+	// by statement_timeout (-1: every read).
+	timeoutAbove int
+}
+
+func newWorld(seed uint64, initial, txns, maxOps int) *world {
+	r := rand.New(rand.NewPCG(seed, 1))
+	w := &world{rows: map[int64]int64{}, versions: map[int64]int64{}, lsn: 0x1000, changed: make(chan struct{})}
+	for id := int64(1); id <= int64(initial); id++ {
+		w.rows[id], w.versions[id] = 1, 1
+	}
+	live := map[int64]bool{}
+	for id := range w.rows {
+		live[id] = true
+	}
+	for range txns {
+		var txn []scriptOp
+		for range 1 + r.IntN(maxOps) {
+			id := 1 + r.Int64N(int64(initial)+10)
+			del := live[id] && r.IntN(4) == 0
+			live[id] = !del
+			txn = append(txn, scriptOp{id: id, delete: del})
+		}
+		w.script = append(w.script, txn)
+	}
+	return w
+}
+
+// hit counts one step of the commit path and applies the fault if it is
+// the chosen one; it reports whether the step is to fail.
+func (w *world) hit(kind string) (fail, crashAfter bool) {
+	if w.crashed {
+		return true, false
+	}
+	w.step++
+	if w.step != w.faultAt {
+		return false, false
+	}
+	w.kind = kind
+	switch w.fault {
+	case faultFail:
+		return true, false
+	case faultCancel:
+		w.cancel()
+	case faultCrash:
+		w.crashed = true
+		w.cancel()
+		return true, false
+	case faultCrashAfter:
+		return false, true
+	}
+	return false, false
+}
+
+func (w *world) crashNow() { w.crashed = true; w.cancel() }
+
+// commitScript commits up to n scripted transactions (a writer beside the
+// capture).
+func (w *world) commitScript(n int) {
+	for ; n > 0 && len(w.script) > 0; n-- {
+		txn := w.script[0]
+		w.script = w.script[1:]
+		var items []event.Item
+		prev := w.lsn
+		for _, op := range txn {
+			w.lsn += 0x10
+			ch := event.Change{Table: crashTable, Loc: [3]int64{int64(prev), int64(w.lsn), 0}}
+			_, exists := w.rows[op.id]
+			switch {
+			case op.delete && exists:
+				ch.Op = event.OpDelete
+				ch.New = values(op.id, w.rows[op.id])
+				delete(w.rows, op.id)
+			case op.delete:
+				continue
+			case exists:
+				ch.Op = event.OpUpdate
+				w.versions[op.id]++
+				w.rows[op.id] = w.versions[op.id]
+				ch.New = values(op.id, w.rows[op.id])
+			default:
+				ch.Op = event.OpCreate
+				w.versions[op.id]++
+				w.rows[op.id] = w.versions[op.id]
+				ch.New = values(op.id, w.rows[op.id])
+			}
+			items = append(items, event.Item{Kind: event.ItemChange, Change: ch})
+		}
+		w.appendTxn(items)
+	}
+}
+
+func (w *world) appendTxn(items []event.Item) {
+	w.lsn += 0x10
+	for i := range items {
+		items[i].Change.Loc[2] = int64(w.lsn)
+	}
+	items = append(items, event.Item{Kind: event.ItemCommit, LSN: w.lsn})
+	w.wal = append(w.wal, walTxn{end: w.lsn, items: items})
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+func values(id, v int64) []event.Value {
+	return []event.Value{
+		{Marker: event.MarkerText, Data: []byte(strconv.FormatInt(id, 10))},
+		{Marker: event.MarkerText, Data: []byte(strconv.FormatInt(v, 10))},
+	}
+}
+
+// fakeDB is the loop's Database over the world.
+type fakeDB struct{ w *world }
+
+func (d fakeDB) CreateSlot(context.Context) (uint64, error) {
+	w := d.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.slot, w.confirmed = true, w.lsn
+	return w.lsn, nil
+}
+
+func (d fakeDB) StartReplication(ctx context.Context, start uint64) (event.Stream, error) {
+	w := d.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.slot {
+		return nil, errors.New("no slot")
+	}
+	// As PostgreSQL: a start before the slot's confirmed position is
+	// moved up to it (what was confirmed is gone).
+	s := &fakeStream{w: w, out: make(chan []event.Item, 4), done: make(chan struct{})}
+	go s.run(ctx, max(start, w.confirmed))
+	return s, nil
+}
+
+func (d fakeDB) CurrentLSN(context.Context) (uint64, error) {
+	d.w.mu.Lock()
+	defer d.w.mu.Unlock()
+	return d.w.lsn, nil
+}
+
+func (d fakeDB) WriteWatermark(context.Context, string) error {
+	w := d.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.commitScript(2) // the writer keeps writing during backfills
+	w.appendTxn([]event.Item{{Kind: event.ItemChange, Change: event.Change{Op: event.OpUpdate, Table: watermarkTable,
+		New: []event.Value{{Marker: event.MarkerText, Data: []byte("wm")}}}}})
+	return nil
+}
+
+func (d fakeDB) ReadChunk(_ context.Context, q *event.ChunkQuery) ([]event.Row, error) {
+	w := d.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timeoutAbove < 0 || w.timeoutAbove > 0 && q.Limit > w.timeoutAbove {
+		return nil, fmt.Errorf("backfilling: %w", event.ErrReadTimeout)
+	}
+	ids := make([]int64, 0, len(w.rows))
+	for id := range w.rows {
+		if q.After == nil || id > q.After[0].(int64) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	var out []event.Row
+	for _, id := range ids[:min(len(ids), q.Limit)] {
+		out = append(out, values(id, w.rows[id]))
+	}
+	return out, nil
+}
+
+func (d fakeDB) ReadPages(context.Context, string, string, []string, uint32, uint32) ([]event.Row, error) {
+	return nil, errors.New("not keyless")
+}
+
+func (d fakeDB) TableSize(context.Context, string, string) (uint32, float64, error) {
+	return 1, float64(len(d.w.rows)), nil
+}
+
+type fakeStream struct {
+	w    *world
+	out  chan []event.Item
+	done chan struct{}
+}
+
+func (s *fakeStream) C() <-chan []event.Item { return s.out }
+func (s *fakeStream) Err() error             { <-s.done; return nil }
+
+// Acknowledge is the last step of the commit path.
+func (s *fakeStream) Acknowledge(lsn uint64) {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if fail, _ := w.hit(stepConfirm); fail {
+		return
+	}
+	if lsn > w.confirmed {
+		w.confirmed = lsn
+	}
+	if cp := w.durableCursor(); w.confirmed > cp {
+		w.violations = append(w.violations, fmt.Sprintf("slot confirmed %X past the durable checkpoint %X", w.confirmed, cp))
+	}
+}
+
+func (w *world) durableCursor() uint64 {
+	st, err := checkpoint.Parse(w.checkpoint)
+	if err != nil || st.Cursor == "" {
+		return 0
+	}
+	lsn, _ := checkpoint.ParseLSN(st.Cursor)
+	return uint64(lsn)
+}
+
+// run delivers the WAL after pos, one transaction a batch; once caught up
+// it lets the writer commit one more transaction, as a live database would.
+func (s *fakeStream) run(ctx context.Context, pos uint64) {
+	defer close(s.done)
+	defer close(s.out)
+	w := s.w
+	for {
+		w.mu.Lock()
+		var next []event.Item
+		for _, t := range w.wal {
+			if t.end > pos {
+				next, pos = t.items, t.end
+				break
+			}
+		}
+		wrote := false
+		if next == nil && len(w.script) > 0 {
+			w.commitScript(1)
+			wrote = true
+		}
+		changed := w.changed
+		w.mu.Unlock()
+		if wrote {
+			continue
+		}
+		if next == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case s.out <- next:
+		}
+	}
+}
+
+// fakeSink is the loop's Sink: a transactional Kafka producer whose
+// committed log and checkpoint live in the world.
+type fakeSink struct {
+	w       *world
+	failed  bool // a produce failed: Commit fails (as franz-go's promise)
+	records int
+}
+
+func (k *fakeSink) Begin() error {
+	k.w.mu.Lock()
+	defer k.w.mu.Unlock()
+	k.w.inTxn = true
+	return nil
+}
+
+func (k *fakeSink) InTxn() bool {
+	k.w.mu.Lock()
+	defer k.w.mu.Unlock()
+	return k.w.inTxn
+}
+
+func (k *fakeSink) Write(ctx context.Context, r event.Record) {
+	w := k.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k.records++
+	fail, crashAfter := w.hit(stepProduce)
+	// As franz-go: a record produced with a cancelled context fails.
+	if fail || ctx.Err() != nil {
+		k.failed = true
+		return
+	}
+	w.open = append(w.open, record{topic: r.Topic, key: r.Key, value: r.Value, lsn: string(r.LSN)})
+	if crashAfter {
+		w.crashNow()
+	}
+}
+
+func (k *fakeSink) Commit(ctx context.Context, cp event.Checkpoint) error {
+	w := k.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k.records = 0
+	abort := func(err error) error {
+		w.open, w.inTxn, k.failed = nil, false, false
+		return err
+	}
+	// As franz-go: a flush on a cancelled context fails, and the sink
+	// aborts the transaction.
+	if fail, crashAfter := w.hit(stepFlush); fail || k.failed || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return abort(fmt.Errorf("flushing: %w", ctx.Err()))
+		}
+		return abort(errors.New("flush failed"))
+	} else if crashAfter {
+		w.crashNow()
+		return abort(errors.New("crashed"))
+	}
+	fail, crashAfter := w.hit(stepEnd)
+	if fail {
+		return abort(errors.New("end transaction failed"))
+	}
+	// The broker commits the records and the checkpoint atomically.
+	w.log = append(w.log, w.open...)
+	w.checkpoint, w.within = slices.Clone(cp.State), slices.Clone(cp.Within)
+	w.open, w.inTxn = nil, false
+	if st, err := checkpoint.Parse(cp.State); err == nil && w.activeAt == 0 && st.Bindings["public%2Ft"] != nil && st.Bindings["public%2Ft"].Mode == checkpoint.ModeActive {
+		w.activeAt = w.durableCursor()
+	}
+	if crashAfter {
+		w.crashNow()
+		return errors.New("crashed")
+	}
+	return nil
+}
+
+func (k *fakeSink) Abort(context.Context) error {
+	k.w.mu.Lock()
+	defer k.w.mu.Unlock()
+	k.w.open, k.w.inTxn, k.failed, k.records = nil, false, false, 0
+	return nil
+}
+
+func (k *fakeSink) Pending() (int, int64) { return k.records, 0 }
+
+// runOnce runs the loop from the world's durable checkpoint until the
+// script is done and committed, or until the fault stops it.
+func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (steps int, err error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w.mu.Lock()
+	w.step, w.faultAt, w.fault, w.crashed, w.cancel, w.kind, w.restarts = 0, faultAt, f, false, cancel, "", 0
+	w.open, w.inTxn = nil, false // a restart: the broker aborted what was open
+	state, perr := checkpoint.Parse(w.checkpoint)
+	within := w.within
+	w.mu.Unlock()
+	if perr != nil {
+		t.Fatalf("checkpoint: %v", perr)
+	}
+	binding := Binding{
+		Schema: "public", Table: "t", StateKey: "public%2Ft", Topic: "t", Mode: mode,
+		KeyColumns: []string{"id"}, Columns: crashTable.Columns,
+	}
+	c := New(fakeDB{w}, &fakeSink{w: w}, state, []Binding{binding}, Options{Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split, Within: within, SlotBusyRetries: 0, Logger: testLogger()})
+	done := make(chan error, 1)
+	go func() {
+		err := c.Run(ctx)
+		for errors.Is(err, ErrRediscover) && ctx.Err() == nil {
+			// As the command does: a new run from the last checkpoint.
+			w.mu.Lock()
+			w.open, w.inTxn = nil, false
+			state, _ := checkpoint.Parse(w.checkpoint)
+			opts := c.opts
+			opts.Within = w.within
+			w.mu.Unlock()
+			w.restarts++
+			c = New(fakeDB{w}, &fakeSink{w: w}, state, []Binding{binding}, opts)
+			err = c.Run(ctx)
+		}
+		done <- err
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case err = <-done:
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			return w.step, err
+		case <-time.After(time.Millisecond):
+		case <-deadline:
+			t.Fatalf("run did not finish (fault %s at step %d)", f, faultAt)
+		}
+		w.mu.Lock()
+		finished := len(w.script) == 0 && w.durableCursor() >= w.wal[len(w.wal)-1].end && !w.crashed
+		if finished {
+			st, _ := checkpoint.Parse(w.checkpoint)
+			finished = st.Bindings["public%2Ft"] != nil && st.Bindings["public%2Ft"].Mode == checkpoint.ModeActive
+		}
+		w.mu.Unlock()
+		if finished {
+			cancel()
+		}
+	}
+}
+
+// check verifies the invariants on the committed log.
+func (w *world) check(t *testing.T, exactlyOnce bool, scenario string) {
+	t.Helper()
+	for _, v := range w.violations {
+		t.Errorf("%s: %s", scenario, v)
+	}
+	type doc struct {
+		ID   int64 `json:"id"`
+		V    int64 `json:"v"`
+		Meta struct {
+			Op     string `json:"op"`
+			Source struct {
+				Snapshot bool     `json:"snapshot"`
+				Loc      [3]int64 `json:"loc"`
+			} `json:"source"`
+		} `json:"_meta"`
+	}
+	last := map[string]*doc{}
+	seen := map[string]bool{}
+	for _, r := range w.log {
+		if r.topic != "t" {
+			t.Fatalf("%s: record for topic %q", scenario, r.topic)
+		}
+		k := string(r.key)
+		if r.value == nil {
+			if d := last[k]; d == nil || d.Meta.Op != "d" {
+				t.Errorf("%s: tombstone of %s not after its delete", scenario, k)
+			}
+			continue
+		}
+		d := &doc{}
+		if err := json.Unmarshal(r.value, d); err != nil {
+			t.Fatalf("%s: record %s: %v", scenario, r.value, err)
+		}
+		if p := last[k]; p != nil && d.V < p.V {
+			t.Errorf("%s: key %s went back in time: v%d after v%d", scenario, k, d.V, p.V)
+		}
+		if !d.Meta.Source.Snapshot {
+			id := fmt.Sprintf("%s@%d", k, d.Meta.Source.Loc[1])
+			if seen[id] {
+				t.Errorf("%s: change %s written twice", scenario, id)
+			}
+			seen[id] = true
+		}
+		last[k] = d
+	}
+	for id, v := range w.rows {
+		k := fmt.Sprintf(`{"id":%d}`, id)
+		if d := last[k]; d == nil || d.Meta.Op == "d" || d.V != v {
+			t.Errorf("%s: key %s should end at v%d, has %+v", scenario, k, v, d)
+		}
+	}
+	for k, d := range last {
+		var id struct{ ID int64 }
+		_ = json.Unmarshal([]byte(k), &id)
+		if _, ok := w.rows[id.ID]; !ok && d.Meta.Op != "d" {
+			t.Errorf("%s: deleted key %s still live (v%d)", scenario, k, d.V)
+		}
+	}
+	if exactlyOnce {
+		// Every change after the table's activation is in the log.
+		for _, txn := range w.wal {
+			if txn.end <= w.activeAt {
+				continue
+			}
+			for _, it := range txn.items {
+				if it.Kind == event.ItemChange && it.Change.Table == crashTable {
+					id := fmt.Sprintf(`{"id":%s}@%d`, it.Change.New[0].Data, it.Change.Loc[1])
+					if !seen[id] {
+						t.Errorf("%s: change %s lost", scenario, id)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestCrashPoints(t *testing.T) {
+	for _, tc := range []struct {
+		name, mode  string
+		initialRows int
+		maxOps      int // changes per transaction, at most
+		split       int // SplitRecords (0: default)
+		exactlyOnce bool
+	}{
+		{"backfill", "", 30, 3, 0, false},
+		{"changes only", "Only Changes", 0, 3, 0, true},
+		// Transactions of up to 8 changes split every 3 records, inside
+		// backfill windows too.
+		{"split transactions", "", 30, 8, 3, false},
+		{"split transactions, changes only", "Only Changes", 0, 8, 3, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The steps of a clean run bound the fault points.
+			clean := newWorld(7, tc.initialRows, 40, tc.maxOps)
+			total, err := runOnce(t, clean, tc.mode, tc.split, 0, faultNone)
+			if err != nil {
+				t.Fatalf("clean run: %v", err)
+			}
+			clean.check(t, tc.exactlyOnce, "clean")
+			kinds := map[string]int{}
+			for _, f := range []fault{faultFail, faultCancel, faultCrash, faultCrashAfter} {
+				for k := 1; k <= total; k++ {
+					w := newWorld(7, tc.initialRows, 40, tc.maxOps)
+					_, err := runOnce(t, w, tc.mode, tc.split, k, f)
+					scenario := fmt.Sprintf("%s at step %d (%s)", f, k, w.kind)
+					if w.kind == "" {
+						continue // this run had fewer steps
+					}
+					kinds[w.kind]++
+					switch {
+					case f == faultCancel && err != nil:
+						t.Errorf("%s: a stop request ended the run with %v", scenario, err)
+					case f == faultFail && err == nil && w.kind != stepConfirm && w.restarts == 0:
+						t.Errorf("%s: a failed step did not stop the run", scenario)
+					}
+					// Restart from what the broker and the slot hold, and finish.
+					if _, err := runOnce(t, w, tc.mode, tc.split, 0, faultNone); err != nil {
+						t.Fatalf("%s: restart: %v", scenario, err)
+					}
+					w.check(t, tc.exactlyOnce, scenario)
+				}
+			}
+			for _, k := range []string{stepProduce, stepFlush, stepEnd, stepConfirm} {
+				if kinds[k] == 0 {
+					t.Errorf("no fault was injected at a %s step", k)
+				}
+			}
+			t.Logf("%d steps in a clean run; faults injected: %v", total, kinds)
+		})
+	}
+}
+
+func testLogger() zerolog.Logger {
+	if os.Getenv("CRASHPOINT_LOG") != "" {
+		return zerolog.New(os.Stderr)
+	}
+	return zerolog.Nop()
+}
