@@ -516,7 +516,10 @@ func TestBackfillByLocationUnderWrites(t *testing.T) {
 	p := e.start(false)
 	waitBackfilled(t, e, []string{"hosts"}, 120*time.Second)
 	stop()
-	time.Sleep(1500 * time.Millisecond)
+	// A marker row committed after the writer's last write arrives after
+	// all of them.
+	e.exec(`INSERT INTO hosts (addr, pad) VALUES ('192.0.2.1', 'marker')`)
+	waitForRecord(t, e, e.topic("hosts"), 90*time.Second, func(d doc) bool { return d["pad"] == "marker" })
 	p.stop(t)
 	recs := e.settle(e.topic("hosts"), 2*time.Second)
 	lastPerKey(t, e, "hosts", recs, `SELECT json_build_object('addr', text(addr))::text, json_build_object('addr', text(addr), 'v', v, 'pad', pad)::text FROM hosts`)
