@@ -315,7 +315,7 @@ func checkpoints(t *testing.T, e *env) []*checkpoint.State {
 // topic's stable offset, as pg2kafka does at start.
 func currentCheckpoint(t testing.TB, e *env) *checkpoint.State {
 	t.Helper()
-	s, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", e.capture("flow_slot")))
+	s, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", e.capture()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,4 +192,142 @@ func BenchmarkHugeTransactionDuringBackfill(b *testing.B) {
 	b.ReportMetric(float64(peak>>20), "peak_rss_MiB")
 	b.Logf("%d-row transaction (committed after %s) during a %d-row backfill: relayed in %s; %d records read; peak RSS of pg2kafka %d MiB",
 		txnRows, committed.Round(time.Second), benchRows()/10, total.Round(time.Second), seen, peak>>20)
+}
+
+// BenchmarkStreamingLatency writes single-row transactions at a steady
+// rate (PG2KAFKA_BENCH_RATES, default 1000 and 5000 per second) for
+// PG2KAFKA_BENCH_SECONDS (default 60), into one table and then spread over
+// 20 tables, and reports the latency from each PostgreSQL commit to a
+// read_committed consumer (p50, p99, max) and whether every change arrived.
+func BenchmarkStreamingLatency(b *testing.B) {
+	rates := []int{1000, 5000}
+	if s := os.Getenv("PG2KAFKA_BENCH_RATES"); s != "" {
+		rates = nil
+		for _, f := range strings.Split(s, ",") {
+			if n, err := strconv.Atoi(f); err == nil && n > 0 {
+				rates = append(rates, n)
+			}
+		}
+	}
+	seconds := 60
+	if n, err := strconv.Atoi(os.Getenv("PG2KAFKA_BENCH_SECONDS")); err == nil && n > 0 {
+		seconds = n
+	}
+	for _, tables := range []int{1, 20} {
+		for _, rate := range rates {
+			b.Run(fmt.Sprintf("tables=%d/rate=%d", tables, rate), func(b *testing.B) {
+				benchLatency(b, tables, rate, time.Duration(seconds)*time.Second)
+			})
+		}
+	}
+}
+
+func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
+	e := newEnv(b)
+	var names []string
+	for i := range tables {
+		name := fmt.Sprintf("lat%d", i)
+		names = append(names, name)
+		e.exec(fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())`, name),
+			fmt.Sprintf(`ALTER PUBLICATION flow_publication ADD TABLE %s`, name))
+	}
+	p := e.start(true)
+	defer p.stop(e.t)
+
+	// Consumers: one client reading every table read_committed.
+	topics := make([]string, len(names))
+	for i, n := range names {
+		topics[i] = e.topic(n)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(5*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	total := int(d.Seconds()) * rate
+	lat := make([]time.Duration, 0, total)
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
+		defer cancel()
+		for len(lat) < total && ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			now := time.Now()
+			fs.EachRecord(func(r *kgo.Record) {
+				if r.Value == nil {
+					return
+				}
+				var doc struct {
+					Meta struct {
+						Source struct {
+							TSMillis int64 `json:"ts_ms"`
+						} `json:"source"`
+					} `json:"_meta"`
+				}
+				if json.Unmarshal(r.Value, &doc) == nil {
+					lat = append(lat, now.Sub(time.UnixMilli(doc.Meta.Source.TSMillis)))
+				}
+			})
+		}
+	}()
+
+	// Writers: 4 connections, each paced to rate/4 single-row transactions
+	// a second (synchronous_commit off: the rate is the point, not fsync).
+	const writers = 4
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := pgx.Connect(context.Background(), e.dbURL)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer conn.Close(context.Background())
+			if _, err := conn.Exec(context.Background(), `SET synchronous_commit = off`); err != nil {
+				b.Error(err)
+				return
+			}
+			per := total / writers
+			interval := time.Duration(float64(time.Second) * writers / float64(rate))
+			next := time.Now()
+			for i := range per {
+				id := int64(w*per + i)
+				table := names[int(id)%len(names)]
+				if _, err := conn.Exec(context.Background(), `INSERT INTO `+table+` (id) VALUES ($1)`, id); err != nil {
+					b.Error(err)
+					return
+				}
+				next = next.Add(interval)
+				if wait := time.Until(next); wait > 0 {
+					time.Sleep(wait)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	wrote := time.Since(start)
+	<-got
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	b.ReportMetric(float64(total)/wrote.Seconds(), "written_txn/s")
+	b.ReportMetric(float64(pct(0.5).Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99_ms")
+	b.ReportMetric(float64(len(lat)), "delivered")
+	peak := peakRSS(e.t, p.cmd.Process.Pid)
+	b.Logf("%d tables, %d single-row transactions at %.0f/s over %s: %d delivered read_committed; commit→consumer p50 %s, p99 %s, max %s; peak RSS %d MiB",
+		tables, total, float64(total)/wrote.Seconds(), wrote.Round(time.Second), len(lat), pct(0.5), pct(0.99), pct(1), peak>>20)
+	if len(lat) != total {
+		b.Errorf("%d of %d changes delivered", len(lat), total)
+	}
 }

@@ -180,11 +180,11 @@ func TestContainers(t *testing.T) {
 	// The checkpoint topic holds the capture's committed state.
 	var cps int
 	for _, r := range e.settle(e.prefix+".checkpoints", time.Second) {
-		if string(r.Key) == e.capture("flow_slot") && r.Value != nil {
+		if string(r.Key) == e.capture() && r.Value != nil {
 			cps++
 		}
 	}
 	if cps == 0 {
-		t.Errorf("no checkpoint of capture flow_slot in %s.checkpoints", e.prefix)
+		t.Errorf("no checkpoint of capture %s in %s.checkpoints", e.capture(), e.prefix)
 	}
 }

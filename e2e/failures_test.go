@@ -131,10 +131,10 @@ func failSlot(t *testing.T, url, slot string) (bool, uint64) {
 
 // failNoSlot checks that a capture that failed before streaming left no
 // slot behind, so nothing was confirmed to PostgreSQL.
-func failNoSlot(t *testing.T, url string) {
+func failNoSlot(t *testing.T, e *env) {
 	t.Helper()
-	if exists, lsn := failSlot(t, url, "flow_slot"); exists {
-		t.Errorf("a failed start left slot flow_slot behind (confirmed_flush_lsn %s)", pglogrepl.LSN(lsn))
+	if exists, lsn := failSlot(t, e.dbURL, e.slot); exists {
+		t.Errorf("a failed start left slot %s behind (confirmed_flush_lsn %s)", e.slot, pglogrepl.LSN(lsn))
 	}
 }
 
@@ -146,7 +146,7 @@ func failConfirmedDurable(t *testing.T, e *env, slot string) {
 	if !exists {
 		return
 	}
-	if cp := checkpointCursor(t, e, slot); confirmed > cp {
+	if cp := checkpointCursor(t, e); confirmed > cp {
 		t.Errorf("slot confirmed %s, past the last committed checkpoint's cursor %s", pglogrepl.LSN(confirmed), pglogrepl.LSN(cp))
 	}
 }
@@ -228,7 +228,7 @@ func TestFailurePrerequisites(t *testing.T) {
 			e, fc := c.setup(t)
 			code, out := e.runToExit(failConfig(e, fc), 60*time.Second)
 			failCheckOutput(t, code, 1, 1, out, c.phrases...)
-			failNoSlot(t, e.dbURL)
+			failNoSlot(t, e)
 		})
 	}
 }
@@ -302,7 +302,7 @@ func TestFailureKafka(t *testing.T) {
 				phrases = append(phrases, strings.ReplaceAll(p, "{items}", e.topic("items")))
 			}
 			failCheckOutput(t, code, 1, 1, out, phrases...)
-			failNoSlot(t, e.dbURL)
+			failNoSlot(t, e)
 		})
 	}
 }
@@ -415,7 +415,7 @@ func failHoldSlot(t *testing.T, url, slot string) *pgconn.PgConn {
 
 // While another process streams the slot, pg2kafka with
 // kafka.slot_busy_retries: 2 gives up with one clear error (exit 1); with the
-// default it keeps retrying and starts streaming once the slot is released.
+// default it stands by and starts streaming once the slot is released.
 // The slot never confirms past the last committed checkpoint.
 func TestFailureSlotBusy(t *testing.T) {
 	t.Parallel()
@@ -446,10 +446,10 @@ func TestFailureSlotBusy(t *testing.T) {
 	failCheckOutput(t, code, 1, 1, out, `another capture holds replication slot "`+slot+`"`, "source.advanced.slotName", "active_pid")
 	failConfirmedDurable(t, e, slot)
 
-	// With the default, pg2kafka waits for the slot.
+	// With the default, pg2kafka stands by until the slot is free.
 	p = e.run(failConfig(e, configOpts{}))
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.output(), "another capture holds the slot; retrying") {
+	for !strings.Contains(p.output(), "standing by") {
 		if time.Now().After(deadline) {
 			t.Fatalf("pg2kafka did not report the busy slot within 30s\n%s", p.output())
 		}

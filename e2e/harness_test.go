@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -62,13 +63,18 @@ type env struct {
 	advanced []string
 	// kafka holds extra kafka lines ("key: value").
 	kafka []string
+	// slot is the test's own replication slot (slots are per server).
+	slot string
 }
+
+var slots atomic.Int64
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := pgtest.Shared(t)
 	e := &env{t: t, dbURL: srv.NewDatabase(t), brokers: kafkatest.Brokers(t), dir: t.TempDir()}
 	e.prefix = uniquePrefix()
+	e.slot = fmt.Sprintf("pg2kafka_%d_%d", os.Getpid(), slots.Add(1))
 	e.exec(`CREATE PUBLICATION flow_publication`)
 	return e
 }
@@ -83,14 +89,14 @@ func uniquePrefix() string {
 }
 
 // capture returns the capture name (the checkpoint record key) of the
-// test's capture of slot: on a shared cluster config sets kafka.capture to
-// the test's unique prefix, so that the transactional ID ("pg2kafka-" and
-// the capture name) is the test's own too; else the default, the slot.
-func (e *env) capture(slot string) string {
+// test's capture: on a shared cluster config sets kafka.capture to the
+// test's unique prefix, so that the transactional ID ("pg2kafka-" and the
+// capture name) is the test's own too; else the default, the slot.
+func (e *env) capture() string {
 	if kafkatest.Shared() {
 		return e.prefix
 	}
-	return slot
+	return e.slot
 }
 
 func (e *env) exec(sql ...string) { e.t.Helper(); pgtest.Exec(e.t, e.dbURL, sql...) }
@@ -167,7 +173,7 @@ func (e *env) config(opts ...configOpts) string {
 %slog:
 %shttp:
   listen: ""
-%s`, cfg.Host, cfg.Port, o.user, o.password, o.database, indent(e.advanced, "    "),
+%s`, cfg.Host, cfg.Port, o.user, o.password, o.database, indent(append([]string{"slotName: " + e.slot}, e.advanced...), "    "),
 		strings.Join(o.brokers, ", "), e.prefix, indent(kafka, "  "), indent(o.log, "  "), e.extra)
 	if o.mutate != nil {
 		body = o.mutate(body)
@@ -179,11 +185,11 @@ func (e *env) config(opts ...configOpts) string {
 	return path
 }
 
-// useSlot gives the test's capture a replication slot of its own: slots
-// are per server, and the prerequisite checks of the tests running beside
-// it would object to a flow_slot of another database.
+// useSlot names the test's replication slot (each test has one of its
+// own anyway: slots are per server, and the prerequisite checks of the
+// tests running beside it would object to a slot of another database).
 func (e *env) useSlot(name string) string {
-	e.advanced = append(e.advanced, "slotName: "+name)
+	e.slot = name
 	return name
 }
 
@@ -386,80 +392,65 @@ func consumeFrom(t testing.TB, brokers []string, topic string, want int, timeout
 	return out
 }
 
-// settle reads everything committed to a topic: every record before the
-// topic's last stable offsets as they are when it is called (so a slow
-// broker cannot end the read early), then whatever else arrives until
-// nothing new has for quiet.
+// settle reads everything committed to a topic: it stops once nothing new
+// has arrived for quiet.
 func (e *env) settle(topic string, quiet time.Duration) []*kgo.Record {
 	e.t.Helper()
-	ends := committedEnds(e.t, e.brokers, topic)
-	// Control records (transaction markers) are kept so that the last
-	// offset before the stable offset is always seen.
 	cl := readCommitted(e.t, e.brokers, topic, kgo.KeepControlRecords())
 	defer cl.Close()
+	adm := kadm.NewClient(cl)
 	var out []*kgo.Record
-	deadline := time.Now().Add(60 * time.Second)
+	next := map[int32]int64{} // the next offset to read, per partition
 	for {
-		wait := quiet
-		if len(ends) > 0 {
-			wait = time.Until(deadline)
+		// Read up to the last stable offset as of now (a slow first fetch
+		// from a loaded broker must not pass for quiet), then wait for quiet.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ends, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			cancel()
+			e.t.Fatalf("listing the end offsets of %s: %v", topic, err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		fs := cl.PollFetches(ctx)
+		behind := func() bool {
+			missing := false
+			ends.Each(func(o kadm.ListedOffset) {
+				if o.Err == nil && next[o.Partition] < o.Offset {
+					missing = true
+				}
+			})
+			return missing
+		}
+		for behind() && ctx.Err() == nil {
+			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				next[r.Partition] = r.Offset + 1
+				if !r.Attrs.IsControl() {
+					out = append(out, r)
+				}
+			})
+		}
 		cancel()
+		qctx, qcancel := context.WithTimeout(context.Background(), quiet)
 		n := 0
-		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := ends[r.Partition]; ok && r.Offset+1 >= end {
-				delete(ends, r.Partition)
-			}
+		cl.PollFetches(qctx).EachRecord(func(r *kgo.Record) {
+			next[r.Partition] = r.Offset + 1
 			if !r.Attrs.IsControl() {
 				out = append(out, r)
 				n++
 			}
 		})
-		if len(ends) > 0 {
-			if time.Now().After(deadline) {
-				e.t.Fatalf("reading %s: its committed records not read within 60s (%d read)", topic, len(out))
-			}
-			continue
-		}
+		qcancel()
 		if n == 0 {
 			return out
 		}
 	}
 }
 
-// committedEnds returns the last stable offset (the read_committed end) of
-// each partition of topic that has records; none if the topic is missing.
-func committedEnds(t testing.TB, brokers []string, topic string) map[int32]int64 {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	offs, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		t.Fatalf("listing the committed end offsets of %s: %v", topic, err)
-	}
-	ends := map[int32]int64{}
-	offs.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset > 0 {
-			ends[o.Partition] = o.Offset
-		}
-	})
-	return ends
-}
-
 // checkpointCursor returns the cursor of the last committed checkpoint of
 // the capture named slot.
-func checkpointCursor(t testing.TB, e *env, slot string) uint64 {
+func checkpointCursor(t testing.TB, e *env) uint64 {
 	t.Helper()
 	var cursor uint64
 	for _, r := range e.settle(e.prefix+".checkpoints", 300*time.Millisecond) {
-		if string(r.Key) != e.capture(slot) || r.Value == nil {
+		if string(r.Key) != e.capture() || r.Value == nil {
 			continue
 		}
 		var st struct {

@@ -81,7 +81,7 @@ func TestSlotConfirmsOnlyCheckpointedAndAdvancesWhenIdle(t *testing.T) {
 
 	confirmed := func() uint64 {
 		var s string
-		if err := conn.QueryRow(ctx, `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'flow_slot'`).Scan(&s); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, e.slot).Scan(&s); err != nil {
 			t.Fatal(err)
 		}
 		l, err := pglogrepl.ParseLSN(s)
@@ -99,7 +99,7 @@ func TestSlotConfirmsOnlyCheckpointedAndAdvancesWhenIdle(t *testing.T) {
 		// Read the slot before the checkpoint: a checkpoint is written before
 		// its cursor is confirmed, so the slot can never be ahead.
 		c := confirmed()
-		cp := checkpointCursor(t, e, "flow_slot")
+		cp := checkpointCursor(t, e)
 		if c > cp {
 			t.Fatalf("slot confirmed %s, past the last committed checkpoint's cursor %s", pglogrepl.LSN(c), pglogrepl.LSN(cp))
 		}
@@ -135,7 +135,7 @@ func TestSplitTransactionResumesInside(t *testing.T) {
 	p.waitReady(t, 60*time.Second)
 	const rows = 100_000
 	e.exec(fmt.Sprintf(`INSERT INTO split SELECT g, md5(g::text) FROM generate_series(1, %d) g`, rows))
-	s, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", e.capture("flow_slot")))
+	s, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", e.capture()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -373,10 +373,13 @@ func (a *attachment) attach(ctx context.Context) error {
 	return sink.Init(ctx, topics)
 }
 
-// standBy waits while another process streams the capture's slot.
+// standBy waits while another process streams the capture's slot: for
+// ever by default (a standby instance), or kafka.slot_busy_retries times.
 func (a *attachment) standBy(ctx context.Context) error {
+	retries := a.cfg.Kafka.SlotBusyRetries
 	logged := int32(0)
-	for {
+	wait := 200 * time.Millisecond
+	for attempt := 0; ; attempt++ {
 		pid, err := a.db.SlotHolder(ctx)
 		if err != nil || pid == 0 {
 			if logged != 0 && err == nil {
@@ -384,18 +387,30 @@ func (a *attachment) standBy(ctx context.Context) error {
 			}
 			return err
 		}
+		slot := a.cfg.Source.Advanced.SlotName
+		if retries >= 0 && attempt >= retries {
+			return fmt.Errorf("another capture holds replication slot %q (pid %d): stop the other process streaming it (active_pid in pg_replication_slots), or give this capture a slot of its own with source.advanced.slotName", slot, pid)
+		}
 		if a.onStandby != nil {
 			a.onStandby()
 		}
-		if pid != logged {
-			a.log.Info().Int32("pid", pid).Str("slot", a.cfg.Source.Advanced.SlotName).
+		switch {
+		case retries >= 0:
+			a.log.Warn().Int32("pid", pid).Str("slot", slot).Dur("retry_in", wait).Msg("another capture holds the slot; retrying")
+		case pid != logged:
+			a.log.Info().Int32("pid", pid).Str("slot", slot).
 				Msg("standing by: the replication slot is held by another process (the active pg2kafka, or one still exiting); taking over when it is free")
-			logged = pid
 		}
+		logged = pid
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Second):
+		case <-time.After(wait):
+		}
+		if retries >= 0 {
+			wait = min(2*wait, 10*time.Second)
+		} else {
+			wait = time.Second
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -247,6 +249,17 @@ func (s *Sink) ensureTopics(ctx context.Context, topics []string, configs map[st
 				return nil
 			}
 			resp, err := s.adm.CreateTopics(ctx, partitions, s.cfg.replication, configs, missing...)
+			if err == nil && s.cfg.replication == -1 && slices.ContainsFunc(resp.Sorted(), func(r kadm.CreateTopicResponse) bool {
+				return errors.Is(r.Err, kerr.InvalidReplicationFactor)
+			}) {
+				// Brokers before Kafka 2.4 take no "broker default" (-1): ask
+				// them for it, and create the topics with it.
+				rf, derr := s.defaultReplication(ctx)
+				if derr != nil {
+					return fmt.Errorf("kafka: the broker refused replication factor -1 (Kafka < 2.4) and its default.replication.factor could not be read (set kafka.replication_factor): %w", derr)
+				}
+				resp, err = s.adm.CreateTopics(ctx, partitions, rf, configs, missing...)
+			}
 			if err == nil {
 				for _, r := range resp.Sorted() {
 					if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
@@ -269,6 +282,33 @@ func (s *Sink) ensureTopics(ctx context.Context, topics []string, configs map[st
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// defaultReplication reads a broker's default.replication.factor.
+func (s *Sink) defaultReplication(ctx context.Context) (int16, error) {
+	meta, err := s.adm.BrokerMetadata(ctx)
+	if err != nil || len(meta.Brokers) == 0 {
+		return 0, fmt.Errorf("listing brokers: %w", err)
+	}
+	id := meta.Brokers[0].NodeID
+	cfgs, err := s.adm.DescribeBrokerConfigs(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	rc, err := cfgs.On(strconv.Itoa(int(id)), nil)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "default.replication.factor" && c.Value != nil {
+			n, err := strconv.ParseInt(*c.Value, 10, 16)
+			if err != nil || n < 1 {
+				return 0, fmt.Errorf("default.replication.factor %q", *c.Value)
+			}
+			return int16(n), nil
+		}
+	}
+	return 0, errors.New("default.replication.factor not reported")
 }
 
 func topicError(doing, topic string, err error) error {

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
@@ -179,5 +182,39 @@ func TestCommitAfterFailedCommitFails(t *testing.T) {
 	}
 	if recs := readCommitted(t, brokers, "t6"); len(recs) != 0 {
 		t.Fatalf("read_committed sees %d records; want none", len(recs))
+	}
+}
+
+// A broker older than Kafka 2.4 refuses replication factor -1 ("the
+// broker's default"): the sink reads default.replication.factor from the
+// broker and creates the topics with it.
+func TestCreateTopicsOnBrokerWithoutDefaultReplication(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BrokerConfigs(map[string]string{"default.replication.factor": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var asked []int16
+	c.ControlKey(int16(kmsg.CreateTopics), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.CreateTopicsRequest)
+		asked = append(asked, req.Topics[0].ReplicationFactor)
+		if req.Topics[0].ReplicationFactor != -1 {
+			return nil, nil, false // the real handler creates it
+		}
+		resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+		for _, tp := range req.Topics {
+			rt := kmsg.NewCreateTopicsResponseTopic()
+			rt.Topic, rt.ErrorCode = tp.Topic, kerr.InvalidReplicationFactor.Code
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	s := newSink(t, c.ListenAddrs(), "old-broker", true)
+	if len(asked) < 2 || asked[0] != -1 || asked[len(asked)-1] != 1 {
+		t.Fatalf("replication factors asked: %v; want -1, then the broker's default 1", asked)
+	}
+	if err := s.EnsureTopics(context.Background(), []string{"old-broker-2"}); err != nil {
+		t.Fatal(err)
 	}
 }
