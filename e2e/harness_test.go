@@ -159,6 +159,10 @@ func (e *env) config(opts ...configOpts) string {
 	if kafkatest.Shared() && !strings.Contains(strings.Join(kafka, "\n"), "capture:") {
 		kafka = append(kafka, "capture: "+e.prefix)
 	}
+	advanced := e.advanced
+	if e.slot != "" { // an env of a struct literal (no database) has none
+		advanced = append([]string{"slotName: " + e.slot}, advanced...)
+	}
 	body := fmt.Sprintf(`source:
   address: "%s:%d"
   user: %s
@@ -173,7 +177,7 @@ func (e *env) config(opts ...configOpts) string {
 %slog:
 %shttp:
   listen: ""
-%s`, cfg.Host, cfg.Port, o.user, o.password, o.database, indent(append([]string{"slotName: " + e.slot}, e.advanced...), "    "),
+%s`, cfg.Host, cfg.Port, o.user, o.password, o.database, indent(advanced, "    "),
 		strings.Join(o.brokers, ", "), e.prefix, indent(kafka, "  "), indent(o.log, "  "), e.extra)
 	if o.mutate != nil {
 		body = o.mutate(body)
