@@ -185,8 +185,11 @@ func backfillUnderWritesAndCrashes(t *testing.T, how string) {
 	waitBackfilled(t, e, []string{"t_int", "t_comp", "t_text", "t_nokey"}, 120*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	stop()
-	// Let the last changes arrive, then compare.
-	time.Sleep(1500 * time.Millisecond)
+	// Let the last changes arrive, then compare: a marker row committed
+	// after the writer's last write reaches Kafka after all of them (the
+	// stream is in commit order), however slow the broker.
+	e.exec(`INSERT INTO t_nokey (n) VALUES (-1000000000)`)
+	waitForRecord(t, e, e.topic("t_nokey"), 90*time.Second, func(d doc) bool { return d["n"] == -1e9 })
 	p.stop(t)
 
 	var mu sync.Mutex
@@ -237,6 +240,31 @@ func backfillUnderWritesAndCrashes(t *testing.T, how string) {
 	t.Logf("backfill documents: %d for %d rows across %d restarts (limit %d)", snaps, rows, restarts, limit)
 	if snaps >= limit {
 		t.Errorf("%d backfill documents for %d rows: restarts re-read more than one chunk each", snaps, rows)
+	}
+}
+
+// waitForRecord reads topic (read_committed) until a record whose document
+// satisfies match arrives, failing the test after d.
+func waitForRecord(t *testing.T, e *env, topic string, d time.Duration, match func(doc) bool) {
+	t.Helper()
+	cl := readCommitted(t, e.brokers, topic)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("no matching record in %s within %s", topic, d)
+		}
+		found := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Value != nil && match(decode(t, r)) {
+				found = true
+			}
+		})
+		if found {
+			return
+		}
 	}
 }
 
@@ -488,7 +516,10 @@ func TestBackfillByLocationUnderWrites(t *testing.T) {
 	p := e.start(false)
 	waitBackfilled(t, e, []string{"hosts"}, 120*time.Second)
 	stop()
-	time.Sleep(1500 * time.Millisecond)
+	// A marker row committed after the writer's last write arrives after
+	// all of them.
+	e.exec(`INSERT INTO hosts (addr, pad) VALUES ('192.0.2.1', 'marker')`)
+	waitForRecord(t, e, e.topic("hosts"), 90*time.Second, func(d doc) bool { return d["pad"] == "marker" })
 	p.stop(t)
 	recs := e.settle(e.topic("hosts"), 2*time.Second)
 	lastPerKey(t, e, "hosts", recs, `SELECT json_build_object('addr', text(addr))::text, json_build_object('addr', text(addr), 'v', v, 'pad', pad)::text FROM hosts`)

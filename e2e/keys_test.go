@@ -221,10 +221,7 @@ func newEnvWith(t *testing.T, options string) (*env, error) {
 		}
 		_, _ = c.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
 	})
-	e := &env{t: t, dbURL: pgtest.WithDatabase(srv.AdminURL, name), brokers: kafkatest.Brokers(t), dir: t.TempDir(), prefix: "pg2kafka"}
-	if kafkatest.External() {
-		e.prefix = fmt.Sprintf("t%d", time.Now().UnixNano())
-	}
+	e := &env{t: t, dbURL: pgtest.WithDatabase(srv.AdminURL, name), brokers: kafkatest.Brokers(t), dir: t.TempDir(), prefix: uniquePrefix()}
 	e.exec(`CREATE PUBLICATION flow_publication`)
 	return e, nil
 }

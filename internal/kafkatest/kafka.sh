@@ -20,8 +20,9 @@
 #
 # Notes, found empirically on Debian 12 (OpenJDK 17, Maven 3.8.7), Nov 2026:
 # - Maven Central serves kafka_2.13 4.0.0 ... 4.4.0; 4.4.0 is pinned. The
-#   first fetch downloads about 45 MB (44 jars, ~43 MB of libs plus the
-#   Maven plugins) and took about 10 s here; later runs reuse the cache.
+#   first fetch fills Maven's local repository (~/.m2, 56 MB with the
+#   dependency plugin) and copies 45 jars (43 MB) into the cache; it took
+#   16-19 s here. Later runs reuse the cache and need no network.
 # - kafka_2.13's pom brings the whole server (kafka-server, -raft,
 #   -metadata, -storage, the group/transaction/share coordinators, scala),
 #   and log4j-api/-core, but no SLF4J binding: Kafka then logs nothing
