@@ -159,10 +159,6 @@ func (e *env) config(opts ...configOpts) string {
 	if kafkatest.Shared() && !strings.Contains(strings.Join(kafka, "\n"), "capture:") {
 		kafka = append(kafka, "capture: "+e.prefix)
 	}
-	advanced := e.advanced
-	if e.slot != "" { // an env of a struct literal (no database) has none
-		advanced = append([]string{"slotName: " + e.slot}, advanced...)
-	}
 	body := fmt.Sprintf(`source:
   address: "%s:%d"
   user: %s
