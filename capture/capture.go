@@ -100,9 +100,10 @@ type Binding struct {
 	Schema, Table string
 	// OID is the table's OID when it was discovered (0: match by name).
 	OID uint32
-	// Rebackfill resets the binding's state to Pending (the table was
-	// dropped and created again since its backfill).
-	Rebackfill bool
+	// Rebackfill, when set, says why the table's rows must be read anew (it
+	// was dropped and created again, a partition with rows was attached):
+	// the binding's state goes back to Pending.
+	Rebackfill string
 	// ColumnsAdded says columns were added since the table was last
 	// discovered: a backfill under way starts over, so that the rows it
 	// already wrote get them too.
@@ -346,8 +347,8 @@ func (c *Capture) run(ctx context.Context) error {
 	for _, b := range c.bindings {
 		b.state = c.state.Bindings[b.StateKey]
 		switch {
-		case b.Rebackfill && b.state.Mode != checkpoint.ModePending:
-			c.log.Warn().Str("table", b.Schema+"."+b.Table).Msg("table was dropped and created again: backfilling it anew")
+		case b.Rebackfill != "" && b.state.Mode != checkpoint.ModePending:
+			c.log.Warn().Str("table", b.Schema+"."+b.Table).Str("reason", b.Rebackfill).Msg("backfilling the table anew")
 			*b.state = checkpoint.TableState{Mode: checkpoint.ModePending}
 			c.markDirty()
 		case b.ColumnsAdded && checkpoint.IsBackfillMode(b.state.Mode) && (b.state.Scanned != nil || b.state.Backfilled > 0):

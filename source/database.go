@@ -178,6 +178,19 @@ type SlotInfo struct {
 	WALStatus         string
 }
 
+// HasRows reports whether the relation with this OID holds any row.
+func (db *Database) HasRows(ctx context.Context, oid uint32) (bool, error) {
+	var name string
+	if err := db.conn.QueryRow(ctx, `SELECT $1::oid::regclass::text`, oid).Scan(&name); err != nil {
+		return false, fmt.Errorf("naming relation %d: %w", oid, err)
+	}
+	var has bool
+	if err := db.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+name+`)`).Scan(&has); err != nil {
+		return false, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return has, nil
+}
+
 // SlotHolder returns the PID of the process streaming the capture's slot,
 // or 0 when the slot is free (or does not exist).
 func (db *Database) SlotHolder(ctx context.Context) (int32, error) {

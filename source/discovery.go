@@ -21,6 +21,10 @@ type DiscoveredTable struct {
 	FallbackKey bool
 	// Partitioned is true for a partitioned root.
 	Partitioned bool
+	// Partitions are a partitioned root's leaf partitions, by OID in
+	// ascending order: a partition attached with rows brings rows the
+	// replication stream never carried.
+	Partitions []uint32
 	// Description is the table's comment.
 	Description string
 }
@@ -31,7 +35,8 @@ type DiscoveredTable struct {
 func (db *Database) Discover(ctx context.Context) ([]*DiscoveredTable, error) {
 	rows, err := db.conn.Query(ctx, `
 SELECT c.oid, n.nspname, c.relname, c.relkind = 'p', coalesce(obj_description(c.oid, 'pg_class'), ''),
-       EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $1 AND p.schemaname = n.nspname AND p.tablename = c.relname)
+       EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $1 AND p.schemaname = n.nspname AND p.tablename = c.relname),
+       CASE WHEN c.relkind = 'p' THEN (SELECT array_agg(relid::oid ORDER BY relid) FROM pg_partition_tree(c.oid) WHERE isleaf) END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
   AND n.nspname <> ALL($2) AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
@@ -43,7 +48,7 @@ ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)
 	byOID := map[uint32]*DiscoveredTable{}
 	for rows.Next() {
 		t := &DiscoveredTable{}
-		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Partitioned, &t.Description, &t.Published); err != nil {
+		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Partitioned, &t.Description, &t.Published, &t.Partitions); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("discovering tables: %w", err)
 		}

@@ -439,8 +439,10 @@ func (a *attachment) close() {
 func (a *attachment) rediscover(ctx context.Context) error {
 	oids := map[string]uint32{}
 	columns := map[string]map[string]bool{}
+	partitions := map[string][]uint32{}
 	for _, t := range a.tables {
 		oids[t.Schema+"."+t.Name] = t.OID
+		partitions[t.Schema+"."+t.Name] = t.Partitions
 		columns[t.Schema+"."+t.Name] = map[string]bool{}
 		for _, c := range t.Columns {
 			columns[t.Schema+"."+t.Name][c.Name] = true
@@ -469,7 +471,15 @@ func (a *attachment) rediscover(ctx context.Context) error {
 		b := &binds[i]
 		name := b.Schema + "." + b.Table
 		if old := oids[name]; old != 0 && old != b.OID {
-			b.Rebackfill = true // the same name, another table
+			b.Rebackfill = "the table was dropped and created again"
+		} else if t := tableNamed(tables, name); t != nil && old != 0 {
+			filled, err := a.filledPartition(ctx, partitions[name], t.Partitions)
+			if err != nil {
+				return err
+			}
+			if filled {
+				b.Rebackfill = "a partition holding rows was attached (or created and filled) since the last discovery: rows attached with it never passed through the replication stream"
+			}
 		}
 		if had := columns[name]; had != nil {
 			for _, c := range b.Columns {
@@ -486,6 +496,43 @@ func (a *attachment) rediscover(ctx context.Context) error {
 	}
 	a.tables, a.binds = tables, binds
 	return nil
+}
+
+// tableNamed finds a discovered table by "schema.name".
+func tableNamed(tables []*source.DiscoveredTable, name string) *source.DiscoveredTable {
+	for _, t := range tables {
+		if t.Schema+"."+t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// attached reports whether now holds a partition before did not (both in
+// ascending order).
+func attached(before, now []uint32) bool {
+	for _, p := range now {
+		if _, found := slices.BinarySearch(before, p); !found {
+			return true
+		}
+	}
+	return false
+}
+
+// filledPartition reports whether a partition new since before holds rows.
+// An empty new partition (created ahead of its rows, as time partitions
+// usually are) needs nothing: its rows will come through the stream.
+func (a *attachment) filledPartition(ctx context.Context, before, now []uint32) (bool, error) {
+	for _, p := range now {
+		if _, found := slices.BinarySearch(before, p); found {
+			continue
+		}
+		has, err := a.db.HasRows(ctx, p)
+		if err != nil || has {
+			return has, err
+		}
+	}
+	return false, nil
 }
 
 // refsOf lists the bindings' tables and topics.
@@ -505,9 +552,11 @@ func refsOf(binds []capture.Binding) ([]source.TableRef, []string) {
 // changes yet is otherwise only seen at its first change.
 func watchTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, tables []*source.DiscoveredTable, changed chan<- string) {
 	known := map[uint32]string{}
+	parts := map[uint32][]uint32{}
 	for _, t := range tables {
 		if t.Published {
 			known[t.OID] = t.Schema + "." + t.Name
+			parts[t.OID] = t.Partitions
 		}
 	}
 	tick := time.NewTicker(cfg.Source.Advanced.RediscoveryInterval)
@@ -534,6 +583,10 @@ func watchTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, ta
 				changed <- fmt.Sprintf("periodic discovery: table %s.%s is new or renamed", t.Schema, t.Name)
 				return
 			}
+			if attached(parts[t.OID], t.Partitions) {
+				changed <- fmt.Sprintf("periodic discovery: a partition was attached to %s.%s", t.Schema, t.Name)
+				return
+			}
 		}
 		if seen != len(known) {
 			changed <- "periodic discovery: a published table left the publication"
@@ -548,6 +601,9 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 	relations := map[uint32]bool{}
 	for _, t := range tables {
 		relations[t.OID] = true
+		for _, p := range t.Partitions {
+			relations[p] = true // publish_via_partition_root = false sends these
+		}
 	}
 	changed := make(chan string, 1)
 	watchCtx, stopWatch := context.WithCancel(ctx)
