@@ -333,7 +333,11 @@ func TestComposeDemoWithoutDocker(t *testing.T) {
 	t.Cleanup(srv.Stop)
 	pgtest.Exec(t, srv.AdminURL, `CREATE DATABASE demo`)
 	demoURL := pgtest.WithDatabase(srv.AdminURL, "demo")
-	psql := exec.Command(filepath.Join(srv.BinDir, "psql"), "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q",
+	psqlPath, err := srv.Tool("psql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	psql := exec.Command(psqlPath, "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q",
 		"-f", "../deploy/postgres/init.sql", demoURL)
 	psql.Env = append(os.Environ(), "FLOW_CAPTURE_PASSWORD=demo-secret")
 	if out, err := psql.CombinedOutput(); err != nil {

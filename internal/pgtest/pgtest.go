@@ -163,6 +163,31 @@ func (s *Server) Stop() {
 	_ = os.RemoveAll(s.dir)
 }
 
+// Tool returns the path of a client program (psql, pg_recvlogical) for the
+// server: the one in BinDir, else, as the npm releases ship only initdb,
+// pg_ctl and postgres, the installed one (a client of another major version
+// speaks to the server just as well).
+func (s *Server) Tool(name string) (string, error) {
+	if s.BinDir != "" {
+		if p := filepath.Join(s.BinDir, name); fileExists(p) {
+			return p, nil
+		}
+	}
+	dir, err := installedBinDir()
+	if err == nil && fileExists(filepath.Join(dir, name)) {
+		return filepath.Join(dir, name), nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("no %s found in %q, the installed PostgreSQL binaries or PATH", name, s.BinDir)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // Start starts a new throwaway server from the installed binaries. Each
 // setting ("name = value" lines of postgresql.conf, e.g. "wal_level =
 // replica") overrides the defaults. The caller must Stop it.
