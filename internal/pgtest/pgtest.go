@@ -131,7 +131,16 @@ func (s *Server) dropDatabase(name string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_, _ = conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`)
+	if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`); err != nil {
+		// PostgreSQL 12 has no WITH (FORCE): end the sessions, then drop.
+		_, _ = conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name)
+		for i := 0; i < 50; i++ {
+			if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+name+`"`); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 }
 
 // WithDatabase returns url with its database replaced by name.
