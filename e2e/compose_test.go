@@ -263,7 +263,8 @@ func TestComposeFile(t *testing.T) {
 	for _, want := range []string{
 		"create user " + strings.ToLower(cfg.Source.User) + " ",
 		"create table " + strings.ToLower(ws+"."+wt) + " ",
-		"create publication " + pub + " with (publish_via_partition_root = true)",
+		"create publication " + pub + ";",
+		"alter publication " + pub + " set (publish_via_partition_root = true)",
 		"alter publication " + pub + " add table " + strings.ToLower(ws+"."+wt),
 	} {
 		if !strings.Contains(sql, want) {
