@@ -4,8 +4,13 @@ import (
 	"context"
 	"reflect"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
+	"github.com/pg2kafka/pg2kafka/internal/pgtest"
 )
 
 // serverVersion returns the test server's server_version_num.
@@ -86,3 +91,60 @@ func names[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// check reads the slot columns each version has: an idle slot is fine (and
+// on PostgreSQL 17+ says since when it is idle); a slot whose WAL was
+// removed fails, named by wal_status = lost (13–16) or by its
+// invalidation_reason (17+).
+func TestCheckSlotAcrossVersions(t *testing.T) {
+	t.Parallel()
+	t.Run("idle", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		slot := e.useSlot("versions_idle")
+		e.exec(`CREATE TABLE items (id integer PRIMARY KEY)`, `ALTER PUBLICATION flow_publication ADD TABLE items`,
+			`SELECT pg_create_logical_replication_slot('`+slot+`', 'pgoutput')`)
+		out := e.mustTool("check")
+		if !strings.Contains(out, "ok    replication slot") || strings.Contains(out, "FAIL") {
+			t.Errorf("check of an idle slot:\n%s", out)
+		}
+		if got, want := strings.Contains(out, "inactive since"), serverVersion(t, e) >= 170000; got != want {
+			t.Errorf("check says inactive since: %t, want %t (pg_replication_slots.inactive_since is 17+):\n%s", got, want, out)
+		}
+	})
+	t.Run("lost", func(t *testing.T) {
+		t.Parallel()
+		if v := serverVersion(t, newEnv(t)); v < 130000 {
+			t.Skip("max_slot_wal_keep_size is 13+: before, a slot is never invalidated")
+		}
+		srv, err := pgtest.Start("max_slot_wal_keep_size = 1MB")
+		if err != nil {
+			t.Skipf("cannot start a separate PostgreSQL server: %v", err)
+		}
+		t.Cleanup(srv.Stop)
+		url := srv.NewDatabase(t)
+		e := &env{t: t, dbURL: url, brokers: kafkatest.Brokers(t), dir: t.TempDir(), prefix: failPrefix()}
+		v := serverVersion(t, e)
+		slot := e.useSlot("versions_lost")
+		e.exec(`CREATE TABLE items (id integer PRIMARY KEY, pad text)`, `CREATE PUBLICATION flow_publication FOR TABLE items`,
+			`SELECT pg_create_logical_replication_slot('`+slot+`', 'pgoutput')`)
+		for i := 0; i < 4; i++ {
+			e.exec(`INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(`+itoa(i*1000+1)+`, `+itoa(i*1000+1000)+`) g`,
+				`SELECT pg_switch_wal()`)
+		}
+		e.exec(`CHECKPOINT`)
+		out, errOut, code := e.tool("check")
+		if code != 1 {
+			t.Fatalf("check of a lost slot exited %d, want 1:\n%s%s", code, out, errOut)
+		}
+		want := "wal_status = lost"
+		if v >= 170000 {
+			want = "invalidation_reason = wal_removed"
+		}
+		if !strings.Contains(out, "FAIL  replication slot") || !strings.Contains(out, want) || !strings.Contains(out, "state reset") {
+			t.Errorf("check of a lost slot lacks FAIL, %q or the fix:\n%s", want, out)
+		}
+	})
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

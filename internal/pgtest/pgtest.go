@@ -57,6 +57,7 @@ type Server struct {
 	BinDir string
 
 	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd has exited
 	dir     string
 	counter atomic.Int64
 }
@@ -162,12 +163,11 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(20 * time.Second):
 		_ = s.cmd.Process.Kill()
+		<-s.exited
 	}
 	_ = os.RemoveAll(s.dir)
 }
@@ -274,10 +274,19 @@ log_min_messages = warning
 		AdminURL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
 		BinDir:   bin,
 		cmd:      cmd,
+		exited:   make(chan struct{}),
 		dir:      dir,
 	}
+	go func() { _ = cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		select {
+		case <-s.exited: // e.g. a setting this version does not know
+			logText, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("postgres exited at start: %s\n%s", cmd.ProcessState, logText)
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		conn, err := pgx.Connect(ctx, s.AdminURL)
 		cancel()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pg2kafka/pg2kafka/internal/pgtest"
@@ -55,5 +57,22 @@ func TestServerVersionIsTheRequestedOne(t *testing.T) {
 	}
 	if got := strconv.Itoa(num / 10000); got != want {
 		t.Fatalf("server_version_num = %d, want major %s", num, want)
+	}
+}
+
+// A server that cannot start (here: a setting it does not know) is
+// reported at once, with its log, not after the connection timeout.
+func TestStartReportsAServerThatExits(t *testing.T) {
+	begin := time.Now()
+	srv, err := pgtest.Start("no_such_setting = 1")
+	if err == nil {
+		srv.Stop()
+		t.Fatal("Start succeeded with an unknown setting")
+	}
+	if d := time.Since(begin); d > 30*time.Second {
+		t.Errorf("Start took %s to report the failure", d)
+	}
+	if !strings.Contains(err.Error(), "no_such_setting") {
+		t.Errorf("the error lacks the server's log: %v", err)
 	}
 }
