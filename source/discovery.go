@@ -175,6 +175,9 @@ ORDER BY i.indrelid, NOT i.indisprimary, ic.relname`, oids)
 			}
 		}
 	}
+	if err := db.applyColumnLists(ctx, tables); err != nil {
+		return nil, err
+	}
 	return tables, nil
 }
 
