@@ -188,3 +188,49 @@ func TestColumnListOnBothPaths(t *testing.T) {
 		t.Errorf("final state per key %v, want %v", last, wantLast)
 	}
 }
+
+// A publication's row filter (PostgreSQL 15+) limits the backfilled rows
+// as it limits the replicated changes: an update that moves a row out of
+// the filter arrives as a delete, one that moves it in as a create.
+func TestRowFilterOnBothPaths(t *testing.T) {
+	e := newEnv(t)
+	if v := serverVersion(t, e); v < 150000 {
+		t.Skipf("row filters are PostgreSQL 15+ (server: %d)", v)
+	}
+	e.exec(
+		`CREATE TABLE filtered (id integer PRIMARY KEY, n integer)`,
+		`ALTER TABLE filtered REPLICA IDENTITY FULL`, // a filter of updates and deletes may only use identity columns
+		`ALTER PUBLICATION flow_publication ADD TABLE filtered WHERE (n > 10)`,
+		`INSERT INTO filtered VALUES (1, 5), (2, 20), (5, 50), (6, 1)`, // 6 is never published
+	)
+	p := e.start(true)
+	e.exec(
+		`INSERT INTO filtered VALUES (3, 30), (4, 1)`,
+		`UPDATE filtered SET n = 3 WHERE id = 2`,  // leaves the filter: a delete
+		`UPDATE filtered SET n = 15 WHERE id = 1`, // enters it: a create
+		`UPDATE filtered SET n = 2 WHERE id = 4`,  // stays out: nothing
+	)
+	// Backfilled: 2 and 5. Replicated: 3, the delete of 2 and its
+	// tombstone, 1.
+	recs := e.consume(e.topic("filtered"), 6, 30*time.Second)
+	p.stop(t)
+	last := map[string]doc{}
+	for _, r := range recs {
+		last[string(r.Key)] = withoutMeta(decode(t, r))
+		if r.Value == nil {
+			last[string(r.Key)] = nil
+		}
+	}
+	wantLast := map[string]doc{
+		`{"id":1}`: {"id": 1.0, "n": 15.0},
+		`{"id":2}`: nil,
+		`{"id":3}`: {"id": 3.0, "n": 30.0},
+		`{"id":5}`: {"id": 5.0, "n": 50.0},
+	}
+	if len(recs) != 6 || !reflect.DeepEqual(last, wantLast) {
+		for _, r := range recs {
+			t.Logf("  %s %s", r.Key, r.Value)
+		}
+		t.Errorf("got %d records, final state per key %v; want 6, %v", len(recs), last, wantLast)
+	}
+}

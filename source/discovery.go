@@ -18,6 +18,9 @@ type DiscoveredTable struct {
 	OID uint32
 	// Published reports whether the table is in the publication.
 	Published bool
+	// RowFilter is the publication's row filter of the table (PostgreSQL
+	// 15+), an SQL expression; "" when it has none.
+	RowFilter string
 	// FallbackKey is true when the key is a unique index, not the primary key.
 	FallbackKey bool
 	// KeyUnpredictable is true when a key column's ORDER BY order need not
@@ -175,7 +178,7 @@ ORDER BY i.indrelid, NOT i.indisprimary, ic.relname`, oids)
 			}
 		}
 	}
-	if err := db.applyColumnLists(ctx, tables); err != nil {
+	if err := db.applyPublication(ctx, tables); err != nil {
 		return nil, err
 	}
 	return tables, nil

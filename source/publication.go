@@ -5,26 +5,34 @@ import (
 	"fmt"
 )
 
-// applyColumnLists leaves out of each published table the columns its
-// publication does not publish: a column list (PostgreSQL 15+, `ALTER
+// applyPublication applies what the publication says of each published
+// table beyond its membership. It leaves out the columns it does not
+// publish: a column list (PostgreSQL 15+, `ALTER
 // PUBLICATION ... ADD TABLE t (a, b)`) sends only the listed columns
 // through replication, so backfills must not read the others either, or
 // backfilled and replicated documents would differ. pg_publication_tables
 // lists the published columns as attnames from PostgreSQL 15 on (read
 // through to_jsonb: NULL before, and then every column is published). A
-// key that loses a column is no key.
-func (db *Database) applyColumnLists(ctx context.Context, tables []*DiscoveredTable) error {
-	rows, err := db.conn.Query(ctx, `SELECT schemaname, tablename, to_jsonb(p) -> 'attnames' FROM pg_publication_tables p WHERE pubname = $1`, db.cfg.Publication)
+// key that loses a column is no key. And it sets RowFilter to the table's
+// row filter (PostgreSQL 15+, `ADD TABLE t WHERE (...)`, rowfilter), which
+// replication applies to every change and backfills must apply too.
+func (db *Database) applyPublication(ctx context.Context, tables []*DiscoveredTable) error {
+	rows, err := db.conn.Query(ctx, `SELECT schemaname, tablename, to_jsonb(p) -> 'attnames', to_jsonb(p) ->> 'rowfilter' FROM pg_publication_tables p WHERE pubname = $1`, db.cfg.Publication)
 	if err != nil {
 		return fmt.Errorf("discovering the published columns: %w", err)
 	}
 	published := map[TableRef]map[string]bool{}
+	filters := map[TableRef]string{}
 	for rows.Next() {
 		var t TableRef
 		var names []string
-		if err := rows.Scan(&t.Schema, &t.Name, &names); err != nil {
+		var filter *string
+		if err := rows.Scan(&t.Schema, &t.Name, &names, &filter); err != nil {
 			rows.Close()
 			return fmt.Errorf("discovering the published columns: %w", err)
+		}
+		if filter != nil {
+			filters[t] = *filter
 		}
 		if names == nil {
 			continue
@@ -39,6 +47,7 @@ func (db *Database) applyColumnLists(ctx context.Context, tables []*DiscoveredTa
 		return fmt.Errorf("discovering the published columns: %w", err)
 	}
 	for _, t := range tables {
+		t.RowFilter = filters[TableRef{t.Schema, t.Name}]
 		set := published[TableRef{t.Schema, t.Name}]
 		if set == nil {
 			continue
