@@ -37,9 +37,12 @@ type typeRow struct {
 // arrays to their element), asking the catalog once per OID.
 type typeCache struct {
 	connect func(ctx context.Context) (*pgx.Conn, error)
-	conn    *pgx.Conn
-	rows    map[uint32]typeRow
-	types   map[uint32]*event.Type
+	// noGenerated says the server never publishes generated columns
+	// (before PostgreSQL 18), so RELATION messages need no lookup of them.
+	noGenerated bool
+	conn        *pgx.Conn
+	rows        map[uint32]typeRow
+	types       map[uint32]*event.Type
 }
 
 func newTypeCache(connect func(ctx context.Context) (*pgx.Conn, error)) *typeCache {
@@ -173,6 +176,9 @@ func (c *typeCache) table(ctx context.Context, r pgoRelation) (t *event.Table, k
 // among those the RELATION message lists; nil when it lists none (always
 // before PostgreSQL 18, which never publishes them).
 func (c *typeCache) generated(ctx context.Context, r pgoRelation) (map[string]bool, error) {
+	if c.noGenerated {
+		return nil, nil
+	}
 	if c.conn == nil {
 		if c.connect == nil {
 			return nil, nil
