@@ -33,7 +33,7 @@ type Database interface {
 	CurrentLSN(ctx context.Context) (uint64, error)
 	WriteWatermark(ctx context.Context, watermark string) error
 	ReadChunk(ctx context.Context, q *source.ChunkQuery) ([]source.Row, error)
-	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]source.Row, error)
+	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32, filter string) ([]source.Row, error)
 	TableSize(ctx context.Context, schema, table string) (pages uint32, rows float64, err error)
 }
 

@@ -234,3 +234,32 @@ func TestRowFilterOnBothPaths(t *testing.T) {
 		t.Errorf("got %d records, final state per key %v; want 6, %v", len(recs), last, wantLast)
 	}
 }
+
+// A row filter limits the backfill of a keyless table (read by pages) too.
+func TestRowFilterKeylessBackfill(t *testing.T) {
+	e := newEnv(t)
+	if v := serverVersion(t, e); v < 150000 {
+		t.Skipf("row filters are PostgreSQL 15+ (server: %d)", v)
+	}
+	e.exec(
+		`CREATE TABLE filtered_nokey (id integer, n integer)`,
+		`ALTER TABLE filtered_nokey REPLICA IDENTITY FULL`,
+		`ALTER PUBLICATION flow_publication ADD TABLE filtered_nokey WHERE (n > 10)`,
+		`INSERT INTO filtered_nokey VALUES (1, 5), (2, 20), (3, 1), (4, 40)`,
+	)
+	p := e.start(true)
+	e.exec(`INSERT INTO filtered_nokey VALUES (5, 50), (6, 2)`)
+	recs := e.consume(e.topic("filtered_nokey"), 3, 30*time.Second)
+	extra := e.settle(e.topic("filtered_nokey"), 2*time.Second)
+	p.stop(t)
+	var ids []float64
+	for _, r := range extra {
+		d := decode(t, r)
+		id, _ := d["id"].(float64)
+		ids = append(ids, id)
+	}
+	sort.Float64s(ids)
+	if len(recs) != 3 || !reflect.DeepEqual(ids, []float64{2, 4, 5}) {
+		t.Errorf("documents of ids %v, want [2 4 5] (2 and 4 backfilled, 5 replicated)", ids)
+	}
+}
