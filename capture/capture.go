@@ -174,6 +174,11 @@ type Capture struct {
 	batchOldest time.Time // commit time of the batch's oldest transaction
 	rowKey      []byte    // reused row-key buffer of the reconciliation
 	scratch     []byte
+
+	// batchLost: a Commit failed, so the sink aborted the batch's records;
+	// its cursor must never be committed (a later checkpoint would skip
+	// the changes those records held).
+	batchLost bool
 }
 
 type binding struct {
@@ -336,6 +341,12 @@ func (c *Capture) stop(err error) error {
 		_ = c.sink.Abort(ctx)
 		return err
 	}
+	if c.batchLost {
+		// A commit cancelled by the stop itself (its Flush saw the
+		// cancelled context) aborted the batch: stop at the last
+		// committed checkpoint; the next run replays from there.
+		return c.sink.Abort(ctx)
+	}
 	if c.inTxn {
 		return c.sink.Abort(ctx)
 	}
@@ -437,6 +448,10 @@ func (c *Capture) maybeCommit(ctx context.Context, timedOut bool) error {
 // Order matters: the checkpoint commits in the records' transaction (or
 // after they are acknowledged), and only a committed cursor is confirmed.
 func (c *Capture) commit(ctx context.Context) error {
+	if c.batchLost {
+		return errors.New("a failed commit aborted the batch: its cursor cannot be committed")
+	}
+	committed := c.state.Cursor
 	c.state.Cursor = checkpoint.LSN(c.cursor).String()
 	doc, err := c.state.Marshal()
 	if err != nil {
@@ -445,7 +460,10 @@ func (c *Capture) commit(ctx context.Context) error {
 	records, _ := c.sink.Pending()
 	started := time.Now()
 	if err := c.sink.Commit(ctx, doc); err != nil {
-		return fmt.Errorf("committing the batch ending at %s: %w", c.state.Cursor, err)
+		c.batchLost = true
+		failed := c.state.Cursor
+		c.state.Cursor = committed
+		return fmt.Errorf("committing the batch ending at %s: %w", failed, err)
 	}
 	c.opts.Observer.Committed(records, time.Since(started), c.cursor, c.batchOldest)
 	c.batchOldest = time.Time{}
