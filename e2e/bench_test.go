@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,9 +91,13 @@ func BenchmarkBackfillVsCOPY(b *testing.B) {
 // pg_recvlogical decoding the same backlog (pgoutput, to /dev/null).
 func BenchmarkReplicationVsRecvlogical(b *testing.B) {
 	e := newEnv(b)
-	bin := pgtest.Shared(e.t).BinDir
-	if bin == "" {
+	srv := pgtest.Shared(e.t)
+	if srv.BinDir == "" {
 		b.Skip("pg_recvlogical needs the local server binaries (PG2KAFKA_TEST_PG_URL is set)")
+	}
+	recvlogical, err := srv.Tool("pg_recvlogical")
+	if err != nil {
+		b.Skip(err)
 	}
 	n := benchRows()
 	e.exec(benchTable, `ALTER PUBLICATION flow_publication ADD TABLE bench`)
@@ -117,7 +120,7 @@ func BenchmarkReplicationVsRecvlogical(b *testing.B) {
 	targetLSN, _ := pglogrepl.ParseLSN(target)
 
 	start := time.Now()
-	cmd := exec.Command(filepath.Join(bin, "pg_recvlogical"), "-d", e.dbURL, "--slot", "bench_recv", "--start",
+	cmd := exec.Command(recvlogical, "-d", e.dbURL, "--slot", "bench_recv", "--start",
 		"--endpos", target, "-o", "proto_version=1", "-o", "publication_names=flow_publication", "-f", "/dev/null", "--no-loop")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("pg_recvlogical: %v\n%s", err, out)

@@ -263,7 +263,8 @@ func TestComposeFile(t *testing.T) {
 	for _, want := range []string{
 		"create user " + strings.ToLower(cfg.Source.User) + " ",
 		"create table " + strings.ToLower(ws+"."+wt) + " ",
-		"create publication " + pub + " with (publish_via_partition_root = true)",
+		"create publication " + pub + ";",
+		"alter publication " + pub + " set (publish_via_partition_root = true)",
 		"alter publication " + pub + " add table " + strings.ToLower(ws+"."+wt),
 	} {
 		if !strings.Contains(sql, want) {
@@ -330,7 +331,11 @@ func TestComposeDemoWithoutDocker(t *testing.T) {
 	t.Cleanup(srv.Stop)
 	pgtest.Exec(t, srv.AdminURL, `CREATE DATABASE demo`)
 	demoURL := pgtest.WithDatabase(srv.AdminURL, "demo")
-	psql := exec.Command(filepath.Join(srv.BinDir, "psql"), "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q",
+	psqlPath, err := srv.Tool("psql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	psql := exec.Command(psqlPath, "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q",
 		"-f", "../deploy/postgres/init.sql", demoURL)
 	psql.Env = append(os.Environ(), "FLOW_CAPTURE_PASSWORD=demo-secret")
 	if out, err := psql.CombinedOutput(); err != nil {

@@ -74,7 +74,9 @@ func TestLogsJSONWithoutPassword(t *testing.T) {
 		`INSERT INTO logs_items SELECT i, 'backfilled' FROM generate_series(1, 5) i`,
 		`ALTER PUBLICATION flow_publication ADD TABLE logs_items`)
 	// No log.format: stderr is a pipe, so the default is JSON.
-	p := e.run(e.config(configOpts{name: "logs.yaml", password: logsPassword, log: []string{"level: debug"}}))
+	// Ready once the backfill is done: a write during it would replace its
+	// row's backfill record, and the count below would depend on timing.
+	p := launch(t, backfilled, nil, "run", "--config", e.config(configOpts{name: "logs.yaml", password: logsPassword, log: []string{"level: debug"}}))
 	p.waitReady(t, 60*time.Second)
 	e.exec(`INSERT INTO logs_items VALUES (6, 'streamed')`, `UPDATE logs_items SET v = 'changed' WHERE id = 1`,
 		`DELETE FROM logs_items WHERE id = 2`)

@@ -204,7 +204,7 @@ func New(opts ...Option) *Metrics {
 	m.up = f.gauge("pg2kafka_up",
 		"1 while the capture streams, 0 otherwise.")
 	m.slotLost = f.gauge("pg2kafka_slot_lost",
-		"1 when the capture's replication slot is missing or invalidated (wal_status lost) after the capture has checkpointed; 0 otherwise.")
+		"1 when the capture's replication slot is missing or invalidated (wal_status lost, or an invalidation_reason on PostgreSQL 17+) after the capture has checkpointed; 0 otherwise.")
 	m.faults = f.counterVec("pg2kafka_faults_total",
 		"Transient faults the capture recovered from in process (it resumed from its last checkpoint), by cause: postgres or kafka.",
 		"cause")

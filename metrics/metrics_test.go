@@ -417,11 +417,15 @@ func TestPollerAgainstPostgres(t *testing.T) {
 	m.Ready()
 
 	// The slot holds the WAL of the writes; nothing is confirmed past the
-	// slot's creation, so the lag is at least the writes' WAL.
+	// slot's creation, so the lag is at least the writes' WAL. The retained
+	// WAL is measured to the written WAL position, which with
+	// synchronous_commit off reaches the writes only once the WAL writer
+	// has run: wait for both rather than take the first nonzero value.
 	var mfs map[string]*dto.MetricFamily
-	waitFor(t, "retained WAL > 0", func() bool {
+	waitFor(t, "retained WAL and lag above 1 MiB", func() bool {
 		mfs = scrape(t, base)
-		return value(t, mfs, dto.MetricType_GAUGE, "pg2kafka_slot_retained_wal_bytes") > 0
+		return value(t, mfs, dto.MetricType_GAUGE, "pg2kafka_slot_retained_wal_bytes") >= 1<<20 &&
+			value(t, mfs, dto.MetricType_GAUGE, "pg2kafka_replication_lag_bytes") >= 1<<20
 	})
 	retained := value(t, mfs, dto.MetricType_GAUGE, "pg2kafka_slot_retained_wal_bytes")
 	lagBytes := value(t, mfs, dto.MetricType_GAUGE, "pg2kafka_replication_lag_bytes")

@@ -11,11 +11,16 @@ import (
 
 // pollQuery reads, in one round trip, the server's WAL insert and write
 // positions (the replay position on a standby) and the slot's positions.
-// The LEFT JOIN yields one row even when the slot is missing.
+// The LEFT JOIN yields one row even when the slot is missing. Columns that
+// not every supported version has are read through to_jsonb(s), NULL where
+// missing: wal_status (PostgreSQL 13+), conflicting (16+, a logical slot on
+// a standby invalidated by recovery) and invalidation_reason (17+, set
+// whatever invalidated the slot).
 const pollQuery = `SELECT
 	(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text,
 	(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text,
-	s.slot_name IS NOT NULL, s.restart_lsn::text, s.confirmed_flush_lsn::text, s.wal_status
+	s.slot_name IS NOT NULL, s.restart_lsn::text, s.confirmed_flush_lsn::text, to_jsonb(s) ->> 'wal_status',
+	coalesce((to_jsonb(s) ->> 'conflicting')::boolean, false) OR to_jsonb(s) ->> 'invalidation_reason' IS NOT NULL
 FROM (SELECT 1) AS one LEFT JOIN pg_replication_slots s ON s.slot_name = $1`
 
 // pollTimeout bounds one poll's connection and query.
@@ -76,13 +81,13 @@ func (p *poller) poll(ctx context.Context) error {
 		p.conn = conn
 	}
 	var insert, current, restart, confirmed, walStatus *string
-	var exists bool
-	if err := p.conn.QueryRow(ctx, pollQuery, p.m.opts.slot).Scan(&insert, &current, &exists, &restart, &confirmed, &walStatus); err != nil {
+	var exists, invalidated bool
+	if err := p.conn.QueryRow(ctx, pollQuery, p.m.opts.slot).Scan(&insert, &current, &exists, &restart, &confirmed, &walStatus, &invalidated); err != nil {
 		return fmt.Errorf("reading the WAL position and slot %q: %w", p.m.opts.slot, err)
 	}
 	at := p.m.opts.now()
 	m := p.m
-	lost := !exists || restart == nil || (walStatus != nil && *walStatus == "lost")
+	lost := !exists || restart == nil || (walStatus != nil && *walStatus == "lost") || invalidated
 	if lost && m.cursor.Load() != 0 {
 		m.slotLost.Set(1)
 	} else {

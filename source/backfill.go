@@ -78,13 +78,17 @@ FROM pg_class c WHERE c.oid = $1::regclass OR c.oid IN (SELECT inhrelid FROM pg_
 }
 
 // ReadPages reads the rows stored in pages (from, to] of a keyless table
-// (§4.6): WHERE ctid > '(from,0)' AND ctid <= '(to,0)'.
-func (db *Database) ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32) ([]event.Row, error) {
+// (§4.6): WHERE ctid > '(from,0)' AND ctid <= '(to,0)', and filter (an SQL
+// predicate, the binding's backfill filter) unless it is "".
+func (db *Database) ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32, filter string) ([]event.Row, error) {
 	cols := make([]string, len(columns))
 	for i, c := range columns {
 		cols[i] = quoteIdent(c)
 	}
 	sql := fmt.Sprintf(`SELECT %s FROM %s WHERE ctid > $1::tid AND ctid <= $2::tid`, strings.Join(cols, ", "), QuoteTable(schema, table))
+	if filter != "" {
+		sql += " AND (" + filter + ")"
+	}
 	rows, err := db.conn.Query(ctx, sql, pgx.QueryResultFormats{pgx.TextFormatCode},
 		fmt.Sprintf("(%d,0)", from), fmt.Sprintf("(%d,0)", to))
 	if err != nil {

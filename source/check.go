@@ -136,9 +136,15 @@ func (db *Database) Diagnose(ctx context.Context, tables []TableRef) ([]Finding,
 	if err != nil {
 		v = 0
 		bad(StatusWarn, "server version", "", "cannot parse server_version_num %q; assuming a supported version", version)
-	} else if v < 100000 {
-		bad(StatusFail, "server version", "upgrade PostgreSQL to 10 or later",
-			"minimum supported Postgres version is 10.0: attempted to capture from database version %d.%d", v/10000, v%10000/100)
+	} else if v < 120000 {
+		// Discovery and the stream read pg_attribute.attgenerated (12+);
+		// 12 to 18 are what the test matrix covers (make test-pg-matrix).
+		minor := v % 10000 / 100 // 9.6.24 is 90624
+		if v >= 100000 {
+			minor = v % 10000 // 11.22 is 110022
+		}
+		bad(StatusFail, "server version", "upgrade PostgreSQL to 12 or later",
+			"minimum supported Postgres version is 12.0: attempted to capture from database version %d.%d", v/10000, minor)
 		return out, nil
 	} else {
 		ok("server version", "PostgreSQL %d.%d", v/10000, v%10000)
@@ -326,15 +332,17 @@ ORDER BY 1, 2`, t.Schema, t.Name)
 func (db *Database) diagnoseSlot(ctx context.Context, version int) []Finding {
 	var out []Finding
 	const check = "replication slot"
-	walStatus := "NULL"
-	if version >= 130000 {
-		walStatus = "wal_status"
-	}
-	var database, restart, current, status *string
+	// Columns that not every supported version has are read through
+	// to_jsonb(s), NULL where missing: wal_status (13+), conflicting (16+),
+	// invalidation_reason and inactive_since (17+).
+	var database, restart, current, status, reason, inactiveSince *string
 	var pid *int32
+	var conflicting *bool
 	err := db.conn.QueryRow(ctx, `SELECT database, active_pid, restart_lsn::text,
-  (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, `+walStatus+`
-FROM pg_replication_slots WHERE slot_name = $1`, db.cfg.Slot).Scan(&database, &pid, &restart, &current, &status)
+  (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text,
+  to_jsonb(s) ->> 'wal_status', (to_jsonb(s) ->> 'conflicting')::boolean, to_jsonb(s) ->> 'invalidation_reason',
+  to_char((to_jsonb(s) ->> 'inactive_since')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+FROM pg_replication_slots s WHERE slot_name = $1`, db.cfg.Slot).Scan(&database, &pid, &restart, &current, &status, &conflicting, &reason, &inactiveSince)
 	slot := db.cfg.Slot
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -359,21 +367,33 @@ FROM pg_replication_slots WHERE slot_name = $1`, db.cfg.Slot).Scan(&database, &p
 		if status != nil {
 			ws = *status
 		}
-		switch ws {
-		case "lost":
+		idle := ""
+		if inactiveSince != nil && pid == nil {
+			idle = ", inactive since " + *inactiveSince
+		}
+		switch {
+		case reason != nil || (conflicting != nil && *conflicting):
+			why := "conflicting = true"
+			if reason != nil {
+				why = "invalidation_reason = " + *reason
+			}
+			out = append(out, Finding{Check: check, Status: StatusFail,
+				Detail: fmt.Sprintf("slot %q was invalidated (%s, wal_status = %s): it can no longer be streamed, so changes were missed", slot, why, orDash(ws)),
+				Fix:    "re-backfill everything: pg2kafka state reset --yes (drops and recreates the slot); against the cause raise max_slot_wal_keep_size (wal_removed) or idle_replication_slot_timeout (idle_timeout)"})
+		case ws == "lost":
 			out = append(out, Finding{Check: check, Status: StatusFail,
 				Detail: fmt.Sprintf("slot %q was invalidated (wal_status = lost): the WAL it needed was removed, so changes were missed", slot),
 				Fix:    "re-backfill everything: pg2kafka state reset --yes (drops and recreates the slot), and raise max_slot_wal_keep_size"})
-		case "unreserved":
+		case ws == "unreserved":
 			out = append(out, Finding{Check: check, Status: StatusWarn,
-				Detail: fmt.Sprintf("slot %q is about to be invalidated (wal_status = unreserved%s)", slot, lag),
+				Detail: fmt.Sprintf("slot %q is about to be invalidated (wal_status = unreserved%s%s)", slot, lag, idle),
 				Fix:    "start the capture now so it catches up, or raise max_slot_wal_keep_size"})
-		case "extended":
+		case ws == "extended":
 			out = append(out, Finding{Check: check, Status: StatusWarn,
-				Detail: fmt.Sprintf("slot %q retains more WAL than max_wal_size (wal_status = extended%s)", slot, lag),
+				Detail: fmt.Sprintf("slot %q retains more WAL than max_wal_size (wal_status = extended%s%s)", slot, lag, idle),
 				Fix:    "let the capture catch up; check for long-running transactions"})
 		default:
-			out = append(out, Finding{Check: check, Status: StatusOK, Detail: fmt.Sprintf("%q exists (wal_status = %s%s)", slot, orDash(ws), lag)})
+			out = append(out, Finding{Check: check, Status: StatusOK, Detail: fmt.Sprintf("%q exists (wal_status = %s%s%s)", slot, orDash(ws), lag, idle)})
 		}
 		if pid != nil {
 			out = append(out, Finding{Check: check + " in use", Status: StatusWarn,

@@ -17,6 +17,9 @@ type DiscoveredTable struct {
 	event.Table
 	// Published reports whether the table is in the publication.
 	Published bool
+	// RowFilter is the publication's row filter of the table (PostgreSQL
+	// 15+), an SQL expression; "" when it has none.
+	RowFilter string
 	// FallbackKey is true when the key is a unique index, not the primary key.
 	FallbackKey bool
 	// Partitioned is true for a partitioned root.
@@ -193,6 +196,9 @@ ORDER BY i.indrelid, NOT i.indisprimary, ic.relname`, oids)
 				break
 			}
 		}
+	}
+	if err := db.applyPublication(ctx, tables); err != nil {
+		return nil, err
 	}
 	return tables, nil
 }

@@ -140,3 +140,11 @@ func TestParseRelationAndCommit(t *testing.T) {
 		t.Fatalf("PostgreSQL epoch is %d ms, want 946684800000", got)
 	}
 }
+
+func TestServerMajor(t *testing.T) {
+	for in, want := range map[string]int{"17.10": 17, "18.4": 18, "18beta1 (Debian 18~beta1-1)": 18, "12.22": 12, "": 0, "x": 0} {
+		if got := serverMajor(in); got != want {
+			t.Errorf("serverMajor(%q) = %d, want %d", in, got, want)
+		}
+	}
+}

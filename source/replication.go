@@ -97,9 +97,13 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (even
 		return nil, fmt.Errorf("starting replication from slot %q at %s: %w", db.cfg.Slot, pglogrepl.LSN(startLSN), err)
 	}
 	cfg := db.cfg
+	types := newTypeCache(func(ctx context.Context) (*pgx.Conn, error) { return connectQuery(ctx, cfg) })
+	if m := serverMajor(conn.ParameterStatus("server_version")); m > 0 && m < 18 {
+		types.noGenerated = true // generated columns are published from 18 on
+	}
 	s := &Stream{
 		conn:  conn,
-		types: newTypeCache(func(ctx context.Context) (*pgx.Conn, error) { return connectQuery(ctx, cfg) }),
+		types: types,
 		out:   make(chan []event.Item),
 		ready: make(chan struct{}, 1),
 		taken: make(chan struct{}, 1),
@@ -115,4 +119,17 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (even
 		s.run(ctx)
 	}()
 	return s, nil
+}
+
+// serverMajor returns the major version of a server_version such as
+// "17.10" or "18beta1 (Debian ...)"; 0 when it cannot tell.
+func serverMajor(version string) int {
+	n := 0
+	for _, r := range version {
+		if r < '0' || r > '9' {
+			break
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n
 }

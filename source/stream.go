@@ -33,7 +33,10 @@ type Stream struct {
 	done  chan struct{}
 	err   error
 
-	rels     map[uint32]*event.Table
+	rels map[uint32]*event.Table
+	// keep holds, for a relation whose RELATION message lists generated
+	// columns, its tuple length and the indexes of the values to keep.
+	keep     map[uint32]relShape
 	inTxn    bool
 	begin    pgoBegin
 	prevEnd  uint64 // end LSN of the last commit seen (loc[0])
@@ -291,11 +294,19 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		if err != nil {
 			return false, fmt.Errorf("parsing RELATION: %w", err)
 		}
-		t, err := s.types.table(ctx, r)
+		t, keep, err := s.types.table(ctx, r)
 		if err != nil {
 			return false, err
 		}
 		s.rels[r.oid] = t
+		if keep != nil {
+			if s.keep == nil {
+				s.keep = map[uint32]relShape{}
+			}
+			s.keep[r.oid] = relShape{n: len(r.columns), keep: keep}
+		} else {
+			delete(s.keep, r.oid)
+		}
 	case 'Y':
 		// Domains and other user types are resolved from the catalog when a
 		// RELATION names them, which covers what TYPE announces.
@@ -311,6 +322,14 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		t, ok := s.rels[rel]
 		if !ok {
 			return false, fmt.Errorf("replication stream: change for unknown relation %d", rel)
+		}
+		if shape, ok := s.keep[rel]; ok {
+			if newT, err = shape.project(newT); err == nil {
+				oldT, err = shape.project(oldT)
+			}
+			if err != nil {
+				return false, fmt.Errorf("replication stream: %s.%s: %w", t.Schema, t.Name, err)
+			}
 		}
 		if len(newT) != len(t.Columns) || (oldT != nil && len(oldT) != len(t.Columns)) {
 			return false, fmt.Errorf("replication stream: %s.%s: tuple has %d columns, RELATION said %d", t.Schema, t.Name, len(newT), len(t.Columns))
@@ -360,6 +379,27 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		return false, fmt.Errorf("replication stream: unsupported message type %q", typ)
 	}
 	return false, nil
+}
+
+// relShape maps the tuples of a relation with generated columns onto the
+// table's columns.
+type relShape struct {
+	n    int   // values in a tuple (columns of the RELATION message)
+	keep []int // indexes of the values to keep, ascending
+}
+
+// project keeps the values at s.keep, in place; nil stays nil.
+func (s relShape) project(tuple []event.Value) ([]event.Value, error) {
+	if tuple == nil {
+		return nil, nil
+	}
+	if len(tuple) != s.n {
+		return nil, fmt.Errorf("tuple has %d columns, RELATION said %d", len(tuple), s.n)
+	}
+	for j, i := range s.keep {
+		tuple[j] = tuple[i]
+	}
+	return tuple[:len(s.keep)], nil
 }
 
 // pgTimeToUnixMillis converts microseconds since 2000-01-01 to Unix ms.

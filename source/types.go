@@ -37,9 +37,12 @@ type typeRow struct {
 // arrays to their element), asking the catalog once per OID.
 type typeCache struct {
 	connect func(ctx context.Context) (*pgx.Conn, error)
-	conn    *pgx.Conn
-	rows    map[uint32]typeRow
-	types   map[uint32]*event.Type
+	// noGenerated says the server never publishes generated columns
+	// (before PostgreSQL 18), so RELATION messages need no lookup of them.
+	noGenerated bool
+	conn        *pgx.Conn
+	rows        map[uint32]typeRow
+	types       map[uint32]*event.Type
 }
 
 func newTypeCache(connect func(ctx context.Context) (*pgx.Conn, error)) *typeCache {
@@ -130,22 +133,86 @@ func (c *typeCache) resolve(oid uint32) *event.Type {
 	return t
 }
 
-// table builds a table from a RELATION message.
-func (c *typeCache) table(ctx context.Context, r pgoRelation) (*event.Table, error) {
+// table builds a table from a RELATION message. Stored generated columns
+// are left out, as backfills leave them out (§4.2): PostgreSQL 18 publishes
+// them when the publication says publish_generated_columns = stored (or
+// names them in a column list). keep is nil when the tuples of the relation
+// are the table's columns as they are, else the indexes of the tuple values
+// to keep.
+func (c *typeCache) table(ctx context.Context, r pgoRelation) (t *event.Table, keep []int, err error) {
 	oids := make([]uint32, len(r.columns))
 	for i, col := range r.columns {
 		oids[i] = col.typeOID
 	}
 	if err := c.load(ctx, oids); err != nil {
-		return nil, fmt.Errorf("relation %s.%s: %w", r.namespace, r.name, err)
+		return nil, nil, fmt.Errorf("relation %s.%s: %w", r.namespace, r.name, err)
 	}
-	t := &event.Table{OID: r.oid, Schema: r.namespace, Name: r.name, Columns: make([]event.Column, len(r.columns))}
+	generated, err := c.generated(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	t = &event.Table{OID: r.oid, Schema: r.namespace, Name: r.name, Columns: make([]event.Column, 0, len(r.columns))}
+	if len(generated) > 0 {
+		keep = make([]int, 0, len(r.columns))
+	}
 	for i, col := range r.columns {
-		t.Columns[i] = event.Column{Name: col.name, Type: *c.resolve(col.typeOID), Nullable: true}
-		t.Columns[i].Type.Typmod = col.typmod
+		if generated[col.name] {
+			continue
+		}
+		if keep != nil {
+			keep = append(keep, i)
+		}
 		if col.flags&1 != 0 {
-			t.Key = append(t.Key, i)
+			t.Key = append(t.Key, len(t.Columns))
+		}
+		column := event.Column{Name: col.name, Type: *c.resolve(col.typeOID), Nullable: true}
+		column.Type.Typmod = col.typmod
+		t.Columns = append(t.Columns, column)
+	}
+	return t, keep, nil
+}
+
+// generated returns the names of the relation's stored generated columns
+// among those the RELATION message lists; nil when it lists none (always
+// before PostgreSQL 18, which never publishes them).
+func (c *typeCache) generated(ctx context.Context, r pgoRelation) (map[string]bool, error) {
+	if c.noGenerated {
+		return nil, nil
+	}
+	if c.conn == nil {
+		if c.connect == nil {
+			return nil, nil
+		}
+		conn, err := c.connect(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to look up the columns of %s.%s: %w", r.namespace, r.name, err)
+		}
+		c.conn = conn
+	}
+	rows, err := c.conn.Query(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated <> ''`, r.oid)
+	if err != nil {
+		return nil, fmt.Errorf("looking up the generated columns of %s.%s: %w", r.namespace, r.name, err)
+	}
+	defer rows.Close()
+	var out map[string]bool
+	listed := make(map[string]bool, len(r.columns))
+	for _, col := range r.columns {
+		listed[col.name] = true
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("reading the generated columns of %s.%s: %w", r.namespace, r.name, err)
+		}
+		if listed[name] {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[name] = true
 		}
 	}
-	return t, nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the generated columns of %s.%s: %w", r.namespace, r.name, err)
+	}
+	return out, nil
 }

@@ -127,6 +127,15 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 				b.KeyColumns = cb.Resource.PrimaryKey
 			}
 		}
+		if t.RowFilter != "" {
+			// Replication sends only the rows the publication's row filter
+			// passes (PostgreSQL 15+); the backfill reads the same rows.
+			if b.Filter != "" {
+				b.Filter = "(" + b.Filter + ") AND " + t.RowFilter
+			} else {
+				b.Filter = t.RowFilter
+			}
+		}
 		if b.KeyColumns == nil && b.Mode != "Without Primary Key" {
 			for _, i := range t.Key {
 				b.KeyColumns = append(b.KeyColumns, t.Columns[i].Name)

