@@ -49,7 +49,8 @@ Usage:
       [--force] [--yes]                        Flow state file
   pg2kafka state reset  --config FILE          re-backfill everything (drops
       [--table SCHEMA.TABLE]... [--yes]        the slot), or only the tables
-
+  pg2kafka healthcheck --config FILE  exit 0 when the running capture's
+      [--url URL]                     /healthz answers 200 (for containers)
   pg2kafka version                    version, commit and Go version (also --version)
   pg2kafka help [COMMAND]             this text, or one command's flags
                                       (also COMMAND --help)
@@ -82,6 +83,7 @@ var synopsisOf = map[string]string{
 	"state show":   "pg2kafka state show --config FILE\n\nPrint the checkpoint, cursors decoded.",
 	"state export": "pg2kafka state export --config FILE\n\nPrint the checkpoint as Flow state JSON.",
 	"state import": "pg2kafka state import FILE --config FILE [--force] [--yes]\n\nReplace the checkpoint by a Flow state file (refused while a capture holds\nthe slot).",
+	"healthcheck":  "pg2kafka healthcheck --config FILE | --url URL\n\nGET the /healthz of a pg2kafka on this host (at http.listen's port, or URL):\nexit 0 on 200, else 1. A healthcheck for images without a shell or curl.",
 	"state reset":  "pg2kafka state reset --config FILE [--table SCHEMA.TABLE]... [--yes]\n\nRe-backfill everything (drops the slot), or only the tables named (refused\nwhile a capture holds the slot).",
 }
 
@@ -113,6 +115,7 @@ var flagsOf = map[string][]string{
 	"state export": nil,
 	"state import": {"force", "yes"},
 	"state reset":  {"table", "yes"},
+	"healthcheck":  {"url"},
 }
 
 // positionalOf is how many positional arguments each command takes.
@@ -127,6 +130,7 @@ type toolFlags struct {
 	force          bool
 	yes            bool
 	tables         []string
+	url            string
 	args           []string
 }
 
@@ -208,6 +212,7 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&tf.format, "format", "json", "output format: json or yaml")
 	fs.BoolVar(&tf.force, "force", false, "skip the slot position safety checks")
 	fs.BoolVar(&tf.yes, "yes", false, "do not ask for confirmation")
+	fs.StringVar(&tf.url, "url", "", "the health URL (default: /healthz on the loopback at http.listen's port)")
 	fs.Func("table", "re-backfill only this table (schema.table; repeatable)", func(s string) error {
 		tf.tables = append(tf.tables, s)
 		return nil
@@ -257,6 +262,13 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pg2kafka setup: --apply needs --admin-url postgres://ADMIN:PASSWORD@HOST:PORT/DATABASE (a superuser, or on RDS/Aurora the master user; source.user is usually not allowed to create roles and publications)")
 		return exitConfig
 	}
+	if cmd == "healthcheck" && tf.url != "" {
+		if err := runHealthcheck(context.Background(), tf.url, stdout); err != nil {
+			fmt.Fprintln(stderr, "pg2kafka", err)
+			return exitFailure
+		}
+		return exitOK
+	}
 	file, err := config.ResolvePath(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, "pg2kafka:", err)
@@ -299,6 +311,11 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 		err = runStateImport(ctx, cfg, log, tf)
 	case "state reset":
 		err = runStateReset(ctx, cfg, log, tf)
+	case "healthcheck":
+		var url string
+		if url, err = healthURL(cfg.HTTP.Listen); err == nil {
+			err = runHealthcheck(ctx, url, stdout)
+		}
 	}
 	if errors.Is(err, errReported) {
 		return exitFailure

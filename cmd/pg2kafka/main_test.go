@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -55,6 +58,7 @@ func TestCommandHelpListsOnlyItsFlags(t *testing.T) {
 		{[]string{"state", "reset", "--help"}, []string{"-table", "-yes"}},
 		{[]string{"state", "reset", "--config", "x.yaml", "-h"}, []string{"-table", "-yes"}},
 		{[]string{"help", "discover"}, []string{"-format"}},
+		{[]string{"healthcheck", "--help"}, nil},
 	} {
 		code, out, errOut := cli(tc.args...)
 		if code != exitOK || errOut != "" {
@@ -112,5 +116,44 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		if code != exitConfig || out != "" || !strings.Contains(errOut, tc.msg) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errOut, tc.msg)
 		}
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(status)
+		fmt.Fprintln(w, "ok")
+	}))
+	defer srv.Close()
+	if code, out, errOut := cli("healthcheck", "--url", srv.URL+"/healthz"); code != exitOK || !strings.Contains(out, "ok") {
+		t.Errorf("healthy: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	status = http.StatusServiceUnavailable
+	if code, _, errOut := cli("healthcheck", "--url", srv.URL+"/healthz"); code != exitFailure || !strings.Contains(errOut, "503") {
+		t.Errorf("unhealthy: exit %d, stderr %q", code, errOut)
+	}
+	srv.Close()
+	if code, _, _ := cli("healthcheck", "--url", srv.URL+"/healthz"); code != exitFailure {
+		t.Errorf("nothing listening: exit %d, want 1", code)
+	}
+
+	for listen, want := range map[string]string{
+		":9187":          "http://127.0.0.1:9187/healthz",
+		"0.0.0.0:9187":   "http://127.0.0.1:9187/healthz",
+		"[::]:9187":      "http://127.0.0.1:9187/healthz",
+		"127.0.0.1:9000": "http://127.0.0.1:9000/healthz",
+		"[::1]:9000":     "http://[::1]:9000/healthz",
+	} {
+		if got, err := healthURL(listen); err != nil || got != want {
+			t.Errorf("healthURL(%q) = %q, %v; want %q", listen, got, err, want)
+		}
+	}
+	if _, err := healthURL(""); err == nil || !strings.Contains(err.Error(), "http.listen") {
+		t.Errorf("healthURL(\"\") = %v, want an error naming http.listen", err)
 	}
 }
