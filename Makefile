@@ -4,8 +4,11 @@ export GOFLAGS ?= -buildvcs=false
 
 .PHONY: build test test-short test-pg-matrix test-pg-newest vet demo bench chaos clean
 
+# The static, stripped binary the Dockerfile builds, with the commit it was
+# built from (pg2kafka --version).
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 build:
-	$(GO) build -o bin/pg2kafka ./cmd/pg2kafka
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w -X main.commit=$(COMMIT)" -o bin/pg2kafka ./cmd/pg2kafka
 
 vet:
 	$(GO) vet ./...

@@ -467,7 +467,7 @@ func (c *Capture) progress(b *binding, complete bool) {
 	if bf.estimate > 0 {
 		ev = ev.Float64("percent", math.Min(100, math.Round(1000*float64(done)/bf.estimate)/10))
 		if rate > 0 && float64(done) < bf.estimate {
-			ev = ev.Dur("eta", time.Duration((bf.estimate-float64(done))/rate*float64(time.Second)))
+			ev = ev.Int64("eta_s", int64(math.Round((bf.estimate-float64(done))/rate)))
 		}
 	}
 	if complete {

@@ -678,7 +678,9 @@ type TopicUse struct {
 // merges two tables, and a delete in one tombstones the other's row of the
 // same key. Names that differ only in '.' versus '_' are refused too: Kafka
 // refuses to create the second of two such topics (their metric names
-// collide). The error names both tables and the binding's `topic` setting
+// collide), and so are topic names over Kafka's 249 characters (a long
+// kafka.topic_prefix, schema and table name together). The error names both
+// tables and the binding's `topic` setting
 // that separates them. Call it with every table at start, and again with the
 // running tables plus a newcomer when a table joins.
 func (c *Config) CheckTopics(uses []TopicUse) error {
@@ -686,6 +688,10 @@ func (c *Config) CheckTopics(uses []TopicUse) error {
 	seen := make(map[string]TopicUse, len(uses)+1)
 	seen[metric(c.CheckpointTopic())] = TopicUse{Topic: c.CheckpointTopic()}
 	for _, u := range uses {
+		if len(u.Topic) > maxTopicLen {
+			table := quoteName(u.Schema) + "." + quoteName(u.Table)
+			return fmt.Errorf("table %s would write to topic %q, which is %d characters long; Kafka allows at most %d: give it a shorter topic, bindings: [{resource: {namespace: %s, stream: %s}, topic: <name>}], or shorten kafka.topic_prefix", table, u.Topic, len(u.Topic), maxTopicLen, yamlQuote(u.Schema), yamlQuote(u.Table))
+		}
 		m := metric(u.Topic)
 		other, dup := seen[m]
 		if !dup {

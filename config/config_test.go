@@ -620,6 +620,9 @@ func TestCheckTopics(t *testing.T) {
 		{[]TopicUse{use("public", "a.b"), use("public", "a_b")}, []string{`public."a.b"`, "public.a_b", "'.' and '_'"}},
 		{[]TopicUse{use("a.b", "c"), use("a", "b.c")}, []string{`"a.b".c`, `a."b.c"`}},
 		{[]TopicUse{{Schema: "public", Table: "x", Topic: "pg2kafka.checkpoints"}}, []string{"public.x", "checkpoint topic"}},
+		{[]TopicUse{use(strings.Repeat("s", 63), strings.Repeat("t", 63)), use(strings.Repeat("s", 63), strings.Repeat("u", 200))},
+			[]string{"is 273 characters long", "at most 249", "topic: <name>", "kafka.topic_prefix"}},
+		{[]TopicUse{use("public", strings.Repeat("t", 249-len("pg2kafka.public.")))}, nil},
 	}
 	for _, tt := range tests {
 		err := c.CheckTopics(tt.uses)

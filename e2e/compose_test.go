@@ -21,6 +21,8 @@ import (
 
 // composeFile is the part of docker-compose.yml these tests read.
 type composeFile struct {
+	// Name is the top-level name, which Compose v1 rejects.
+	Name     *string                   `yaml:"name"`
 	Services map[string]composeService `yaml:"services"`
 }
 
@@ -158,9 +160,25 @@ func TestComposeFile(t *testing.T) {
 	}
 	pg, kafka, p2k, ui := f.Services["postgres"], f.Services["kafka"], f.Services["pg2kafka"], f.Services["kafka-ui"]
 
+	// Compose v1 and v2: no top-level name (v1 rejects it).
+	if f.Name != nil {
+		t.Errorf("docker-compose.yml has a top-level name %q, which Compose v1 rejects", *f.Name)
+	}
+	// Every image is pinned to a release: a tag with a version, not
+	// latest, main or a bare major.
+	for name, svc := range f.Services {
+		if svc.Image == "" || svc.Build != nil {
+			continue
+		}
+		_, tag, ok := strings.Cut(svc.Image, ":")
+		if !ok || !regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?$`).MatchString(tag) {
+			t.Errorf("service %s: image %q is not pinned to a release (want name:MAJOR.MINOR[.PATCH])", name, svc.Image)
+		}
+	}
+
 	// PostgreSQL.
-	if !strings.HasPrefix(pg.Image, "postgres:16") {
-		t.Errorf("postgres image %q, want postgres:16", pg.Image)
+	if !regexp.MustCompile(`^postgres:16\.\d+$`).MatchString(pg.Image) {
+		t.Errorf("postgres image %q, want postgres:16.N (a pinned minor)", pg.Image)
 	}
 	if !strings.Contains(strings.Join(pg.Command, " "), "wal_level=logical") {
 		t.Errorf("postgres command %q does not set wal_level=logical", pg.Command)
@@ -254,6 +272,20 @@ func TestComposeFile(t *testing.T) {
 	if _, ok := cfg.Embedded(); ok {
 		t.Errorf("kafka.brokers asks for the embedded broker")
 	}
+	// Metrics on, published, and a healthcheck the distroless image can
+	// run (no shell, no curl): pg2kafka's own healthcheck command.
+	if _, port, err := net.SplitHostPort(cfg.HTTP.Listen); err != nil || port != "9187" || strings.HasPrefix(cfg.HTTP.Listen, "127.") {
+		t.Errorf("http.listen %q, want :9187 (every interface of the container)", cfg.HTTP.Listen)
+	}
+	if !p2k.publishes("9187", "9187") {
+		t.Errorf("pg2kafka does not publish its metrics port 9187: %v", p2k.Ports)
+	}
+	if p2k.Healthcheck == nil || strings.Join(p2k.Healthcheck.Test, " ") != "CMD /pg2kafka healthcheck" {
+		t.Errorf("pg2kafka healthcheck %v, want [CMD /pg2kafka healthcheck]", p2k.Healthcheck)
+	}
+	if out, err := exec.Command(binary, "healthcheck", "--help").CombinedOutput(); err != nil {
+		t.Errorf("pg2kafka healthcheck --help: %v\n%s", err, out)
+	}
 
 	// The init script creates what the configuration names.
 	// The statements, without comments.
@@ -281,9 +313,10 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("init.sql does not take the capture role's password from FLOW_CAPTURE_PASSWORD")
 	}
 
-	// The UI browses the kafka service's in-network listener.
-	if !strings.Contains(ui.Image, "kafka-ui") {
-		t.Errorf("kafka-ui image %q", ui.Image)
+	// The UI, the maintained fork, browses the kafka service's
+	// in-network listener.
+	if !strings.HasPrefix(ui.Image, "kafbat/kafka-ui:") {
+		t.Errorf("kafka-ui image %q, want kafbat/kafka-ui (provectuslabs/kafka-ui is unmaintained)", ui.Image)
 	}
 	if got := ui.env()["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"]; got != internal {
 		t.Errorf("kafka-ui bootstrap servers %q, want %s", got, internal)
@@ -349,12 +382,28 @@ func TestComposeDemoWithoutDocker(t *testing.T) {
 	// kfake of its own: the topic prefix and capture name are
 	// deploy/pg2kafka.yaml's, not unique to the test.
 	brokers := kafkatest.Fake(t)
-	p := launch(t, streaming, append(os.Environ(),
+	// The metrics listener on a free loopback port, not the file's :9187.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	environ := append(os.Environ(),
 		config.EnvConfigPath+"=../deploy/pg2kafka.yaml",
 		"PGHOST="+pc.Host, fmt.Sprintf("PGPORT=%d", pc.Port), "PGDATABASE=demo", "PGUSER=flow_capture",
 		"PGPASSWORD=demo-secret", "PGSSLMODE=disable", "PGSSLROOTCERT=",
-		"KAFKA_BROKERS="+strings.Join(brokers, ","), "KAFKA_TOPIC_PREFIX=", "LOG_LEVEL=info"), "run")
+		"KAFKA_BROKERS="+strings.Join(brokers, ","), "KAFKA_TOPIC_PREFIX=", "LOG_LEVEL=info",
+		"HTTP_LISTEN="+listen)
+	p := launch(t, streaming, environ, "run")
 	p.waitReady(t, 60*time.Second)
+
+	// The compose healthcheck's command, as the container runs it.
+	hc := exec.Command(binary, "healthcheck")
+	hc.Env = environ
+	if out, err := hc.CombinedOutput(); err != nil || !strings.Contains(string(out), "/healthz") {
+		t.Errorf("pg2kafka healthcheck beside a running capture: %v\n%s", err, out)
+	}
 
 	pgtest.Exec(t, demoURL, `INSERT INTO customers (name, email) VALUES ('Linus', 'linus@example.com')`)
 	deadline := time.Now().Add(30 * time.Second)

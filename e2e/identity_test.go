@@ -118,7 +118,7 @@ func TestOversizedRow(t *testing.T) {
 					t.Fatalf("exit code %d, want 1\n%s", code, p.output())
 				}
 				out := p.output()
-				for _, want := range []string{e.topic("docs"), `{\"id\":7}`, "bytes", "kafka.oversize"} {
+				for _, want := range []string{e.topic("docs"), `{\"id\":7}`, "bytes", "kafka.oversize", "kafka.max_message_bytes"} {
 					if !strings.Contains(out, want) {
 						t.Errorf("error does not name %s:\n%s", want, out)
 					}

@@ -97,7 +97,13 @@ func connectError(user, database, host string, port uint16, err error) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "28P01", "28000":
-			return fmt.Errorf("connecting to PostgreSQL at %s:%d as %q: incorrect username or password (check source.user and source.password): %w", host, port, user, err)
+			// PostgreSQL answers a role that does not exist as it answers a
+			// wrong password (28P01), or with 28000 under trust or peer
+			// authentication; pg_hba.conf refusals are 28000 too.
+			if strings.Contains(pgErr.Message, "pg_hba.conf") {
+				return fmt.Errorf("connecting to PostgreSQL at %s:%d as %q: the server's pg_hba.conf has no entry for this host, user and database (add one, e.g. `host %s %s 0.0.0.0/0 scram-sha-256`, and reload the server): %w", host, port, user, database, user, err)
+			}
+			return fmt.Errorf("connecting to PostgreSQL at %s:%d as %q: authentication failed: the role does not exist or its password is wrong (PostgreSQL does not say which). Check source.user and source.password; to create the role with the privileges it needs, run `pg2kafka setup` (it prints the SQL; --apply --admin-url URL runs it): %w", host, port, user, err)
 		case "3D000":
 			return fmt.Errorf("connecting to PostgreSQL at %s:%d: database %q does not exist (check source.database): %w", host, port, database, err)
 		case "42501":

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -48,11 +49,61 @@ Usage:
       [--force] [--yes]                        Flow state file
   pg2kafka state reset  --config FILE          re-backfill everything (drops
       [--table SCHEMA.TABLE]... [--yes]        the slot), or only the tables
+  pg2kafka healthcheck --config FILE  exit 0 when the running capture's
+      [--url URL]                     /healthz answers 200 (for containers)
+  pg2kafka version                    version, commit and Go version (also --version)
+  pg2kafka help [COMMAND]             this text, or one command's flags
+                                      (also COMMAND --help)
 
 The configuration file may also be named by PG2KAFKA_CONFIG. The state
 import and reset commands refuse while a capture holds the slot.
+Exit status: 0 success, 1 failure, 2 usage or configuration error.
 See docs/commands.md.
 `
+
+// stateUsage is the help of `pg2kafka state`.
+const stateUsage = `Usage:
+  pg2kafka state show   --config FILE          the checkpoint, cursors decoded
+  pg2kafka state export --config FILE          the checkpoint as Flow state JSON
+  pg2kafka state import FILE --config FILE     replace the checkpoint by a
+      [--force] [--yes]                        Flow state file
+  pg2kafka state reset  --config FILE          re-backfill everything (drops
+      [--table SCHEMA.TABLE]... [--yes]        the slot), or only the tables
+
+Import and reset refuse while a capture holds the slot.
+Run pg2kafka state COMMAND --help for one command's flags.
+`
+
+// synopsisOf is each command's first help lines.
+var synopsisOf = map[string]string{
+	"run":          "pg2kafka run --config FILE\n\nCapture until stopped (SIGTERM/SIGINT).",
+	"check":        "pg2kafka check --config FILE\n\nVerify every prerequisite (PostgreSQL and Kafka), print each problem with its\nfix; exit 0 only when run would start.",
+	"setup":        "pg2kafka setup --config FILE [--admin-url URL [--apply]] [--per-table-grants]\n\nPrint the least-privilege setup SQL; with --apply run it as the admin.",
+	"discover":     "pg2kafka discover --config FILE [--format json|yaml]\n\nPrint each capturable table's binding, collection schema and key.",
+	"state show":   "pg2kafka state show --config FILE\n\nPrint the checkpoint, cursors decoded.",
+	"state export": "pg2kafka state export --config FILE\n\nPrint the checkpoint as Flow state JSON.",
+	"state import": "pg2kafka state import FILE --config FILE [--force] [--yes]\n\nReplace the checkpoint by a Flow state file (refused while a capture holds\nthe slot).",
+	"healthcheck":  "pg2kafka healthcheck --config FILE | --url URL\n\nGET the /healthz of a pg2kafka on this host (at http.listen's port, or URL):\nexit 0 on 200, else 1. A healthcheck for images without a shell or curl.",
+	"state reset":  "pg2kafka state reset --config FILE [--table SCHEMA.TABLE]... [--yes]\n\nRe-backfill everything (drops the slot), or only the tables named (refused\nwhile a capture holds the slot).",
+}
+
+// isHelp is whether an argument asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+// printCommandUsage prints one command's synopsis and only its flags.
+func printCommandUsage(w io.Writer, fs *flag.FlagSet, cmd string, allowed []string) {
+	fmt.Fprintf(w, "Usage:\n  %s\n\nFlags:\n", synopsisOf[cmd])
+	own := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	own.SetOutput(w)
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" || slices.Contains(allowed, f.Name) {
+			own.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	own.PrintDefaults()
+}
 
 // flagsOf lists the flags each command accepts besides --config.
 var flagsOf = map[string][]string{
@@ -64,6 +115,7 @@ var flagsOf = map[string][]string{
 	"state export": nil,
 	"state import": {"force", "yes"},
 	"state reset":  {"table", "yes"},
+	"healthcheck":  {"url"},
 }
 
 // positionalOf is how many positional arguments each command takes.
@@ -78,6 +130,7 @@ type toolFlags struct {
 	force          bool
 	yes            bool
 	tables         []string
+	url            string
 	args           []string
 }
 
@@ -108,48 +161,80 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(os.Stderr, usage)
-		if len(args) == 0 {
-			return exitConfig
+func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
+
+// runWith is run with the writers of help and usage errors (tests pass
+// buffers; commands themselves write to os.Stdout and os.Stderr).
+func runWith(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitConfig
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "help":
+		if len(args) > 1 {
+			return runWith(append(args[1:], "--help"), stdout, stderr)
 		}
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "-version", "--version", "version":
+		fmt.Fprint(stdout, versionText())
 		return exitOK
 	}
 	cmd, args := args[0], args[1:]
 	if cmd == "state" {
 		if len(args) == 0 {
-			fmt.Fprint(os.Stderr, usage)
+			fmt.Fprintf(stderr, "pg2kafka state: which one? show, export, import FILE or reset\n\n%s", stateUsage)
 			return exitConfig
+		}
+		if isHelp(args[0]) {
+			fmt.Fprint(stdout, stateUsage)
+			return exitOK
 		}
 		cmd, args = "state "+args[0], args[1:]
 	}
 	allowed, known := flagsOf[cmd]
 	if !known {
-		fmt.Fprintf(os.Stderr, "pg2kafka: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "pg2kafka: unknown command %q\n\n%s", cmd, usage)
 		return exitConfig
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // printed below, on the right stream
 	path := fs.String("config", "", "configuration file (default $PG2KAFKA_CONFIG)")
 	var tf toolFlags
-	fs.BoolVar(&tf.apply, "apply", false, "setup: run the SQL instead of printing it")
-	fs.StringVar(&tf.adminURL, "admin-url", "", "setup: connection URL of an admin (superuser): runs --apply, and inspects the server")
-	fs.BoolVar(&tf.perTableGrants, "per-table-grants", false, "setup: grant SELECT per table even where pg_read_all_data exists")
-	fs.StringVar(&tf.format, "format", "json", "discover: json or yaml")
-	fs.BoolVar(&tf.force, "force", false, "state import: skip the slot position safety checks")
-	fs.BoolVar(&tf.yes, "yes", false, "state import/reset: do not ask for confirmation")
-	fs.Func("table", "state reset: re-backfill only this table (schema.table; repeatable)", func(s string) error {
+	fs.BoolVar(&tf.apply, "apply", false, "run the SQL (idempotent) as the admin of --admin-url instead of printing it")
+	fs.StringVar(&tf.adminURL, "admin-url", "", "connection URL of an admin (superuser; on RDS/Aurora the master user): inspects the server, and runs --apply")
+	fs.BoolVar(&tf.perTableGrants, "per-table-grants", false, "grant SELECT per table even where pg_read_all_data exists")
+	fs.StringVar(&tf.format, "format", "json", "output format: json or yaml")
+	fs.BoolVar(&tf.force, "force", false, "skip the slot position safety checks")
+	fs.BoolVar(&tf.yes, "yes", false, "do not ask for confirmation")
+	fs.StringVar(&tf.url, "url", "", "the health URL (default: /healthz on the loopback at http.listen's port)")
+	fs.Func("table", "re-backfill only this table (schema.table; repeatable)", func(s string) error {
 		tf.tables = append(tf.tables, s)
 		return nil
 	})
 	// Flags may follow positional arguments (state import FILE --config X).
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printCommandUsage(stdout, fs, cmd, allowed)
+				return exitOK
+			}
+			fmt.Fprintln(stderr)
+			printCommandUsage(stderr, fs, cmd, allowed)
 			return exitConfig
 		}
 		args = fs.Args()
 		if len(args) == 0 {
 			break
+		}
+		if isHelp(args[0]) && args[0] != "help" {
+			printCommandUsage(stdout, fs, cmd, allowed)
+			return exitOK
 		}
 		tf.args, args = append(tf.args, args[0]), args[1:]
 	}
@@ -160,25 +245,38 @@ func run(args []string) int {
 		}
 	})
 	if len(bad) > 0 {
-		fmt.Fprintf(os.Stderr, "pg2kafka %s: flag %s does not apply to this command\n\n%s", cmd, strings.Join(bad, ", "), usage)
+		fmt.Fprintf(stderr, "pg2kafka %s: flag %s does not apply to this command\n\n", cmd, strings.Join(bad, ", "))
+		printCommandUsage(stderr, fs, cmd, allowed)
 		return exitConfig
 	}
 	if n := positionalOf[cmd]; len(tf.args) != n {
-		fmt.Fprintf(os.Stderr, "pg2kafka %s: takes %d argument(s), got %d (%s)\n\n%s", cmd, n, len(tf.args), strings.Join(tf.args, " "), usage)
+		fmt.Fprintf(stderr, "pg2kafka %s: takes %d argument(s), got %d (%s)\n\n", cmd, n, len(tf.args), strings.Join(tf.args, " "))
+		printCommandUsage(stderr, fs, cmd, allowed)
 		return exitConfig
 	}
 	if tf.format != "json" && tf.format != "yaml" {
-		fmt.Fprintf(os.Stderr, "pg2kafka discover: --format must be json or yaml, not %q\n", tf.format)
+		fmt.Fprintf(stderr, "pg2kafka discover: --format must be json or yaml, not %q\n", tf.format)
 		return exitConfig
+	}
+	if cmd == "setup" && tf.apply && tf.adminURL == "" {
+		fmt.Fprintln(stderr, "pg2kafka setup: --apply needs --admin-url postgres://ADMIN:PASSWORD@HOST:PORT/DATABASE (a superuser, or on RDS/Aurora the master user; source.user is usually not allowed to create roles and publications)")
+		return exitConfig
+	}
+	if cmd == "healthcheck" && tf.url != "" {
+		if err := runHealthcheck(context.Background(), tf.url, stdout); err != nil {
+			fmt.Fprintln(stderr, "pg2kafka", err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	file, err := config.ResolvePath(*path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "pg2kafka:", err)
+		fmt.Fprintln(stderr, "pg2kafka:", err)
 		return exitConfig
 	}
 	cfg, err := config.Load(file)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "pg2kafka:", err)
+		fmt.Fprintln(stderr, "pg2kafka:", err)
 		return exitConfig
 	}
 	log := newLogger(cfg)
@@ -213,6 +311,11 @@ func run(args []string) int {
 		err = runStateImport(ctx, cfg, log, tf)
 	case "state reset":
 		err = runStateReset(ctx, cfg, log, tf)
+	case "healthcheck":
+		var url string
+		if url, err = healthURL(cfg.HTTP.Listen); err == nil {
+			err = runHealthcheck(ctx, url, stdout)
+		}
 	}
 	if errors.Is(err, errReported) {
 		return exitFailure

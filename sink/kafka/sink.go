@@ -441,8 +441,17 @@ func (s *Sink) promise(r *kgo.Record, err error) {
 	}
 	switch {
 	case errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge):
-		s.firstErr = fmt.Errorf("kafka: record for topic %q with key %s is %d bytes, more than the broker or producer accepts (raise the topic's max.message.bytes, or set kafka.oversize: truncate): %w",
-			r.Topic, r.Key, len(r.Key)+len(r.Value), err)
+		size := len(r.Key) + len(r.Value)
+		for _, h := range r.Headers {
+			size += len(h.Key) + len(h.Value)
+		}
+		if int64(size) > int64(s.cfg.maxRecordBytes) {
+			s.firstErr = fmt.Errorf("kafka: record for topic %q with key %s is %d bytes, more than kafka.max_message_bytes (%d) allows: raise kafka.max_message_bytes (pg2kafka creates new topics to match; raise max.message.bytes of existing topics too), or set kafka.oversize: truncate: %w",
+				r.Topic, r.Key, size, s.cfg.maxRecordBytes, err)
+		} else {
+			s.firstErr = fmt.Errorf("kafka: record for topic %q with key %s is %d bytes, more than the broker accepts for this topic, though within kafka.max_message_bytes (%d): raise the topic's max.message.bytes (or the broker's message.max.bytes) to at least kafka.max_message_bytes, or set kafka.oversize: truncate: %w",
+				r.Topic, r.Key, size, s.cfg.maxRecordBytes, err)
+		}
 	case errors.Is(err, kerr.TopicAuthorizationFailed):
 		s.firstErr = topicError("writing to", r.Topic, err)
 	default:

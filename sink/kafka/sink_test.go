@@ -145,7 +145,7 @@ func TestOversizedRecordFailsClearly(t *testing.T) {
 	if err == nil {
 		t.Fatal("oversized record committed")
 	}
-	for _, want := range []string{`"t3"`, `{"id":7}`, "bytes"} {
+	for _, want := range []string{`"t3"`, `{"id":7}`, "bytes", "kafka.max_message_bytes (65536)", "kafka.oversize: truncate"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
