@@ -468,8 +468,11 @@ func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
 	if !errsBefore && t.Failed() {
 		r.note = "big: last record per key differs from the table; "
 	}
-	if snaps < rows {
-		t.Errorf("%d backfill records for %d rows", snaps, rows)
+	// A row updated while its chunk is read may arrive as the update only
+	// (fewer backfill records than rows is fine; the table check above
+	// covers every row); each recovery re-reads at most one chunk.
+	if limit := rows + 2*1000; snaps >= limit {
+		t.Errorf("%d backfill records for %d rows: each of the 2 recoveries re-read more than one chunk", snaps, rows)
 	}
 	r.checked += rows
 	r.note += note + fmt.Sprintf("hist changes + %d big rows (%d backfill records, %d records)", rows, snaps, len(bigRecs))
