@@ -38,6 +38,7 @@ type faultSuite struct {
 	broker *kafkatest.Broker
 	mu     sync.Mutex
 	rows   []faultResult
+	procs  []*proc // the case's pg2kafka processes (PG2KAFKA_FAULTS_LOGS)
 }
 
 // The fault suite (make chaos runs it with PG2KAFKA_FAULTS=full): under a
@@ -62,6 +63,9 @@ func TestFaults(t *testing.T) {
 	s := &faultSuite{full: mode == "full"}
 	pg, err := pgtest.Start()
 	if err != nil {
+		if os.Getenv(pgtest.EnvURL) != "" {
+			t.Skipf("the fault suite restarts a PostgreSQL server of its own, and none can be started here: %v", err)
+		}
 		t.Fatalf("starting a private PostgreSQL server: %v", err)
 	}
 	t.Cleanup(pg.Stop)
@@ -106,6 +110,13 @@ func TestFaults(t *testing.T) {
 			}
 			r := c.run(t)
 			r.name = c.name
+			if dir := os.Getenv("PG2KAFKA_FAULTS_LOGS"); dir != "" {
+				for i, p := range s.procs {
+					name := fmt.Sprintf("%s/%s-%d.log", dir, strings.NewReplacer(" ", "_", ">", "gt", ",", "").Replace(c.name), i)
+					_ = os.WriteFile(name, []byte(p.output()), 0o644)
+				}
+			}
+			s.procs = nil
 			if t.Failed() {
 				r.note = strings.TrimSpace("FAILED " + r.note)
 			}
@@ -276,6 +287,7 @@ func (w *writer) snapshot() int {
 func (s *faultSuite) underWriter(t *testing.T, e *env, fault func(p *proc) (end time.Time)) faultResult {
 	t.Helper()
 	p := e.start(true)
+	s.procs = append(s.procs, p)
 	c := collect(t, e.brokers, e.topic("hist"))
 	w := startResilientWriter(t, e.dbURL, 200)
 	time.Sleep(3 * time.Second)
@@ -385,6 +397,7 @@ func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
 	// hist is empty: no backfill, so that its records are changes only.
 	e.advanced = []string{"backfill_chunk_size: 1000", "skip_backfills: public.hist"}
 	p := e.run(e.config())
+	s.procs = append(s.procs, p)
 	p.waitReady(t, 60*time.Second)
 	c := collect(t, e.brokers, e.topic("hist"))
 	big := collect(t, e.brokers, e.topic("big"))
@@ -416,7 +429,12 @@ func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
 		time.Sleep(20 * time.Millisecond)
 	}
 	note := ""
+	var end time.Time
+	var atEnd int
 	for i := 0; i < 2; i++ {
+		if i > 0 {
+			time.Sleep(3 * time.Second)
+		}
 		if strings.Contains(p.output(), backfilled.line) {
 			note = "backfill finished before the fault: "
 			t.Errorf("the backfill finished before the walsender was terminated (%d)", i+1)
@@ -424,10 +442,8 @@ func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
 		if !e.terminateWalsender() {
 			t.Fatal("no walsender to terminate")
 		}
-		time.Sleep(3 * time.Second)
+		end, atEnd = time.Now(), w.snapshot()
 	}
-	end := time.Now()
-	atEnd := w.snapshot()
 	deadline = time.Now().Add(180 * time.Second)
 	for !strings.Contains(p.output(), backfilled.line) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -485,6 +501,7 @@ func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
 func (s *faultSuite) slotDropped(t *testing.T) faultResult {
 	e := s.newEnv(t)
 	p := e.start(true)
+	s.procs = append(s.procs, p)
 	w := startResilientWriter(t, e.dbURL, 200)
 	time.Sleep(2 * time.Second)
 	// The walsender holds the slot: terminate it, then drop the slot
@@ -536,6 +553,7 @@ func (s *faultSuite) standbyTakesOver(t *testing.T) faultResult {
 	c := collect(t, e.brokers, e.topic("hist"))
 	w := startResilientWriter(t, e.dbURL, 200)
 	standby := e.start(false)
+	s.procs = append(s.procs, active, standby)
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(standby.output(), "standing by") {
 		if time.Now().After(deadline) {
