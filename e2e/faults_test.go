@@ -100,6 +100,7 @@ func TestFaults(t *testing.T) {
 		{"postgres restarted", false, s.postgresRestarted},
 		{"walsender terminated", true, s.walsenderTerminated},
 		{"walsender terminated in backfill", false, s.walsenderTerminatedInBackfill},
+		{"postgres restarted in backfill", false, s.postgresRestartedInBackfill},
 		{"slot dropped", true, s.slotDropped},
 		{"active killed, standby", true, s.standbyTakesOver},
 	}
@@ -389,6 +390,25 @@ func (s *faultSuite) walsenderTerminated(t *testing.T) faultResult {
 // of 1000), while the writer writes another table: the backfilled table's
 // last record per key equals its rows, the written one's history is exact.
 func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
+	return s.inBackfill(t, "the walsender was terminated", func(e *env) {
+		if !e.terminateWalsender() {
+			t.Fatal("no walsender to terminate")
+		}
+	})
+}
+
+// An extra case: the PostgreSQL server restarted (twice) during the
+// backfill, checked as case 5.
+func (s *faultSuite) postgresRestartedInBackfill(t *testing.T) faultResult {
+	return s.inBackfill(t, "PostgreSQL restarted", func(e *env) {
+		if err := s.pg.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// inBackfill runs fault twice during a backfill of 200k rows.
+func (s *faultSuite) inBackfill(t *testing.T, what string, fault func(e *env)) faultResult {
 	e := s.newEnv(t)
 	const rows = 200000
 	e.exec(`CREATE TABLE big (k integer PRIMARY KEY, v bigint NOT NULL, pad text)`,
@@ -411,7 +431,7 @@ func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
 		if err != nil {
 			return
 		}
-		defer conn.Close(context.Background())
+		defer func() { conn.Close(context.Background()) }()
 		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 		for i := int64(1); ; i++ {
 			select {
@@ -421,6 +441,11 @@ func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
 			}
 			_, _ = conn.Exec(context.Background(), `UPDATE big SET v = $2 WHERE k = $1`, 1+rng.Intn(rows), i)
 			time.Sleep(2 * time.Millisecond)
+			if conn.IsClosed() { // the server restarted
+				if c, err := pgx.Connect(context.Background(), e.dbURL); err == nil {
+					conn = c
+				}
+			}
 		}
 	}()
 	// Terminate once a part of big is in Kafka, twice.
@@ -437,11 +462,9 @@ func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
 		}
 		if strings.Contains(p.output(), backfilled.line) {
 			note = "backfill finished before the fault: "
-			t.Errorf("the backfill finished before the walsender was terminated (%d)", i+1)
+			t.Errorf("the backfill finished before %s (%d)", what, i+1)
 		}
-		if !e.terminateWalsender() {
-			t.Fatal("no walsender to terminate")
-		}
+		fault(e)
 		end, atEnd = time.Now(), w.snapshot()
 	}
 	deadline = time.Now().Add(180 * time.Second)
@@ -460,7 +483,7 @@ func (s *faultSuite) walsenderTerminatedInBackfill(t *testing.T) faultResult {
 	}
 	r.recovered = s.inProcess(t, p)
 	if !strings.Contains(r.recovered, "recovering") {
-		t.Errorf("no recovery logged after the walsender was terminated")
+		t.Errorf("no recovery logged after %s", what)
 	}
 	got, _ := keyHistories(t, recs)
 	r.checked = changesIn(w.history)
