@@ -101,6 +101,7 @@ func TestFaults(t *testing.T) {
 		{"walsender terminated", true, s.walsenderTerminated},
 		{"walsender terminated in backfill", false, s.walsenderTerminatedInBackfill},
 		{"postgres restarted in backfill", false, s.postgresRestartedInBackfill},
+		{"broker paused > txn timeout in backfill", false, s.brokerPausedInBackfill},
 		{"slot dropped", true, s.slotDropped},
 		{"active killed, standby", true, s.standbyTakesOver},
 	}
@@ -134,9 +135,9 @@ func TestFaults(t *testing.T) {
 func (s *faultSuite) table() string {
 	var b strings.Builder
 	b.WriteString("seconds: fault end to caught up (the first change committed after the fault in Kafka); for the standby, kill to streaming; for the dropped slot, drop to exit\n")
-	fmt.Fprintf(&b, "%-34s %8s %5s %5s  %-36s %9s  %s\n", "case", "checked", "lost", "dup", "recovered in process", "seconds", "note")
+	fmt.Fprintf(&b, "%-40s %8s %5s %5s  %-36s %9s  %s\n", "case", "checked", "lost", "dup", "recovered in process", "seconds", "note")
 	for _, r := range s.rows {
-		fmt.Fprintf(&b, "%-34s %8d %5d %5d  %-36s %9.1f  %s\n", r.name, r.checked, r.lost, r.dup, r.recovered, r.seconds, r.note)
+		fmt.Fprintf(&b, "%-40s %8d %5d %5d  %-36s %9.1f  %s\n", r.name, r.checked, r.lost, r.dup, r.recovered, r.seconds, r.note)
 	}
 	return b.String()
 }
@@ -407,9 +408,22 @@ func (s *faultSuite) postgresRestartedInBackfill(t *testing.T) faultResult {
 	})
 }
 
+// An extra case: the broker paused past the transaction timeout (twice)
+// during the backfill, checked as case 5.
+func (s *faultSuite) brokerPausedInBackfill(t *testing.T) faultResult {
+	r := s.inBackfill(t, "the broker was paused", func(e *env) {
+		s.broker.Pause(t)
+		time.Sleep(15 * time.Second)
+		s.broker.Resume(t)
+	}, "transaction_timeout: 10s")
+	r.note = "paused 15s, transaction_timeout: 10s; " + r.note
+	return r
+}
+
 // inBackfill runs fault twice during a backfill of 200k rows.
-func (s *faultSuite) inBackfill(t *testing.T, what string, fault func(e *env)) faultResult {
+func (s *faultSuite) inBackfill(t *testing.T, what string, fault func(e *env), kafka ...string) faultResult {
 	e := s.newEnv(t)
+	e.kafka = kafka
 	const rows = 200000
 	e.exec(`CREATE TABLE big (k integer PRIMARY KEY, v bigint NOT NULL, pad text)`,
 		fmt.Sprintf(`INSERT INTO big SELECT g, 0, repeat('x', 40) FROM generate_series(1, %d) g`, rows),
