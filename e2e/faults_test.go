@@ -48,7 +48,10 @@ type faultSuite struct {
 // two killed — and checks that pg2kafka recovers in process (or the
 // standby takes over, or, for the dropped slot, exits with one clear
 // error), and that after catch-up every committed change is in Kafka
-// exactly once: each key's changes equal its committed history.
+// exactly once: each key's changes equal its committed history. Extra
+// cases (full mode): PostgreSQL restarted and the broker paused past the
+// transaction timeout during a backfill, and two instances whose active
+// walsender is terminated (the slot passes back and forth).
 //
 // By default (make test) only the walsender termination, the dropped slot
 // and the standby's takeover run (about 45 s with the private broker's
@@ -104,6 +107,7 @@ func TestFaults(t *testing.T) {
 		{"broker paused > txn timeout in backfill", false, s.brokerPausedInBackfill},
 		{"slot dropped", true, s.slotDropped},
 		{"active killed, standby", true, s.standbyTakesOver},
+		{"two instances, walsender terminated", false, s.standbyWalsenderTerminated},
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
@@ -621,6 +625,63 @@ func (s *faultSuite) standbyTakesOver(t *testing.T) faultResult {
 	if r.lost+r.dup > 0 {
 		t.Errorf("%d keys lost changes, %d have extra ones", r.lost, r.dup)
 	}
+	standby.stop(t)
+	return r
+}
+
+// An extra case: two instances, and the active one's walsender is
+// terminated (three times): whichever instance gets the slot streams, the
+// other stands by, and every change arrives exactly once.
+func (s *faultSuite) standbyWalsenderTerminated(t *testing.T) faultResult {
+	e := s.newEnv(t)
+	active := e.start(true)
+	c := collect(t, e.brokers, e.topic("hist"))
+	w := startResilientWriter(t, e.dbURL, 200)
+	standby := e.start(false)
+	s.procs = append(s.procs, active, standby)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(standby.output(), "standing by") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second instance does not stand by:\n%s", standby.output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var end time.Time
+	var atEnd int
+	for i := 0; i < 3; i++ {
+		time.Sleep(3 * time.Second)
+		if !e.terminateWalsender() {
+			t.Fatal("no walsender to terminate")
+		}
+		end, atEnd = time.Now(), w.snapshot()
+	}
+	time.Sleep(5 * time.Second)
+	w.finish(t)
+	want := expected(w.history)
+	recs := c.waitFor(t, want, 180*time.Second, 3*time.Second)
+	r := faultResult{checked: changesIn(w.history)}
+	if got := c.arrival(atEnd + 1); !got.IsZero() {
+		r.seconds = max(0, got.Sub(end).Seconds())
+	} else {
+		r.seconds = -1
+		r.note = fmt.Sprintf("not caught up: %d of %d records; ", len(recs), want)
+	}
+	for i, p := range []*proc{active, standby} {
+		select {
+		case <-p.exited:
+			t.Errorf("instance %d exited: %v\n%s", i+1, p.err, tail(p.output(), 30))
+			r.recovered += fmt.Sprintf("#%d exited ", i+1)
+		default:
+			r.recovered += fmt.Sprintf("#%d up (recovering x%d) ", i+1, strings.Count(p.output(), "recovering"))
+		}
+	}
+	r.note += fmt.Sprintf("takeovers by #2: %d", strings.Count(standby.output(), "taking over"))
+	got, _ := keyHistories(t, recs)
+	r.lost, r.dup = compareHistories(t, got, w.history)
+	if r.lost+r.dup > 0 {
+		t.Errorf("%d keys lost changes, %d have extra ones", r.lost, r.dup)
+	}
+	active.stop(t)
 	standby.stop(t)
 	return r
 }
