@@ -33,12 +33,13 @@ type faultResult struct {
 // and a Kafka broker of their own, as the cases restart the one and pause
 // the other (the shared ones serve every other test).
 type faultSuite struct {
-	full   bool
-	pg     *pgtest.Server
-	broker *kafkatest.Broker
-	mu     sync.Mutex
-	rows   []faultResult
-	procs  []*proc // the case's pg2kafka processes (PG2KAFKA_FAULTS_LOGS)
+	full    bool
+	pg      *pgtest.Server
+	broker  *kafkatest.Broker // the suite's own (full mode), paused by the broker cases
+	brokers []string
+	mu      sync.Mutex
+	rows    []faultResult
+	procs   []*proc // the case's pg2kafka processes (PG2KAFKA_FAULTS_LOGS)
 }
 
 // The fault suite (make chaos runs it with PG2KAFKA_FAULTS=full): under a
@@ -54,8 +55,7 @@ type faultSuite struct {
 // walsender is terminated (the slot passes back and forth).
 //
 // By default (make test) only the walsender termination, the dropped slot
-// and the standby's takeover run (about 45 s with the private broker's
-// start); PG2KAFKA_FAULTS=full runs every case with the full durations
+// and the standby's takeover run, on the shared broker (about 30 s); PG2KAFKA_FAULTS=full runs every case with the full durations
 // (pauses of 30 s and 20 s); PG2KAFKA_FAULTS=all runs every case with 5 s
 // pauses.
 func TestFaults(t *testing.T) {
@@ -73,15 +73,20 @@ func TestFaults(t *testing.T) {
 	}
 	t.Cleanup(pg.Stop)
 	s.pg = pg
-	if !kafkatest.External() && os.Getenv(kafkatest.EnvKafka) != "kfake" {
+	if s.full || mode == "all" {
+		// The broker cases pause it: a broker of the suite's own.
+		if kafkatest.External() || os.Getenv(kafkatest.EnvKafka) == "kfake" {
+			t.Skip("the full fault suite pauses a real broker of its own (kafkatest.Start); not with an external cluster or kfake")
+		}
 		b, err := kafkatest.Start()
 		if err != nil {
-			t.Skipf("the fault suite needs a real Kafka broker of its own: %v", err)
+			t.Skipf("the full fault suite needs a real Kafka broker of its own: %v", err)
 		}
 		t.Cleanup(b.Stop)
-		s.broker = b
+		s.broker, s.brokers = b, []string{b.Addr}
 	} else {
-		t.Skip("the fault suite pauses a real broker of its own (kafkatest.Start); not with an external cluster or kfake")
+		// The short cases leave the broker alone: the shared one will do.
+		s.brokers = kafkatest.Brokers(t)
 	}
 	pause := 5 * time.Second
 	if s.full {
@@ -133,7 +138,15 @@ func TestFaults(t *testing.T) {
 	}
 	table := s.table()
 	t.Logf("fault suite (%s):\n%s", map[bool]string{true: "full", false: "short"}[s.full], table)
-	fmt.Printf("\n=== fault suite (%s durations, Kafka broker %s)\n%s\n", map[bool]string{true: "full", false: "short"}[s.full], s.broker.Addr, table)
+	fmt.Printf("\n=== fault suite (%s durations, Kafka broker %s)\n%s\n", map[bool]string{true: "full", false: "short"}[s.full], strings.Join(s.brokers, ","), table)
+}
+
+// scaled shortens the writing before and after a fault outside full mode.
+func (s *faultSuite) scaled(d time.Duration) time.Duration {
+	if s.full {
+		return d
+	}
+	return d * 2 / 5
 }
 
 func (s *faultSuite) table() string {
@@ -150,7 +163,7 @@ func (s *faultSuite) table() string {
 // broker.
 func (s *faultSuite) newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, dbURL: s.pg.NewDatabase(t), brokers: []string{s.broker.Addr}, dir: t.TempDir()}
+	e := &env{t: t, dbURL: s.pg.NewDatabase(t), brokers: s.brokers, dir: t.TempDir()}
 	e.prefix = fmt.Sprintf("t%d", time.Now().UnixNano())
 	e.slot = fmt.Sprintf("pg2kafka_fault_%d", slots.Add(1))
 	e.exec(`CREATE PUBLICATION flow_publication`,
@@ -296,10 +309,10 @@ func (s *faultSuite) underWriter(t *testing.T, e *env, fault func(p *proc) (end 
 	s.procs = append(s.procs, p)
 	c := collect(t, e.brokers, e.topic("hist"))
 	w := startResilientWriter(t, e.dbURL, 200)
-	time.Sleep(3 * time.Second)
+	time.Sleep(s.scaled(3 * time.Second))
 	end := fault(p)
 	atEnd := w.snapshot()
-	time.Sleep(5 * time.Second) // writing on after the fault
+	time.Sleep(s.scaled(5 * time.Second)) // writing on after the fault
 	w.finish(t)
 	want := expected(w.history)
 	recs := c.waitFor(t, want, 180*time.Second, 3*time.Second)
@@ -602,7 +615,7 @@ func (s *faultSuite) standbyTakesOver(t *testing.T) faultResult {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(s.scaled(3 * time.Second))
 	select {
 	case <-active.exited:
 		t.Fatalf("the active instance exited while the other stood by:\n%s", active.output())
@@ -615,7 +628,7 @@ func (s *faultSuite) standbyTakesOver(t *testing.T) faultResult {
 	if took > 15*time.Second {
 		t.Errorf("the standby took over %s after the kill, want < 15s", took)
 	}
-	time.Sleep(5 * time.Second)
+	time.Sleep(s.scaled(5 * time.Second))
 	w.finish(t)
 	want := expected(w.history)
 	recs := c.waitFor(t, want, 180*time.Second, 3*time.Second)
