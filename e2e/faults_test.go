@@ -55,12 +55,14 @@ type faultSuite struct {
 // walsender is terminated (the slot passes back and forth).
 //
 // By default (make test) only the walsender termination, the dropped slot
-// and the standby's takeover run, on the shared broker (about 30 s); PG2KAFKA_FAULTS=full runs every case with the full durations
-// (pauses of 30 s and 20 s); PG2KAFKA_FAULTS=all runs every case with 5 s
-// pauses.
+// and the standby's takeover run, on the shared broker (about 30 s);
+// PG2KAFKA_FAULTS=full runs every case with the full durations (pauses of
+// 30 s and 20 s) on a broker of the suite's own; PG2KAFKA_FAULTS=all runs
+// every case with 5 s pauses. The only time asserted is the takeover's
+// (< 15 s); the seconds in the table are reported, not checked.
 func TestFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the fault suite needs a private PostgreSQL server and Kafka broker")
+		t.Skip("the fault suite starts a PostgreSQL server of its own and runs for half a minute or more")
 	}
 	mode := os.Getenv("PG2KAFKA_FAULTS")
 	s := &faultSuite{full: mode == "full"}
