@@ -73,8 +73,13 @@ bench:
 
 # Long crash runs: 200 rounds under a writer, each stopped by SIGKILL or
 # SIGTERM at random, then the exact per-key history check; and the same
-# during a backfill (make test runs 12 and 10 rounds of each signal).
+# during a backfill (make test runs 12 and 10 rounds of each signal). First
+# the fault suite with full durations (broker paused 30 s and past the
+# transaction timeout, PostgreSQL restarted, walsender terminated while
+# streaming and backfilling, slot dropped, standby takeover; make test runs
+# a short subset).
 chaos:
+	PG2KAFKA_FAULTS=full $(GO) test -count=1 -timeout 30m -run "^TestFaults$$" -v ./e2e/
 	PG2KAFKA_CRASH_ROUNDS=200 PG2KAFKA_CRASH_SIGNAL=mixed $(GO) test -count=1 -timeout 90m -run "TestCrashRoundsLoseNothing/SIGKILL|TestBackfillUnderWritesAndCrashes/SIGKILL" -v ./e2e/
 
 clean:

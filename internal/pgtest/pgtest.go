@@ -197,6 +197,58 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// Restart stops a server that Start started with a fast shutdown (SIGINT,
+// as `pg_ctl restart -m fast` does: open transactions roll back, every
+// connection, walsenders included, is closed) and starts it again on the
+// same data directory and port; it returns once the server accepts
+// connections. Never restart the Shared server: other tests use it.
+func (s *Server) Restart() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return errors.New("pgtest: Restart needs a server this package started")
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		return errors.New("pgtest: the server did not shut down within 60s")
+	}
+	logf, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("opening the server log: %w", err)
+	}
+	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = s.cmd.SysProcAttr
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("starting postgres again: %w", err)
+	}
+	logf.Close()
+	s.cmd = cmd
+	return s.waitAccepting(60 * time.Second)
+}
+
+// waitAccepting waits until the server accepts connections.
+func (s *Server) waitAccepting(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		conn, err := pgx.Connect(ctx, s.AdminURL)
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			return nil
+		}
+		if time.Now().After(deadline) {
+			logText, _ := os.ReadFile(filepath.Join(s.dir, "postgres.log"))
+			return fmt.Errorf("postgres did not accept connections within %s: %w\n%s", d, err, logText)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // Start starts a new throwaway server from the installed binaries. Each
 // setting ("name = value" lines of postgresql.conf, e.g. "wal_level =
 // replica") overrides the defaults. The caller must Stop it.

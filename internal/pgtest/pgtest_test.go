@@ -76,3 +76,37 @@ func TestStartReportsAServerThatExits(t *testing.T) {
 		t.Errorf("the error lacks the server's log: %v", err)
 	}
 }
+
+// Restart closes every connection (a fast shutdown) and brings the server
+// back on the same port with its data; the shared server refuses it only
+// by convention, so the test starts one of its own.
+func TestRestartKeepsDataAndPort(t *testing.T) {
+	srv, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	url := srv.NewDatabase(t)
+	pgtest.Exec(t, url, "CREATE TABLE x (id int primary key)", "INSERT INTO x VALUES (1)")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Ping(ctx); err == nil {
+		t.Error("a connection from before the restart still works")
+	}
+	var n int
+	conn2, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close(ctx)
+	if err := conn2.QueryRow(ctx, "SELECT count(*) FROM x").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("after the restart: %d rows, %v", n, err)
+	}
+}
