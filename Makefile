@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: build test test-short vet demo bench chaos clean
+.PHONY: build test test-short vet demo bench chaos clean test-kafka-matrix
 
 build:
 	$(GO) build -o bin/pg2kafka ./cmd/pg2kafka
@@ -31,6 +31,21 @@ bench:
 # during a backfill (make test runs 12 and 10 rounds of each signal).
 chaos:
 	PG2KAFKA_CRASH_ROUNDS=200 PG2KAFKA_CRASH_SIGNAL=mixed $(GO) test -count=1 -timeout 90m -run "TestCrashRoundsLoseNothing/SIGKILL|TestBackfillUnderWritesAndCrashes/SIGKILL" -v ./e2e/
+
+# The Kafka-facing end-to-end tests against each broker release of
+# KAFKA_MATRIX, one after another (each release is fetched once into
+# kafka.sh's cache); one PASS/FAIL line per release, then the exit status.
+KAFKA_MATRIX ?= 4.4.0 3.9.1 3.3.2
+KAFKA_MATRIX_TESTS ?= ^(TestRealBroker|TestChangesOfThreeTables|TestKeyChangeTombstonesTheOldKey|TestCrashRoundsLoseNothing|TestSIGTERMRestartResumes|TestBackfillUnderWritesAndCrashes|TestSplitTransactionResumesInside|TestKcatReadsEachChangeOnce|TestStandbyTakesOver|TestLargeValueWithMaxMessageBytes|TestOversizedRow|TestAtLeastOnceDelivery|TestFailureKafka)$$
+test-kafka-matrix:
+	@t0=$$(date +%s); summary=""; fail=0; \
+	for v in $(KAFKA_MATRIX); do \
+	  echo "=== Kafka $$v"; t=$$(date +%s); \
+	  if PG2KAFKA_TEST_KAFKA=real PG2KAFKA_TEST_KAFKA_VERSION=$$v $(GO) test -count=1 -timeout 30m \
+	    -run '$(KAFKA_MATRIX_TESTS)' ./internal/kafkatest/ ./e2e/; then r=PASS; else r=FAIL; fail=1; fi; \
+	  summary="$$summary""kafka-matrix: Kafka $$v $$r ($$(( $$(date +%s) - t ))s)\n"; \
+	done; \
+	printf "$$summary"; echo "kafka-matrix: $$(( $$(date +%s) - t0 ))s in all"; exit $$fail
 
 clean:
 	rm -rf bin
