@@ -49,8 +49,14 @@
 #   cannot format with --standalone (KIP-853 came in 3.9): 3.x gets the
 #   static quorum controller.quorum.voters=1@127.0.0.1:CTRL_PORT and a plain
 #   format. Fetches took ~15 s each; 3.x starts a little faster than 4.4.
-#   3.x's format writes transaction.version 0 (no KIP-890 transactions v2;
-#   the producer epoch stays fixed across transactions).
+#   Finalized features (ApiVersions): 4.4.0 transaction.version=2 and
+#   metadata.version=33 among others; 3.9.1 only metadata.version=21; 3.3.2
+#   metadata.version=7; 3.0.2 none. So 3.x runs transactions without
+#   KIP-890 part 2 (the producer epoch stays fixed across transactions).
+# - 3.0.2 (KRaft still a preview then) starts the same way and passes the
+#   tests; 2.8.2 starts too, but its KRaft mode serves no InitProducerId, so
+#   a transactional producer fails ("broker is too old"): 2.x needs
+#   ZooKeeper, which this script does not run.
 # - Internal topics are made small (one partition, replication factor 1) so
 #   that the first transactional producer and the first consumer group do
 #   not wait for 50-partition __transaction_state/__consumer_offsets.
