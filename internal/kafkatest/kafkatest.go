@@ -336,7 +336,7 @@ func (b *Broker) ping(timeout time.Duration) error {
 // logs returns the script's output and the broker's log, for an error.
 func (b *Broker) logs() string {
 	var s strings.Builder
-	for _, name := range []string{"stdout.log", "format.log", "kafka.log"} {
+	for _, name := range []string{"stdout.log", "format.log", "kafka.log", "zookeeper.out", "zookeeper.log"} {
 		text, err := os.ReadFile(filepath.Join(b.Dir, name))
 		if err != nil || len(text) == 0 {
 			continue
@@ -384,11 +384,13 @@ func (b *Broker) Resume(t testing.TB) {
 	b.paused = false
 }
 
-// Stop kills the broker and removes its directory. The data is throwaway,
-// so there is no controlled shutdown to wait for.
+// Stop kills the broker (and, for a 2.x broker, its ZooKeeper server: the
+// process group) and removes its directory. The data is throwaway, so
+// there is no controlled shutdown to wait for.
 func (b *Broker) Stop() {
 	if b.cmd.Process != nil {
 		_ = b.cmd.Process.Signal(syscall.SIGKILL) // works on a paused process too
+		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 		select {
 		case <-b.exited:
 		case <-time.After(20 * time.Second):
