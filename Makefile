@@ -35,7 +35,7 @@ chaos:
 # The Kafka-facing end-to-end tests against each broker release of
 # KAFKA_MATRIX, one after another (each release is fetched once into
 # kafka.sh's cache); one PASS/FAIL line per release, then the exit status.
-KAFKA_MATRIX ?= 4.4.0 3.9.1 3.0.2
+KAFKA_MATRIX ?= 4.4.0 3.9.1 3.0.2 2.4.1
 KAFKA_MATRIX_TESTS ?= ^(TestRealBroker|TestChangesOfThreeTables|TestKeyChangeTombstonesTheOldKey|TestCrashRoundsLoseNothing|TestSIGTERMRestartResumes|TestBackfillUnderWritesAndCrashes|TestSplitTransactionResumesInside|TestKcatReadsEachChangeOnce|TestStandbyTakesOver|TestLargeValueWithMaxMessageBytes|TestOversizedRow|TestAtLeastOnceDelivery)$$
 test-kafka-matrix:
 	@t0=$$(date +%s); summary=""; fail=0; \
