@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: build test test-short test-pg-matrix test-pg-newest vet demo bench chaos clean
+.PHONY: build test test-short test-pg-matrix test-pg-newest test-kafka-matrix vet demo bench chaos clean
 
 # The static, stripped binary the Dockerfile builds, with the commit it was
 # built from (pg2kafka --version).
@@ -81,6 +81,21 @@ bench:
 chaos:
 	PG2KAFKA_FAULTS=full $(GO) test -count=1 -timeout 30m -run "^TestFaults$$" -v ./e2e/
 	PG2KAFKA_CRASH_ROUNDS=200 PG2KAFKA_CRASH_SIGNAL=mixed $(GO) test -count=1 -timeout 90m -run "TestCrashRoundsLoseNothing/SIGKILL|TestBackfillUnderWritesAndCrashes/SIGKILL" -v ./e2e/
+
+# The Kafka-facing end-to-end tests against each broker release of
+# KAFKA_MATRIX, one after another (each release is fetched once into
+# kafka.sh's cache); one PASS/FAIL line per release, then the exit status.
+KAFKA_MATRIX ?= 4.4.0 3.9.1 3.0.2 2.4.1
+KAFKA_MATRIX_TESTS ?= ^(TestRealBroker|TestChangesOfThreeTables|TestKeyChangeTombstonesTheOldKey|TestCrashRoundsLoseNothing|TestSIGTERMRestartResumes|TestBackfillUnderWritesAndCrashes|TestSplitTransactionResumesInside|TestKcatReadsEachChangeOnce|TestStandbyTakesOver|TestLargeValueWithMaxMessageBytes|TestOversizedRow|TestAtLeastOnceDelivery)$$
+test-kafka-matrix:
+	@t0=$$(date +%s); summary=""; fail=0; \
+	for v in $(KAFKA_MATRIX); do \
+	  echo "=== Kafka $$v"; t=$$(date +%s); \
+	  if PG2KAFKA_TEST_KAFKA=real PG2KAFKA_TEST_KAFKA_VERSION=$$v $(GO) test -count=1 -timeout 30m \
+	    -run '$(KAFKA_MATRIX_TESTS)' ./internal/kafkatest/ ./e2e/; then r=PASS; else r=FAIL; fail=1; fi; \
+	  summary="$$summary""kafka-matrix: Kafka $$v $$r ($$(( $$(date +%s) - t ))s)\n"; \
+	done; \
+	printf "$$summary"; echo "kafka-matrix: $$(( $$(date +%s) - t0 ))s in all"; exit $$fail
 
 clean:
 	rm -rf bin

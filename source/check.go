@@ -94,6 +94,13 @@ func (f Finding) Problem() string {
 // do not fail it.
 func (db *Database) Check(ctx context.Context, tables []TableRef) error {
 	findings, err := db.Diagnose(ctx, tables)
+	// Cancelled (a SIGTERM during the start): the queries cut short fail
+	// ("conn closed") and read as failed checks ("cannot read from table
+	// ...; fix: GRANT SELECT"), which they are not; report the
+	// cancellation, which the caller takes for a clean stop.
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
 	if err != nil {
 		return err
 	}

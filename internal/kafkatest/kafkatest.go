@@ -10,6 +10,9 @@
 // PG2KAFKA_TEST_KAFKA=real demands the real broker. Fake always gives kfake;
 // unit tests and tests of kfake-only features (its TLS, SASL, ACLs) use it.
 //
+// PG2KAFKA_TEST_KAFKA_VERSION (EnvVersion) picks the release of the real
+// broker (DefaultVersion when unset); kafka.sh caches each version apart.
+//
 // On a shared cluster (see Shared) tests must name their topics,
 // transactional IDs and checkpoint topics uniquely.
 package kafkatest
@@ -44,6 +47,23 @@ const EnvBrokers = "PG2KAFKA_TEST_KAFKA_BROKERS"
 // "kfake" (kfake for every test), or "auto"/empty (real when Java and Maven
 // are there, else kfake).
 const EnvKafka = "PG2KAFKA_TEST_KAFKA"
+
+// EnvVersion names the environment variable choosing the Apache Kafka
+// release of the real broker (a Maven Central version of
+// org.apache.kafka:kafka_2.13, e.g. 3.9.1); DefaultVersion when unset.
+const EnvVersion = "PG2KAFKA_TEST_KAFKA_VERSION"
+
+// DefaultVersion is the release of the real broker unless EnvVersion says
+// otherwise.
+const DefaultVersion = "4.4.0"
+
+// Version returns the release of the real broker Start starts.
+func Version() string {
+	if v := os.Getenv(EnvVersion); v != "" {
+		return v
+	}
+	return DefaultVersion
+}
 
 // External reports whether the tests run against an external cluster.
 func External() bool { return os.Getenv(EnvBrokers) != "" }
@@ -114,6 +134,8 @@ func Fake(t testing.TB, opts ...kfake.Opt) []string {
 type Broker struct {
 	// Addr is the broker's PLAINTEXT listener, 127.0.0.1:port.
 	Addr string
+	// Version is the broker's Apache Kafka release.
+	Version string
 	// Dir holds server.properties, the log directory and kafka.log.
 	Dir string
 
@@ -210,7 +232,10 @@ func Start() (*Broker, error) {
 			return nil, &missingTools{tool + " not found (apt-get install -y openjdk-17-jre-headless)"}
 		}
 	}
+	version := Version()
+	env := append(os.Environ(), EnvVersion+"="+version)
 	fetch := exec.Command(script, "fetch")
+	fetch.Env = env
 	var fetchErr bytes.Buffer
 	fetch.Stderr = &fetchErr
 	if _, err := fetch.Output(); err != nil {
@@ -219,13 +244,13 @@ func Start() (*Broker, error) {
 		if errors.As(err, &exit) && exit.ExitCode() == 3 {
 			return nil, &missingTools{msg}
 		}
-		return nil, fmt.Errorf("fetching Kafka with %s: %v\n%s", script, err, msg)
+		return nil, fmt.Errorf("fetching Kafka %s with %s: %v\n%s", version, script, err, msg)
 	}
 	// A port taken between choosing it and the broker binding it is worth
 	// a retry.
 	var last error
 	for attempt := 0; attempt < 3; attempt++ {
-		b, err := start(script)
+		b, err := start(script, version, env)
 		if err == nil {
 			return b, nil
 		}
@@ -234,7 +259,7 @@ func Start() (*Broker, error) {
 	return nil, last
 }
 
-func start(script string) (*Broker, error) {
+func start(script, version string, env []string) (*Broker, error) {
 	dir, err := os.MkdirTemp("", "pg2kafka-kafkatest-")
 	if err != nil {
 		return nil, fmt.Errorf("creating the broker's directory: %w", err)
@@ -254,6 +279,7 @@ func start(script string) (*Broker, error) {
 	defer out.Close()
 	cmd := exec.Command(script, "start", dir, fmt.Sprint(port), fmt.Sprint(ctrl))
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = env
 	// kafka.sh execs java, so cmd's PID is the broker's. Pdeathsig: the
 	// broker goes when the test binary dies, however it dies (SIGKILL, as
 	// SIGTERM would wait on a paused broker).
@@ -261,7 +287,7 @@ func start(script string) (*Broker, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", script, err)
 	}
-	b := &Broker{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, cmd: cmd, exited: make(chan struct{})}
+	b := &Broker{Addr: fmt.Sprintf("127.0.0.1:%d", port), Version: version, Dir: dir, cmd: cmd, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(b.exited) }()
 
 	started := time.Now()
@@ -275,13 +301,13 @@ func start(script string) (*Broker, error) {
 		case <-b.exited:
 			logs := b.logs()
 			b.Stop()
-			return nil, fmt.Errorf("the Kafka broker exited before answering (%s)\n%s", cmd.ProcessState, logs)
+			return nil, fmt.Errorf("the Kafka %s broker exited before answering (%s)\n%s", version, cmd.ProcessState, logs)
 		default:
 		}
 		if time.Now().After(deadline) {
 			logs := b.logs()
 			b.Stop()
-			return nil, fmt.Errorf("the Kafka broker did not answer within %s: %v\n%s", time.Since(started).Round(time.Second), err, logs)
+			return nil, fmt.Errorf("the Kafka %s broker did not answer within %s: %v\n%s", version, time.Since(started).Round(time.Second), err, logs)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -310,7 +336,7 @@ func (b *Broker) ping(timeout time.Duration) error {
 // logs returns the script's output and the broker's log, for an error.
 func (b *Broker) logs() string {
 	var s strings.Builder
-	for _, name := range []string{"stdout.log", "format.log", "kafka.log"} {
+	for _, name := range []string{"stdout.log", "format.log", "kafka.log", "zookeeper.out", "zookeeper.log"} {
 		text, err := os.ReadFile(filepath.Join(b.Dir, name))
 		if err != nil || len(text) == 0 {
 			continue
@@ -358,11 +384,13 @@ func (b *Broker) Resume(t testing.TB) {
 	b.paused = false
 }
 
-// Stop kills the broker and removes its directory. The data is throwaway,
-// so there is no controlled shutdown to wait for.
+// Stop kills the broker (and, for a 2.x broker, its ZooKeeper server: the
+// process group) and removes its directory. The data is throwaway, so
+// there is no controlled shutdown to wait for.
 func (b *Broker) Stop() {
 	if b.cmd.Process != nil {
 		_ = b.cmd.Process.Signal(syscall.SIGKILL) // works on a paused process too
+		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 		select {
 		case <-b.exited:
 		case <-time.After(20 * time.Second):

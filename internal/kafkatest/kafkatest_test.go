@@ -2,12 +2,16 @@ package kafkatest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
 )
@@ -82,6 +86,8 @@ func TestRealBroker(t *testing.T) {
 		t.Fatalf("read_committed read %q, want just the committed record", got)
 	}
 
+	t.Logf("Kafka %s: finalized features %s", b.Version, features(ctx, t, p))
+
 	b.Pause(t)
 	if err := metadata(b.Addr, 3*time.Second); err == nil {
 		t.Fatalf("a paused broker answered a metadata request")
@@ -90,6 +96,22 @@ func TestRealBroker(t *testing.T) {
 	if err := metadata(b.Addr, 30*time.Second); err != nil {
 		t.Fatalf("after Resume: %v", err)
 	}
+}
+
+// features lists the cluster's finalized feature levels (metadata.version,
+// transaction.version: 2 is KIP-890's transactions v2, on from 4.0).
+func features(ctx context.Context, t *testing.T, cl *kgo.Client) string {
+	t.Helper()
+	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("ApiVersions: %v", err)
+	}
+	var fs []string
+	for _, f := range resp.FinalizedFeatures {
+		fs = append(fs, fmt.Sprintf("%s=%d", f.Name, f.MaxVersionLevel))
+	}
+	sort.Strings(fs)
+	return "[" + strings.Join(fs, " ") + "]"
 }
 
 // metadata asks a fresh client for the brokers' metadata.
