@@ -106,6 +106,30 @@ func (w *writer) finish(t *testing.T) {
 	}
 }
 
+// changes counts the committed changes of a history.
+func changes(history map[int][]change) int {
+	n := 0
+	for _, h := range history {
+		n += len(h)
+	}
+	return n
+}
+
+// records counts the records a history makes in Kafka: one per change and
+// a tombstone after each delete.
+func records(history map[int][]change) int {
+	n := 0
+	for _, h := range history {
+		for _, c := range h {
+			n++
+			if c.op == "d" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // keyHistories groups a topic's records into each key's sequence of
 // changes, checking that every delete is followed by its tombstone.
 func keyHistories(t *testing.T, recs []*kgo.Record) (map[int][]change, int) {
@@ -230,16 +254,8 @@ func TestCrashRoundsLoseNothing(t *testing.T) {
 			want := w.history
 			commits := w.commits
 			w.mu.Unlock()
-			total, deletes := 0, 0
-			for _, h := range want {
-				total += len(h)
-				for _, c := range h {
-					if c.op == "d" {
-						deletes++
-					}
-				}
-			}
-			recs := e.consume(e.topic("hist"), total+deletes, 90*time.Second)
+			total := changes(want)
+			recs := e.consume(e.topic("hist"), records(want), 90*time.Second)
 			last.stop(t)
 			got, n := keyHistories(t, recs)
 			lost, dup := compareHistories(t, got, want)
@@ -263,16 +279,7 @@ func TestSIGTERMRestartResumes(t *testing.T) {
 	p = e.start(true)
 	time.Sleep(1000 * time.Millisecond)
 	w.finish(t)
-	total, deletes := 0, 0
-	for _, h := range w.history {
-		total += len(h)
-		for _, c := range h {
-			if c.op == "d" {
-				deletes++
-			}
-		}
-	}
-	recs := e.consume(e.topic("hist"), total+deletes, 60*time.Second)
+	recs := e.consume(e.topic("hist"), records(w.history), 60*time.Second)
 	p.stop(t)
 	got, _ := keyHistories(t, recs)
 	compareHistories(t, got, w.history)

@@ -78,16 +78,7 @@ func TestStandbyTakesOver(t *testing.T) {
 	t.Logf("the standby took over %s after the kill", time.Since(killed).Round(100*time.Millisecond))
 	time.Sleep(time.Second)
 	w.finish(t)
-	total, deletes := 0, 0
-	for _, h := range w.history {
-		total += len(h)
-		for _, c := range h {
-			if c.op == "d" {
-				deletes++
-			}
-		}
-	}
-	recs := e.consume(e.topic("hist"), total+deletes, 60*time.Second)
+	recs := e.consume(e.topic("hist"), records(w.history), 60*time.Second)
 	standby.stop(t)
 	got, _ := keyHistories(t, recs)
 	if lost, dup := compareHistories(t, got, w.history); lost+dup > 0 {
