@@ -509,7 +509,7 @@ func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case items, ok := <-c.stream.C():
-			if err := c.receive(ctx, items, ok, perCommit); err != nil {
+			if err := c.receive(items, ok, perCommit); err != nil {
 				return err
 			}
 		}
@@ -519,7 +519,7 @@ func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 
 // receive relays one batch of the stream; with perCommit the batch may
 // then close (see maybeCommit).
-func (c *Capture) receive(ctx context.Context, items []event.Item, ok, perCommit bool) error {
+func (c *Capture) receive(items []event.Item, ok, perCommit bool) error {
 	if !ok {
 		return c.streamEnded()
 	}
@@ -542,7 +542,7 @@ func (c *Capture) streamForever(ctx context.Context) error {
 			// is open, see stop).
 			return errStopAsked
 		case items, ok := <-c.stream.C():
-			if err := c.receive(ctx, items, ok, true); err != nil {
+			if err := c.receive(items, ok, true); err != nil {
 				return err
 			}
 		case <-timer.C:
@@ -680,7 +680,7 @@ func parseWithin(b []byte) (within, error) {
 	l, err := checkpoint.ParseLSN(lsn)
 	changes, nerr := strconv.Atoi(n)
 	if !ok || err != nil || nerr != nil || changes < 0 {
-		return within{}, fmt.Errorf("position inside a transaction %q is not LSN:changes", b)
+		return within{}, fmt.Errorf("the checkpoint record's pg2kafka.within header %q is not LSN:changes (rewrite the checkpoint with pg2kafka state import, or state reset --yes)", b)
 	}
 	return within{commit: uint64(l), changes: changes}, nil
 }

@@ -97,35 +97,19 @@ func (db *Database) ReadPages(ctx context.Context, schema, table string, columns
 	return collectRows(rows, schema+"."+table)
 }
 
-// tableChanged is a backfill read refused because the table lost a column
-// or its name since discovery; it matches event.ErrTableChanged.
-type tableChanged struct{ err error }
-
-func (e *tableChanged) Error() string        { return e.err.Error() }
-func (e *tableChanged) Unwrap() error        { return e.err }
-func (e *tableChanged) Is(target error) bool { return target == event.ErrTableChanged }
-
 // readError wraps the error of a backfill read, telling a table changed by
 // DDL (undefined column or table) from other failures.
 func readError(doing string, err error) error {
 	err = fmt.Errorf("%s: %w", doing, err)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "42703" || pgErr.Code == "42P01") {
-		return &tableChanged{err: err}
+		return &kindError{err: err, kind: event.ErrTableChanged}
 	}
 	if errors.As(err, &pgErr) && pgErr.Code == "57014" && strings.Contains(pgErr.Message, "statement timeout") {
-		return &readTimeout{err: err}
+		return &kindError{err: err, kind: event.ErrReadTimeout}
 	}
 	return err
 }
-
-// readTimeout is a backfill read cut by statement_timeout; it matches
-// event.ErrReadTimeout.
-type readTimeout struct{ err error }
-
-func (e *readTimeout) Error() string        { return e.err.Error() }
-func (e *readTimeout) Unwrap() error        { return e.err }
-func (e *readTimeout) Is(target error) bool { return target == event.ErrReadTimeout }
 
 // collectRows copies each row's text values into one allocation per row.
 func collectRows(rows pgx.Rows, name string) ([]event.Row, error) {

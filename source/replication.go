@@ -61,13 +61,15 @@ func (db *Database) CreateSlot(ctx context.Context) (uint64, error) {
 	return uint64(lsn), nil
 }
 
-// slotBusy is returned by StartReplication when another process holds the
-// slot; it matches event.ErrSlotBusy.
-type slotBusy struct{ err error }
+// kindError is an error with its cause that also matches one of the
+// loop's sentinel errors (event.ErrSlotBusy, event.ErrTableChanged,
+// event.ErrReadTimeout), so the loop can tell what happened without
+// knowing PostgreSQL's error codes.
+type kindError struct{ err, kind error }
 
-func (b *slotBusy) Error() string        { return b.err.Error() }
-func (b *slotBusy) Unwrap() error        { return b.err }
-func (b *slotBusy) Is(target error) bool { return target == event.ErrSlotBusy }
+func (e *kindError) Error() string        { return e.err.Error() }
+func (e *kindError) Unwrap() error        { return e.err }
+func (e *kindError) Is(target error) bool { return target == e.kind }
 
 // StartReplication opens the replication stream of the slot at startLSN,
 // acknowledging startLSN until told otherwise. The stream ends when ctx is
@@ -89,7 +91,7 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (even
 		var pgErr *pgconn.PgError
 		switch {
 		case isSlotBusy(err):
-			return nil, &slotBusy{err: fmt.Errorf("another capture holds replication slot %q (stop the other process streaming it, see active_pid in pg_replication_slots, or give this capture a slot of its own with source.advanced.slotName): %w", db.cfg.Slot, err)}
+			return nil, &kindError{kind: event.ErrSlotBusy, err: fmt.Errorf("another capture holds replication slot %q (stop the other process streaming it, see active_pid in pg_replication_slots, or give this capture a slot of its own with source.advanced.slotName): %w", db.cfg.Slot, err)}
 		case errors.As(err, &pgErr) && pgErr.Code == "42704":
 			return nil, fmt.Errorf("%w: slot %q is gone but the checkpoint resumes at %s; it was dropped or invalidated, so changes may have been missed: with pg2kafka stopped, run `pg2kafka state reset --yes` to re-backfill everything with a new slot: %v",
 				ErrSlotMissing, db.cfg.Slot, pglogrepl.LSN(startLSN), err)
