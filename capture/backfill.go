@@ -319,13 +319,15 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 			}
 		}
 		to := from + pages
-		if rows, err = c.db.ReadPages(ctx, b.Schema, b.Table, columnNames(bf.table), from, to, b.Filter); err != nil {
+		q := &event.PagesQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
+			From: from, To: to, Filter: b.Filter, Attributes: b.Attributes}
+		if rows, err = c.db.ReadPages(ctx, q); err != nil {
 			return nil, false, nil, err
 		}
 		return rows, to >= bf.pageCeiling, checkpoint.FormatTID(to), nil
 	}
 	q := &event.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
-		Key: st.KeyColumns, CollateC: bf.collateC, Limit: limit, Filter: b.Filter}
+		Key: st.KeyColumns, CollateC: bf.collateC, Limit: limit, Filter: b.Filter, Attributes: b.Attributes}
 	if st.Scanned != nil {
 		if q.After, err = schema.DecodeRowKey(st.Scanned, bf.keyTypes); err != nil {
 			return nil, false, nil, fmt.Errorf("backfill of %s.%s: decoding cursor %x: %w", b.Schema, b.Table, st.Scanned, err)

@@ -43,7 +43,7 @@ type Database interface {
 	CurrentLSN(ctx context.Context) (uint64, error)
 	WriteWatermark(ctx context.Context, watermark string) error
 	ReadChunk(ctx context.Context, q *event.ChunkQuery) ([]event.Row, error)
-	ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32, filter string) ([]event.Row, error)
+	ReadPages(ctx context.Context, q *event.PagesQuery) ([]event.Row, error)
 	TableSize(ctx context.Context, schema, table string) (pages uint32, rows float64, err error)
 }
 
@@ -127,6 +127,10 @@ type Binding struct {
 	Columns []event.Column
 	// Filter is the binding's additional_backfill_filter, or "".
 	Filter string
+	// Attributes is the table's pg_class.relnatts when discovered (0:
+	// unknown): a backfill chunk that finds more stops the run for a
+	// rediscovery, so a column added during the backfill reaches every row.
+	Attributes int16
 }
 
 // Options tunes the loop.

@@ -284,7 +284,7 @@ func (d fakeDB) ReadChunk(_ context.Context, q *event.ChunkQuery) ([]event.Row, 
 	return out, nil
 }
 
-func (d fakeDB) ReadPages(context.Context, string, string, []string, uint32, uint32, string) ([]event.Row, error) {
+func (d fakeDB) ReadPages(context.Context, *event.PagesQuery) ([]event.Row, error) {
 	return nil, errors.New("not keyless")
 }
 

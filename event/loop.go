@@ -31,6 +31,26 @@ type ChunkQuery struct {
 	// Filter is an extra SQL predicate (the binding's
 	// additional_backfill_filter), or "".
 	Filter string
+	// Attributes, when not 0, is the table's attribute count when it was
+	// discovered (pg_class.relnatts, which every ADD COLUMN raises): a read
+	// that finds another count fails with ErrTableChanged, so a column
+	// added during a backfill is seen even if no change to the table
+	// brings it through the stream.
+	Attributes int16
+}
+
+// PagesQuery describes one backfill chunk read by physical location
+// (§4.6): the rows stored in pages (From, To].
+type PagesQuery struct {
+	Schema, Table string
+	// Columns are the columns to read, in output order.
+	Columns []string
+	// From and To bound the pages read: ctid > (From,0) AND ctid <= (To,0).
+	From, To uint32
+	// Filter is an extra SQL predicate, or "".
+	Filter string
+	// Attributes is as in ChunkQuery.
+	Attributes int16
 }
 
 // ItemKind says what a stream Item carries.

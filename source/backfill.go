@@ -56,11 +56,36 @@ func chunkSQL(q *event.ChunkQuery) string {
 func (db *Database) ReadChunk(ctx context.Context, q *event.ChunkQuery) ([]event.Row, error) {
 	sql := chunkSQL(q)
 	args := append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, q.After...)
+	doing := fmt.Sprintf("backfilling %s.%s", q.Schema, q.Table)
 	rows, err := db.conn.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, readError(fmt.Sprintf("backfilling %s.%s", q.Schema, q.Table), err)
+		return nil, readError(doing, err)
 	}
-	return collectRows(rows, q.Schema+"."+q.Table)
+	out, err := collectRows(rows, q.Schema+"."+q.Table)
+	if err != nil {
+		return nil, err
+	}
+	return out, db.checkAttributes(ctx, doing, q.Schema, q.Table, q.Attributes)
+}
+
+// checkAttributes fails with ErrTableChanged when the table's attribute
+// count is no longer want (0: no check). It runs after the chunk's query:
+// ADD COLUMN takes an exclusive lock, so it committed either before that
+// query (and is seen here) or after it (and the rows read do not have the
+// column yet, which the next chunk's check sees). One catalog read per
+// chunk, never per row.
+func (db *Database) checkAttributes(ctx context.Context, doing, schema, table string, want int16) error {
+	if want == 0 {
+		return nil
+	}
+	var have int16
+	if err := db.conn.QueryRow(ctx, `SELECT relnatts FROM pg_class WHERE oid = $1::regclass`, QuoteTable(schema, table)).Scan(&have); err != nil {
+		return readError(doing, err)
+	}
+	if have != want {
+		return &kindError{err: fmt.Errorf("%s: columns were added to the table since it was discovered", doing), kind: event.ErrTableChanged}
+	}
+	return nil
 }
 
 // TableSize returns a table's size in pages (including its partitions) and
@@ -77,24 +102,30 @@ FROM pg_class c WHERE c.oid = $1::regclass OR c.oid IN (SELECT inhrelid FROM pg_
 	return pages, rows, nil
 }
 
-// ReadPages reads the rows stored in pages (from, to] of a keyless table
-// (§4.6): WHERE ctid > '(from,0)' AND ctid <= '(to,0)', and filter (an SQL
-// predicate, the binding's backfill filter) unless it is "".
-func (db *Database) ReadPages(ctx context.Context, schema, table string, columns []string, from, to uint32, filter string) ([]event.Row, error) {
-	cols := make([]string, len(columns))
-	for i, c := range columns {
+// ReadPages reads the rows stored in pages (q.From, q.To] of a table read by
+// physical location (§4.6): WHERE ctid > '(From,0)' AND ctid <= '(To,0)',
+// and q.Filter (an SQL predicate, the binding's backfill filter) unless it
+// is "".
+func (db *Database) ReadPages(ctx context.Context, q *event.PagesQuery) ([]event.Row, error) {
+	cols := make([]string, len(q.Columns))
+	for i, c := range q.Columns {
 		cols[i] = quoteIdent(c)
 	}
-	sql := fmt.Sprintf(`SELECT %s FROM %s WHERE ctid > $1::tid AND ctid <= $2::tid`, strings.Join(cols, ", "), QuoteTable(schema, table))
-	if filter != "" {
-		sql += " AND (" + filter + ")"
+	sql := fmt.Sprintf(`SELECT %s FROM %s WHERE ctid > $1::tid AND ctid <= $2::tid`, strings.Join(cols, ", "), QuoteTable(q.Schema, q.Table))
+	if q.Filter != "" {
+		sql += " AND (" + q.Filter + ")"
 	}
+	doing := fmt.Sprintf("backfilling %s.%s pages %d..%d", q.Schema, q.Table, q.From, q.To)
 	rows, err := db.conn.Query(ctx, sql, pgx.QueryResultFormats{pgx.TextFormatCode},
-		fmt.Sprintf("(%d,0)", from), fmt.Sprintf("(%d,0)", to))
+		fmt.Sprintf("(%d,0)", q.From), fmt.Sprintf("(%d,0)", q.To))
 	if err != nil {
-		return nil, readError(fmt.Sprintf("backfilling %s.%s pages %d..%d", schema, table, from, to), err)
+		return nil, readError(doing, err)
 	}
-	return collectRows(rows, schema+"."+table)
+	out, err := collectRows(rows, q.Schema+"."+q.Table)
+	if err != nil {
+		return nil, err
+	}
+	return out, db.checkAttributes(ctx, doing, q.Schema, q.Table, q.Attributes)
 }
 
 // readError wraps the error of a backfill read, telling a table changed by

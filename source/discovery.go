@@ -30,6 +30,9 @@ type DiscoveredTable struct {
 	Partitions []uint32
 	// Description is the table's comment.
 	Description string
+	// Attributes is pg_class.relnatts: every ADD COLUMN raises it, so a
+	// backfill compares it to tell a column added since discovery.
+	Attributes int16
 }
 
 // Discover lists the capturable tables of the database (§7.3): permanent
@@ -37,7 +40,7 @@ type DiscoveredTable struct {
 // columns, types and keys. Unpublished tables are included and marked.
 func (db *Database) Discover(ctx context.Context) ([]*DiscoveredTable, error) {
 	rows, err := db.conn.Query(ctx, `
-SELECT c.oid, n.nspname, c.relname, c.relkind = 'p', coalesce(obj_description(c.oid, 'pg_class'), ''),
+SELECT c.oid, n.nspname, c.relname, c.relkind = 'p', coalesce(obj_description(c.oid, 'pg_class'), ''), c.relnatts,
        EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $1 AND p.schemaname = n.nspname AND p.tablename = c.relname),
        CASE WHEN c.relkind = 'p' THEN (SELECT array_agg(relid::oid ORDER BY relid) FROM pg_partition_tree(c.oid) WHERE isleaf) END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -51,7 +54,7 @@ ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)
 	byOID := map[uint32]*DiscoveredTable{}
 	for rows.Next() {
 		t := &DiscoveredTable{}
-		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Partitioned, &t.Description, &t.Published, &t.Partitions); err != nil {
+		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Partitioned, &t.Description, &t.Attributes, &t.Published, &t.Partitions); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("discovering tables: %w", err)
 		}

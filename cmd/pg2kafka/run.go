@@ -113,7 +113,7 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 	var out []capture.Binding
 	add := func(t *source.DiscoveredTable, cb *config.Binding) error {
 		b := capture.Binding{Schema: t.Schema, Table: t.Name, OID: t.OID, Topic: cfg.TopicFor(t.Schema, t.Name),
-			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name)}
+			SkipBackfill: cfg.SkipBackfill(t.Schema, t.Name), Attributes: t.Attributes}
 		for _, col := range t.Columns {
 			if !col.Generated { // replication never carries them (§4.2)
 				b.Columns = append(b.Columns, col)
