@@ -259,6 +259,11 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 	}
 	if complete {
 		st.Mode, st.Scanned = checkpoint.ModeActive, nil
+		if b.sweepAfter {
+			// Named in this chunk's checkpoint: the sweep is owed from
+			// the moment the backfill is complete, across restarts.
+			b.sweep, b.sweepAfter = &sweep{}, false
+		}
 	} else {
 		st.Scanned = scanned
 	}

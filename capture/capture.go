@@ -193,6 +193,12 @@ type Options struct {
 	// their binding by OID, or else by name, and never cause another (a
 	// dropped table's changes, replayed under its old name, say).
 	Rediscovered map[uint32]bool
+	// Topics, when set, reads back what topics hold, for the sweep of a
+	// topic after its table's re-backfill (sweep.go); nil: no sweeps.
+	Topics event.Topics
+	// Sweeps names the tables still to sweep, from the checkpoint the run
+	// resumes from (event.Checkpoint.Sweeps).
+	Sweeps []byte
 	// Rediscover delivers, when the caller's periodic discovery saw the
 	// tables change, why: the run then ends with ErrRediscover at the next
 	// point where it can (between stream batches or backfill chunks).
@@ -251,6 +257,10 @@ type binding struct {
 	state *checkpoint.TableState
 	// backfill is the table's backfill reader, built at activation.
 	backfill *backfill
+	// sweepAfter: the topic is to be swept once the backfill completes.
+	sweepAfter bool
+	// sweep is the topic's sweep under way, if any.
+	sweep *sweep
 }
 
 // tableRun is the loop's view of one relation shape from the stream.
@@ -342,6 +352,10 @@ func (c *Capture) run(ctx context.Context) error {
 		}
 		c.skip = w
 	}
+	sweeps, err := parseSweeps(c.opts.Sweeps)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	// 1. Reconcile the state with the configured bindings (§1.6).
 	refs := make([]checkpoint.Binding, 0, len(c.bindings))
 	for _, b := range c.bindings {
@@ -359,6 +373,9 @@ func (c *Capture) run(ctx context.Context) error {
 			c.log.Warn().Str("table", b.Schema+"."+b.Table).Msg("columns were added during the table's backfill: backfilling it anew, so that every row has them")
 			*b.state = checkpoint.TableState{Mode: checkpoint.ModePending}
 			c.markDirty()
+		}
+		if sweeps[b.StateKey] && b.state.Mode == checkpoint.ModeActive && c.opts.Topics != nil {
+			b.sweep = &sweep{} // a sweep a previous run left unfinished
 		}
 	}
 
@@ -428,6 +445,14 @@ func (c *Capture) run(ctx context.Context) error {
 			b = c.prefetched.b
 		}
 		if b == nil {
+			// Sweeps follow the backfills: the topics of tables backfilled
+			// anew lose the keys their tables no longer have.
+			if s := c.nextSweep(); s != nil {
+				if err := c.sweepStep(ctx, s); err != nil {
+					return c.stop(err)
+				}
+				continue
+			}
 			break
 		}
 		if err := c.backfillChunk(ctx, b); err != nil {
@@ -612,7 +637,7 @@ func (c *Capture) commit() error {
 		// its committed part must stay skipped after another restart.
 		within = c.skip.text()
 	}
-	if err := c.sink.Commit(ctx, event.Checkpoint{State: doc, Within: within}); err != nil {
+	if err := c.sink.Commit(ctx, event.Checkpoint{State: doc, Within: within, Sweeps: c.sweepsText()}); err != nil {
 		// From here the state in memory is ahead of Kafka: never commit it.
 		c.broken = true
 		return fmt.Errorf("committing the batch ending at %s: %w", c.state.Cursor, err)
@@ -1008,6 +1033,11 @@ func (c *Capture) writeWith(b *binding, enc Encoder, ch *event.Change, lsn uint6
 		r.Key = rec[:keyLen:keyLen]
 	}
 	c.sink.Write(c.work, r)
+	if b.sweep != nil && r.Key != nil {
+		// A key a change touches while its topic is swept is known to the
+		// topic by this record: never a ghost.
+		delete(b.sweep.keys, string(r.Key))
+	}
 	c.opts.Observer.Record(b.Schema, b.Table, ch.Op, len(rec))
 	if !ch.Snapshot && c.batchOldest.IsZero() {
 		c.batchOldest = time.UnixMilli(ch.TSMillis)
@@ -1043,6 +1073,9 @@ func (c *Capture) activate(ctx context.Context) error {
 				return err
 			}
 			b.backfill = bf
+			if b.sweepAfter, err = c.needsSweep(ctx, b); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -96,6 +96,11 @@ type world struct {
 	log        []record
 	checkpoint []byte
 	within     []byte
+	sweeps     []byte
+	// ghosts: the log starts with a previous capture's records, some of
+	// keys the table no longer has (a state reset): the sweep tombstones
+	// them, without a delete record before.
+	ghosts bool
 	// activeAt is the cursor of the first committed checkpoint with the
 	// table active: every later change is owed to Kafka.
 	activeAt uint64
@@ -431,7 +436,7 @@ func (k *fakeSink) Commit(ctx context.Context, cp event.Checkpoint) error {
 	}
 	// The broker commits the records and the checkpoint atomically.
 	w.log = append(w.log, w.open...)
-	w.checkpoint, w.within = slices.Clone(cp.State), slices.Clone(cp.Within)
+	w.checkpoint, w.within, w.sweeps = slices.Clone(cp.State), slices.Clone(cp.Within), slices.Clone(cp.Sweeps)
 	w.open, w.inTxn = nil, false
 	if st, err := checkpoint.Parse(cp.State); err == nil && w.activeAt == 0 && st.Bindings["public%2Ft"] != nil && st.Bindings["public%2Ft"].Mode == checkpoint.ModeActive {
 		w.activeAt = w.durableCursor()
@@ -452,6 +457,54 @@ func (k *fakeSink) Abort(context.Context) error {
 
 func (k *fakeSink) Pending() (int, int64) { return k.records, 0 }
 
+// Holds and ReadKeys read the committed log (event.Topics).
+func (k *fakeSink) Holds(_ context.Context, topic string) (bool, error) {
+	k.w.mu.Lock()
+	defer k.w.mu.Unlock()
+	if k.w.crashed {
+		return false, errors.New("crashed")
+	}
+	return slices.ContainsFunc(k.w.log, func(r record) bool { return r.topic == topic }), nil
+}
+
+func (k *fakeSink) ReadKeys(ctx context.Context, topic string, fn func(key []byte, live bool) error) error {
+	k.w.mu.Lock()
+	if k.w.crashed || ctx.Err() != nil {
+		k.w.mu.Unlock()
+		return errors.New("crashed or stopped")
+	}
+	log := slices.Clone(k.w.log)
+	k.w.mu.Unlock()
+	for _, r := range log {
+		if r.topic != topic {
+			continue
+		}
+		if err := fn(r.key, r.value != nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withGhosts fills the log with a previous capture's records (its
+// checkpoint lost, as by state reset): every row of the table at an older
+// version, keys the table no longer has (some of which the writer creates
+// again), and one key deleted with its tombstone.
+func (w *world) withGhosts() *world {
+	w.ghosts = true
+	doc := func(id int64) []byte {
+		return []byte(fmt.Sprintf(`{"_meta":{"op":"c","source":{"snapshot":true}},"id":%d,"v":0}`, id))
+	}
+	for id := int64(1); id <= int64(len(w.rows))+15; id++ {
+		w.log = append(w.log, record{topic: "t", key: []byte(fmt.Sprintf(`{"id":%d}`, id)), value: doc(id)})
+	}
+	key := []byte(fmt.Sprintf(`{"id":%d}`, len(w.rows)+20))
+	w.log = append(w.log, record{topic: "t", key: key, value: doc(int64(len(w.rows) + 20))},
+		record{topic: "t", key: key, value: []byte(fmt.Sprintf(`{"_meta":{"op":"d"},"id":%d,"v":0}`, len(w.rows)+20))},
+		record{topic: "t", key: key})
+	return w
+}
+
 // runOnce runs the loop from the world's durable checkpoint until the
 // script is done and committed, or until the fault stops it.
 func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (steps int, err error) {
@@ -462,7 +515,7 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 	w.step, w.faultAt, w.fault, w.crashed, w.cancel, w.kind, w.restarts = 0, faultAt, f, false, cancel, "", 0
 	w.open, w.inTxn = nil, false // a restart: the broker aborted what was open
 	state, perr := checkpoint.Parse(w.checkpoint)
-	within := w.within
+	within, sweeps := w.within, w.sweeps
 	w.mu.Unlock()
 	if perr != nil {
 		t.Fatalf("checkpoint: %v", perr)
@@ -471,7 +524,9 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 		Schema: "public", Table: "t", StateKey: "public%2Ft", Topic: "t", Mode: mode,
 		KeyColumns: []string{"id"}, Columns: crashTable.Columns,
 	}
-	c := New(fakeDB{w}, &fakeSink{w: w}, state, []Binding{binding}, Options{Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split, Within: within, SlotBusyRetries: 0, Logger: testLogger()})
+	sink := &fakeSink{w: w}
+	c := New(fakeDB{w}, sink, state, []Binding{binding}, Options{Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split,
+		Within: within, Sweeps: sweeps, Topics: sink, SlotBusyRetries: 0, Logger: testLogger()})
 	done := make(chan error, 1)
 	go func() {
 		err := c.Run(ctx)
@@ -481,10 +536,12 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 			w.open, w.inTxn = nil, false
 			state, _ := checkpoint.Parse(w.checkpoint)
 			opts := c.opts
-			opts.Within = w.within
+			opts.Within, opts.Sweeps = w.within, w.sweeps
 			w.mu.Unlock()
 			w.restarts++
-			c = New(fakeDB{w}, &fakeSink{w: w}, state, []Binding{binding}, opts)
+			sink := &fakeSink{w: w}
+			opts.Topics = sink
+			c = New(fakeDB{w}, sink, state, []Binding{binding}, opts)
 			err = c.Run(ctx)
 		}
 		done <- err
@@ -501,7 +558,7 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 			t.Fatalf("run did not finish (fault %s at step %d)", f, faultAt)
 		}
 		w.mu.Lock()
-		finished := len(w.script) == 0 && w.durableCursor() >= w.wal[len(w.wal)-1].end && !w.crashed
+		finished := len(w.script) == 0 && w.durableCursor() >= w.wal[len(w.wal)-1].end && !w.crashed && w.sweeps == nil
 		if finished {
 			st, _ := checkpoint.Parse(w.checkpoint)
 			finished = st.Bindings["public%2Ft"] != nil && st.Bindings["public%2Ft"].Mode == checkpoint.ModeActive
@@ -531,6 +588,7 @@ func (w *world) check(t *testing.T, exactlyOnce bool, scenario string) {
 		} `json:"_meta"`
 	}
 	last := map[string]*doc{}
+	dead := map[string]bool{} // tombstoned since its last document
 	seen := map[string]bool{}
 	for _, r := range w.log {
 		if r.topic != "t" {
@@ -538,11 +596,16 @@ func (w *world) check(t *testing.T, exactlyOnce bool, scenario string) {
 		}
 		k := string(r.key)
 		if r.value == nil {
-			if d := last[k]; d == nil || d.Meta.Op != "d" {
+			// The sweep tombstones keys the table no longer has with no
+			// delete before (a ghost); any other tombstone follows its
+			// delete.
+			if d := last[k]; (d == nil || d.Meta.Op != "d") && !w.ghosts {
 				t.Errorf("%s: tombstone of %s not after its delete", scenario, k)
 			}
+			dead[k] = true
 			continue
 		}
+		dead[k] = false
 		d := &doc{}
 		if err := json.Unmarshal(r.value, d); err != nil {
 			t.Fatalf("%s: record %s: %v", scenario, r.value, err)
@@ -561,14 +624,14 @@ func (w *world) check(t *testing.T, exactlyOnce bool, scenario string) {
 	}
 	for id, v := range w.rows {
 		k := fmt.Sprintf(`{"id":%d}`, id)
-		if d := last[k]; d == nil || d.Meta.Op == "d" || d.V != v {
-			t.Errorf("%s: key %s should end at v%d, has %+v", scenario, k, v, d)
+		if d := last[k]; d == nil || d.Meta.Op == "d" || d.V != v || dead[k] {
+			t.Errorf("%s: key %s should end at v%d, has %+v (tombstoned: %v)", scenario, k, v, d, dead[k])
 		}
 	}
 	for k, d := range last {
 		var id struct{ ID int64 }
 		_ = json.Unmarshal([]byte(k), &id)
-		if _, ok := w.rows[id.ID]; !ok && d.Meta.Op != "d" {
+		if _, ok := w.rows[id.ID]; !ok && d.Meta.Op != "d" && !dead[k] {
 			t.Errorf("%s: deleted key %s still live (v%d)", scenario, k, d.V)
 		}
 	}
@@ -597,17 +660,28 @@ func TestCrashPoints(t *testing.T) {
 		maxOps      int // changes per transaction, at most
 		split       int // SplitRecords (0: default)
 		exactlyOnce bool
+		ghosts      bool // the topic holds a previous capture's records
 	}{
-		{"backfill", "", 30, 3, 0, false},
-		{"changes only", "Only Changes", 0, 3, 0, true},
+		{"backfill", "", 30, 3, 0, false, false},
+		{"changes only", "Only Changes", 0, 3, 0, true, false},
 		// Transactions of up to 8 changes split every 3 records, inside
 		// backfill windows too.
-		{"split transactions", "", 30, 8, 3, false},
-		{"split transactions, changes only", "Only Changes", 0, 8, 3, true},
+		{"split transactions", "", 30, 8, 3, false, false},
+		{"split transactions, changes only", "Only Changes", 0, 8, 3, true, false},
+		// After a state reset: the backfill is followed by the sweep of
+		// the keys the table no longer has.
+		{"sweep after state reset", "", 30, 3, 0, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The steps of a clean run bound the fault points.
-			clean := newWorld(7, tc.initialRows, 40, tc.maxOps)
+			world := func() *world {
+				w := newWorld(7, tc.initialRows, 40, tc.maxOps)
+				if tc.ghosts {
+					w.withGhosts()
+				}
+				return w
+			}
+			clean := world()
 			total, err := runOnce(t, clean, tc.mode, tc.split, 0, faultNone)
 			if err != nil {
 				t.Fatalf("clean run: %v", err)
@@ -616,7 +690,7 @@ func TestCrashPoints(t *testing.T) {
 			kinds := map[string]int{}
 			for _, f := range []fault{faultFail, faultCancel, faultCrash, faultCrashAfter} {
 				for k := 1; k <= total; k++ {
-					w := newWorld(7, tc.initialRows, 40, tc.maxOps)
+					w := world()
 					_, err := runOnce(t, w, tc.mode, tc.split, k, f)
 					scenario := fmt.Sprintf("%s at step %d (%s)", f, k, w.kind)
 					if w.kind == "" {
@@ -651,4 +725,51 @@ func testLogger() zerolog.Logger {
 		return zerolog.New(os.Stderr)
 	}
 	return zerolog.Nop()
+}
+
+// A topic with more live keys than one pass may hold is swept in several
+// passes, each a share of the keys: every ghost is still tombstoned.
+func TestSweepInPasses(t *testing.T) {
+	defer func(n int) { sweepKeys = n }(sweepKeys)
+	sweepKeys = 4
+	w := newWorld(11, 30, 20, 3).withGhosts()
+	if _, err := runOnce(t, w, "", 0, 0, faultNone); err != nil {
+		t.Fatal(err)
+	}
+	w.check(t, false, "passes")
+	tombstones := 0
+	for _, r := range w.log {
+		if r.value == nil {
+			tombstones++
+		}
+	}
+	if tombstones == 0 {
+		t.Error("no tombstone written")
+	}
+}
+
+// Each key falls in exactly one share of a sweep's passes, and doubling
+// the passes splits share p into 2p and 2p+1 (so passes already swept stay
+// swept).
+func TestSweepShares(t *testing.T) {
+	for i := range 2000 {
+		key := []byte(fmt.Sprintf(`{"id":%d}`, i))
+		for _, passes := range []int{1, 2, 4, 8, 16} {
+			in := -1
+			for p := range passes {
+				if sweepShare(key, p, passes) {
+					if in >= 0 {
+						t.Fatalf("key %s in shares %d and %d of %d", key, in, p, passes)
+					}
+					in = p
+				}
+			}
+			if in < 0 {
+				t.Fatalf("key %s in no share of %d", key, passes)
+			}
+			if passes > 1 && !sweepShare(key, in/2, passes/2) {
+				t.Fatalf("key %s: share %d of %d is not within share %d of %d", key, in, passes, in/2, passes/2)
+			}
+		}
+	}
 }

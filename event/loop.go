@@ -1,6 +1,7 @@
 package event
 
 import (
+	"context"
 	"errors"
 )
 
@@ -103,6 +104,24 @@ var ErrTableChanged = errors.New("the table changed since it was discovered")
 type Checkpoint struct {
 	State  []byte
 	Within []byte
+	// Sweeps names the tables whose topic is still to be swept of keys the
+	// table no longer has (after a re-backfill); opaque to the sink, nil
+	// when none is.
+	Sweeps []byte
+}
+
+// Topics reads back what the capture's topics already hold, for the sweep
+// that follows a re-backfill: keys a topic has and its table no longer has
+// get a tombstone.
+type Topics interface {
+	// Holds reports whether topic holds any record (false if it does not
+	// exist).
+	Holds(ctx context.Context, topic string) (bool, error)
+	// ReadKeys reads topic from its start to its last stable offset at the
+	// call, read_committed, and calls fn with each record's key (live is
+	// false for a tombstone), in offset order within a partition. An error
+	// from fn ends the read and is returned.
+	ReadKeys(ctx context.Context, topic string, fn func(key []byte, live bool) error) error
 }
 
 // ErrReadTimeout is matched (errors.Is) by the error of a backfill read

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -16,6 +17,23 @@ import (
 // ErrSlotMissing says the slot named by the configuration does not exist
 // while the checkpoint holds a cursor into it.
 var ErrSlotMissing = errors.New("replication slot does not exist")
+
+// slotInvalidated reports whether err is the server refusing a slot it
+// invalidated (WAL past max_slot_wal_keep_size removed, idle timeout,
+// conflict on a standby).
+func slotInvalidated(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55000" &&
+		(strings.Contains(pgErr.Message, "invalidated") || strings.Contains(pgErr.Detail, "invalidated"))
+}
+
+// slotLost is the error of an invalidated slot: it names the last position
+// known durable (changes after it, up to the invalidation, are lost) and
+// the fix.
+func slotLost(slot string, durable uint64, err error) error {
+	return fmt.Errorf("%w: slot %q was invalidated by the server, so changes after %s (the last position known durable in Kafka) may be lost; with pg2kafka stopped, run `pg2kafka state reset --yes` to re-backfill everything with a new slot, and raise max_slot_wal_keep_size (or idle_replication_slot_timeout) against a repeat: %v",
+		ErrSlotMissing, slot, pglogrepl.LSN(durable), err)
+}
 
 func (db *Database) connectReplication(ctx context.Context) (*pgconn.PgConn, error) {
 	pc, err := pgconn.ParseConfig(db.cfg.ConnString)
@@ -95,6 +113,8 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (even
 		case errors.As(err, &pgErr) && pgErr.Code == "42704":
 			return nil, fmt.Errorf("%w: slot %q is gone but the checkpoint resumes at %s; it was dropped or invalidated, so changes may have been missed: with pg2kafka stopped, run `pg2kafka state reset --yes` to re-backfill everything with a new slot: %v",
 				ErrSlotMissing, db.cfg.Slot, pglogrepl.LSN(startLSN), err)
+		case slotInvalidated(err):
+			return nil, slotLost(db.cfg.Slot, startLSN, err)
 		}
 		return nil, fmt.Errorf("starting replication from slot %q at %s: %w", db.cfg.Slot, pglogrepl.LSN(startLSN), err)
 	}
@@ -105,6 +125,7 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (even
 	}
 	s := &Stream{
 		conn:  conn,
+		slot:  db.cfg.Slot,
 		types: types,
 		out:   make(chan []event.Item),
 		ready: make(chan struct{}, 1),

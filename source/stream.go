@@ -27,6 +27,7 @@ const batchItems = 1024
 // the position given to Acknowledge, never more.
 type Stream struct {
 	conn  *pgconn.PgConn
+	slot  string
 	types *typeCache
 	out   chan []event.Item
 	ack   atomic.Uint64
@@ -98,6 +99,9 @@ func (s *Stream) run(ctx context.Context) {
 		s.forward(fctx)
 	}()
 	s.err = s.loop(ctx)
+	if slotInvalidated(s.err) {
+		s.err = slotLost(s.slot, s.ack.Load(), s.err)
+	}
 	stopForward()
 	<-forwarded
 }

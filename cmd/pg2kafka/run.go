@@ -660,6 +660,8 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 		SplitRecords:            cfg.Kafka.Batch.SplitRecords,
 		SplitBytes:              cfg.Kafka.Batch.SplitBytes,
 		Within:                  cp.Within,
+		Sweeps:                  cp.Sweeps,
+		Topics:                  sink,
 		SourceTag:               cfg.Source.Advanced.SourceTag,
 		SlotBusyRetries:         cfg.Kafka.SlotBusyRetries,
 		ChunkSize:               cfg.ChunkSize(),

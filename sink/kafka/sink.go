@@ -29,6 +29,8 @@ const (
 	HeaderLSN = "pg2kafka.lsn"
 	// HeaderWithin carries event.Checkpoint.Within on a checkpoint record.
 	HeaderWithin = "pg2kafka.within"
+	// HeaderSweeps carries event.Checkpoint.Sweeps on a checkpoint record.
+	HeaderSweeps = "pg2kafka.sweeps"
 )
 
 type cfg struct {
@@ -324,24 +326,78 @@ func topicError(doing, topic string, err error) error {
 // ReadCheckpoint returns the capture's last committed checkpoint; its State
 // is nil if it has none. Call it after Init, so no predecessor's transaction is open.
 func (s *Sink) ReadCheckpoint(ctx context.Context) (event.Checkpoint, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
 	var last event.Checkpoint
-	err := s.readCheckpoint(ctx, func(r *kgo.Record) {
+	err := s.readTopic(ctx, s.cfg.checkpointTopic, func(r *kgo.Record) error {
+		if string(r.Key) != s.cfg.capture {
+			return nil
+		}
 		last = event.Checkpoint{State: r.Value}
 		for _, h := range r.Headers {
-			if h.Key == HeaderWithin {
+			switch h.Key {
+			case HeaderWithin:
 				last.Within = h.Value
+			case HeaderSweeps:
+				last.Sweeps = h.Value
 			}
 		}
+		return nil
 	})
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return last, s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
+	}
 	return last, err
 }
 
-func (s *Sink) readCheckpoint(ctx context.Context, found func(*kgo.Record)) error {
+// Holds reports whether topic holds any record (event.Topics): a partition
+// whose end offset is past its start offset. A topic that does not exist
+// holds none.
+func (s *Sink) Holds(ctx context.Context, topic string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
-	ends, err := s.adm.ListCommittedOffsets(ctx, s.cfg.checkpointTopic)
+	starts, err := s.adm.ListStartOffsets(ctx, topic)
 	if err != nil {
-		return s.unreachable("listing checkpoint offsets", err)
+		return false, s.unreachable("listing the offsets of "+topic, err)
+	}
+	ends, err := s.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return false, s.unreachable("listing the offsets of "+topic, err)
+	}
+	holds := false
+	var lerr error
+	ends.Each(func(o kadm.ListedOffset) {
+		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return
+		}
+		if o.Err != nil {
+			lerr = o.Err
+			return
+		}
+		if st, ok := starts.Lookup(topic, o.Partition); ok && st.Err == nil && o.Offset > st.Offset {
+			holds = true
+		}
+	})
+	if lerr != nil {
+		return false, topicError("listing the offsets of", topic, lerr)
+	}
+	return holds, nil
+}
+
+// ReadKeys reads topic from its start to its last stable offset at the call,
+// read_committed, calling fn with each record's key (event.Topics). It
+// reads for as long as ctx allows, failing if the cluster gives nothing for
+// the connect timeout.
+func (s *Sink) ReadKeys(ctx context.Context, topic string, fn func(key []byte, live bool) error) error {
+	return s.readTopic(ctx, topic, func(r *kgo.Record) error { return fn(r.Key, r.Value != nil) })
+}
+
+// readTopic calls fn with each committed record of topic, from its start to
+// its last stable offset when the read begins.
+func (s *Sink) readTopic(ctx context.Context, topic string, fn func(*kgo.Record) error) error {
+	ends, err := s.adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return s.unreachable("listing the offsets of "+topic, err)
 	}
 	want := map[int32]kgo.Offset{}
 	stops := map[int32]int64{}
@@ -357,7 +413,7 @@ func (s *Sink) readCheckpoint(ctx context.Context, found func(*kgo.Record)) erro
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.brokers...),
 		kgo.ClientID(s.cfg.clientID),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.checkpointTopic: want}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 	}
@@ -369,29 +425,41 @@ func (s *Sink) readCheckpoint(ctx context.Context, found func(*kgo.Record)) erro
 	}
 	cons, err := kgo.NewClient(opts...)
 	if err != nil {
-		return fmt.Errorf("creating the checkpoint reader: %w", err)
+		return fmt.Errorf("creating the reader of %s: %w", topic, err)
 	}
 	defer cons.Close()
 	for len(stops) > 0 {
-		fs := cons.PollFetches(ctx)
+		// Each poll must bring something within the connect timeout: a
+		// cluster gone quiet fails the read instead of hanging it.
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+		fs := cons.PollFetches(pctx)
+		quiet := pctx.Err()
+		cancel()
 		if err := ctx.Err(); err != nil {
-			return s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
+			return err
+		}
+		if quiet != nil {
+			return s.unreachable("reading "+topic, quiet)
 		}
 		var ferr error
 		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
 		if ferr != nil {
-			return topicError("reading", s.cfg.checkpointTopic, ferr)
+			return topicError("reading", topic, ferr)
 		}
+		var cerr error
 		fs.EachRecord(func(r *kgo.Record) {
 			// Control records (transaction markers) are kept so that the
 			// last offset before the stable offset is always seen.
-			if !r.Attrs.IsControl() && string(r.Key) == s.cfg.capture {
-				found(r)
+			if cerr == nil && !r.Attrs.IsControl() {
+				cerr = fn(r)
 			}
 			if stop, ok := stops[r.Partition]; ok && r.Offset+1 >= stop {
 				delete(stops, r.Partition)
 			}
 		})
+		if cerr != nil {
+			return cerr
+		}
 	}
 	return nil
 }
@@ -490,7 +558,10 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 	}()
 	cp := &kgo.Record{Topic: s.cfg.checkpointTopic, Key: []byte(s.cfg.capture), Value: checkpoint.State}
 	if checkpoint.Within != nil {
-		cp.Headers = []kgo.RecordHeader{{Key: HeaderWithin, Value: checkpoint.Within}}
+		cp.Headers = append(cp.Headers, kgo.RecordHeader{Key: HeaderWithin, Value: checkpoint.Within})
+	}
+	if checkpoint.Sweeps != nil {
+		cp.Headers = append(cp.Headers, kgo.RecordHeader{Key: HeaderSweeps, Value: checkpoint.Sweeps})
 	}
 	if s.cfg.transactionalID == "" {
 		if err := s.cl.Flush(ctx); err != nil {
