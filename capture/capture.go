@@ -104,6 +104,10 @@ type Binding struct {
 	// was dropped and created again, a partition with rows was attached):
 	// the binding's state goes back to Pending.
 	Rebackfill string
+	// Sweep, when set, says why the table's topic may hold keys the table
+	// no longer has although its backfill is done (a partition detached or
+	// dropped): the topic is swept of them (sweep.go).
+	Sweep string
 	// ColumnsAdded says columns were added since the table was last
 	// discovered: a backfill under way starts over, so that the rows it
 	// already wrote get them too.
@@ -374,8 +378,13 @@ func (c *Capture) run(ctx context.Context) error {
 			*b.state = checkpoint.TableState{Mode: checkpoint.ModePending}
 			c.markDirty()
 		}
-		if sweeps[b.StateKey] && b.state.Mode == checkpoint.ModeActive && c.opts.Topics != nil {
-			b.sweep = &sweep{} // a sweep a previous run left unfinished
+		if (sweeps[b.StateKey] || b.Sweep != "") && b.state.Mode == checkpoint.ModeActive && c.opts.Topics != nil && c.opts.Tombstones {
+			// A sweep a previous run left unfinished, or one the caller
+			// asks for.
+			if b.Sweep != "" {
+				c.log.Warn().Str("table", b.Schema+"."+b.Table).Str("reason", b.Sweep).Msg("sweeping the table's topic of keys the table no longer has")
+			}
+			b.sweep = &sweep{}
 		}
 	}
 

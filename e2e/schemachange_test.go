@@ -212,6 +212,7 @@ func testDDLDuringBackfill(t *testing.T, ddl []string, want func(doc) bool) {
 // carried: when discovery next runs (periodically, or here because another
 // table joins the publication) the partitioned table is backfilled anew, so
 // its topic holds the attached rows. An empty new partition changes nothing.
+// A partition detached takes its rows out of the topic (tombstones).
 func TestAttachedPartitionIsBackfilled(t *testing.T) {
 	e := newEnv(t)
 	e.exec(
@@ -233,8 +234,17 @@ func TestAttachedPartitionIsBackfilled(t *testing.T) {
 		`INSERT INTO poke VALUES (1)`,
 	)
 	e.waitRows(e.topic("events"), map[string]string{`{"id":1}`: "a", `{"id":150}`: "attached"}, false, 60*time.Second)
+	// Detached, the partition's rows leave the table with no delete in the
+	// stream: the topic is swept of them at the next discovery.
+	e.exec(
+		`ALTER TABLE events DETACH PARTITION events_2`,
+		`CREATE TABLE poke2 (id integer PRIMARY KEY)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE poke2`,
+		`INSERT INTO poke2 VALUES (1)`,
+	)
+	e.waitRows(e.topic("events"), map[string]string{`{"id":1}`: "a"}, false, 60*time.Second)
 	p.stop(t)
-	if out := p.output(); !strings.Contains(out, "a partition holding rows was attached") {
-		t.Errorf("the re-backfill was not logged with its reason:\n%s", out)
+	if out := p.output(); !strings.Contains(out, "a partition holding rows was attached") || !strings.Contains(out, "a partition was detached or dropped") {
+		t.Errorf("the re-backfill and the sweep were not logged with their reasons:\n%s", out)
 	}
 }

@@ -488,6 +488,8 @@ func (a *attachment) rediscover(ctx context.Context) error {
 			}
 			if filled {
 				b.Rebackfill = "a partition holding rows was attached (or created and filled) since the last discovery: rows attached with it never passed through the replication stream"
+			} else if partitionGone(partitions[name], t.Partitions) {
+				b.Sweep = "a partition was detached or dropped since the last discovery: its rows left the table without a delete in the replication stream"
 			}
 		}
 		if had := columns[name]; had != nil {
@@ -505,6 +507,17 @@ func (a *attachment) rediscover(ctx context.Context) error {
 	}
 	a.tables, a.binds = tables, binds
 	return nil
+}
+
+// partitionGone reports whether a partition of was is not in now (both
+// sorted by OID).
+func partitionGone(was, now []uint32) bool {
+	for _, oid := range was {
+		if _, found := slices.BinarySearch(now, oid); !found {
+			return true
+		}
+	}
+	return false
 }
 
 // tableNamed finds a discovered table by "schema.name".
