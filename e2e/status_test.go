@@ -153,3 +153,32 @@ func deref(p *float64) any {
 	}
 	return *p
 }
+
+// TestStatusCatchUpLog: a capture restarted far behind the WAL logs how
+// many MB it is behind, then that it caught up; status shows the lag
+// before it starts.
+func TestStatusCatchUpLog(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.exec(`CREATE TABLE wide (id integer PRIMARY KEY, pad text)`, `ALTER PUBLICATION flow_publication ADD TABLE wide`)
+	p := e.start(true)
+	p.stop(t)
+	e.exec(`INSERT INTO wide SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 40000) g`)
+	path := e.config()
+	s := statusOf(t, path)
+	if s.LagBytes == nil || *s.LagBytes < 4<<20 || s.Instance != "none" {
+		t.Errorf("status of a stopped capture behind the WAL: lag %v, instance %q", s.LagBytes, s.Instance)
+	}
+	p = launch(t, streaming, nil, "run", "--config", path)
+	p.waitReady(t, 120*time.Second)
+	out := p.output()
+	if !strings.Contains(out, "MB of WAL behind") || !strings.Contains(out, "caught up with the WAL") {
+		t.Errorf("no catch-up progress in the log:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "WAL behind") || strings.Contains(l, "caught up") {
+			t.Log(l)
+		}
+	}
+	p.stop(t)
+}
