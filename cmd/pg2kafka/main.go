@@ -196,6 +196,8 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 	case "-version", "--version", "version":
 		fmt.Fprint(stdout, versionText())
 		return exitOK
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	}
 	cmd, args := args[0], args[1:]
 	if cmd == "state" {
@@ -217,23 +219,8 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {} // printed below, on the right stream
-	path := fs.String("config", "", "configuration file (default $PG2KAFKA_CONFIG)")
 	var tf toolFlags
-	fs.BoolVar(&tf.apply, "apply", false, "run the SQL (idempotent) as the admin of --admin-url instead of printing it")
-	fs.StringVar(&tf.adminURL, "admin-url", "", "connection URL of an admin (superuser; on RDS/Aurora the master user): inspects the server, and runs --apply")
-	fs.BoolVar(&tf.perTableGrants, "per-table-grants", false, "grant SELECT per table even where pg_read_all_data exists")
-	fs.StringVar(&tf.format, "format", "json", "output format: json or yaml")
-	fs.BoolVar(&tf.force, "force", false, "skip the slot position safety checks")
-	fs.BoolVar(&tf.yes, "yes", false, "do not ask for confirmation")
-	fs.StringVar(&tf.url, "url", "", "the health URL (default: /healthz on the loopback at http.listen's port)")
-	fs.BoolVar(&tf.watch, "watch", false, "redraw the status every --interval until interrupted")
-	fs.DurationVar(&tf.interval, "interval", defaultStatusInterval, "time between two readings (--watch; also the rate's sampling window)")
-	fs.BoolVar(&tf.json, "json", false, "print the status as JSON (one object per line with --watch)")
-	fs.StringVar(&tf.metricsURL, "metrics-url", "", "the running capture's /metrics URL (default: /metrics on the loopback at http.listen's port)")
-	fs.Func("table", "re-backfill only this table (schema.table; repeatable)", func(s string) error {
-		tf.tables = append(tf.tables, s)
-		return nil
-	})
+	path := defineFlags(fs, &tf)
 	// Flags may follow positional arguments (state import FILE --config X).
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -350,6 +337,29 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// defineFlags defines every command's flags on fs, parsed into tf; it
+// returns --config's value. Each command accepts --config and its own
+// (flagsOf).
+func defineFlags(fs *flag.FlagSet, tf *toolFlags) *string {
+	path := fs.String("config", "", "configuration file (default $PG2KAFKA_CONFIG)")
+	fs.BoolVar(&tf.apply, "apply", false, "run the SQL (idempotent) as the admin of --admin-url instead of printing it")
+	fs.StringVar(&tf.adminURL, "admin-url", "", "connection URL of an admin (superuser; on RDS/Aurora the master user): inspects the server, and runs --apply")
+	fs.BoolVar(&tf.perTableGrants, "per-table-grants", false, "grant SELECT per table even where pg_read_all_data exists")
+	fs.StringVar(&tf.format, "format", "json", "output format: json or yaml")
+	fs.BoolVar(&tf.force, "force", false, "skip the slot position safety checks")
+	fs.BoolVar(&tf.yes, "yes", false, "do not ask for confirmation")
+	fs.StringVar(&tf.url, "url", "", "the health URL (default: /healthz on the loopback at http.listen's port)")
+	fs.BoolVar(&tf.watch, "watch", false, "redraw the status every --interval until interrupted")
+	fs.DurationVar(&tf.interval, "interval", defaultStatusInterval, "time between two readings (--watch; also the rate's sampling window)")
+	fs.BoolVar(&tf.json, "json", false, "print the status as JSON (one object per line with --watch)")
+	fs.StringVar(&tf.metricsURL, "metrics-url", "", "the running capture's /metrics URL (default: /metrics on the loopback at http.listen's port)")
+	fs.Func("table", "re-backfill only this table (schema.table; repeatable)", func(s string) error {
+		tf.tables = append(tf.tables, s)
+		return nil
+	})
+	return path
 }
 
 func newLogger(cfg *config.Config) zerolog.Logger {
