@@ -74,3 +74,24 @@ func TestBashCompletion(t *testing.T) {
 		}
 	}
 }
+
+// The zsh script parses and registers its completion function.
+func TestZshCompletion(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Skip("no zsh")
+	}
+	_, script, _ := cli("completion", "zsh")
+	path := filepath.Join(t.TempDir(), "_pg2kafka")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(zsh, "-n", path).CombinedOutput(); err != nil {
+		t.Fatalf("zsh -n: %v\n%s", err, out)
+	}
+	out, err := exec.Command(zsh, "-f", "-c", "autoload -U compinit && compinit -u -d "+filepath.Join(t.TempDir(), "zcompdump")+
+		" && source "+path+" && print -r -- ${_comps[pg2kafka]}").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "_pg2kafka" {
+		t.Errorf("sourcing the zsh script: %q, %v", out, err)
+	}
+}
