@@ -140,6 +140,21 @@ func TestStatus(t *testing.T) {
 	}
 	t.Logf("status once streaming:\n%s", status(t, path))
 
+	// --watch --json: one object per reading, until interrupted.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, binary, "status", "--watch", "--json", "--interval", "300ms", "--config", path).Output()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, l := range lines {
+		var w statusJSON
+		if err := json.Unmarshal([]byte(l), &w); err != nil || len(w.Tables) != 1 || w.Instance != "active" {
+			t.Errorf("status --watch --json line %q: %v", l, err)
+		}
+	}
+	if len(lines) < 3 {
+		t.Errorf("status --watch --json printed %d readings in 4s at a 300ms interval:\n%s", len(lines), out)
+	}
+
 	p.stop(t)
 	s = statusOf(t, path)
 	if s.Instance != "none" || s.Slot == nil || !s.Slot.Exists || s.Slot.ActivePID != 0 || s.Metrics.Reachable || s.Tables[0].Mode != "streaming" {
