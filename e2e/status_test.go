@@ -155,6 +155,26 @@ func TestStatus(t *testing.T) {
 		t.Errorf("status --watch --json printed %d readings in 4s at a 300ms interval:\n%s", len(lines), out)
 	}
 
+	// A second instance stands by: the slot is the first one's, the
+	// second's metrics say it does not stream.
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	standbyListen := ln.Addr().String()
+	ln.Close()
+	standbyPath := e.config(configOpts{name: "standby.yaml", mutate: func(s string) string {
+		return strings.Replace(s, `listen: ""`, fmt.Sprintf("listen: %q", standbyListen), 1)
+	}})
+	standby := launch(t, readiness{"standing by", "stand by"}, nil, "run", "--config", standbyPath)
+	standby.waitReady(t, 60*time.Second)
+	out = []byte(status(t, standbyPath))
+	if !strings.Contains(string(out), "walsender PID") || !strings.Contains(string(out), "the instance at the metrics URL stands by") {
+		t.Errorf("status at the standby's metrics URL:\n%s", out)
+	}
+	t.Logf("status at the standby:\n%s", out)
+	standby.stop(t)
+
 	p.stop(t)
 	s = statusOf(t, path)
 	if s.Instance != "none" || s.Slot == nil || !s.Slot.Exists || s.Slot.ActivePID != 0 || s.Metrics.Reachable || s.Tables[0].Mode != "streaming" {

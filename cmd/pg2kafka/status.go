@@ -50,7 +50,8 @@ type statusReport struct {
 	// LagBytes is the server's WAL position minus the capture's position
 	// (the later of the cursor and the slot's confirmed_flush_lsn).
 	LagBytes *int64 `json:"lagBytes"`
-	// LagSeconds is pg2kafka_replication_lag_seconds (metrics only).
+	// LagSeconds is pg2kafka_replication_lag_seconds of a streaming
+	// instance (metrics only).
 	LagSeconds *float64 `json:"lagSeconds"`
 	// Instance is "active" (a process streams the slot), "standby" (the
 	// instance at the metrics URL runs but does not stream) or "none".
@@ -314,7 +315,9 @@ func (r *statusReader) read(ctx context.Context) (*statusReport, error) {
 		}
 		rep.LagBytes = &lag
 	}
-	if v, ok := scraped.single["pg2kafka_replication_lag_seconds"]; ok {
+	// A standby's lag gauge measures nothing: only the streaming
+	// instance's counts.
+	if v, ok := scraped.single["pg2kafka_replication_lag_seconds"]; ok && rep.Metrics.Up != nil && *rep.Metrics.Up {
 		rep.LagSeconds = &v
 	}
 	switch {
