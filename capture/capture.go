@@ -542,6 +542,12 @@ func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 	if err := c.db.WriteWatermark(ctx, fmt.Sprintf("%d", time.Now().UnixNano())); err != nil {
 		return err
 	}
+	// The catch-up at start (perCommit) logs its progress when far behind;
+	// a backfill window's is short.
+	progress := &catchUp{}
+	if perCommit {
+		progress = newCatchUp(c.log, c.cursor, fence)
+	}
 	for c.cursor < fence || c.inTxn {
 		select {
 		case <-ctx.Done():
@@ -550,8 +556,11 @@ func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 			if err := c.receive(items, ok, perCommit); err != nil {
 				return err
 			}
+		case <-progress.C():
+			progress.line(c.cursor)
 		}
 	}
+	progress.done()
 	return nil
 }
 

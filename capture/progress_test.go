@@ -34,3 +34,33 @@ func TestProgressLogsETAInSeconds(t *testing.T) {
 		t.Errorf("unitless eta still logged: %s", buf.String())
 	}
 }
+
+// A capture starting far behind the WAL logs how far, periodically, and
+// when it has caught up; one close to it logs nothing.
+func TestCatchUpProgress(t *testing.T) {
+	var buf bytes.Buffer
+	log := zerolog.New(&buf)
+	if c := newCatchUp(log, 1000, 1000+catchUpLogMin-1); c.C() != nil || buf.Len() != 0 {
+		t.Fatalf("logged a catch-up below the threshold: %s", buf.String())
+	}
+	c := newCatchUp(log, 0, 500_000_000)
+	if c.C() == nil {
+		t.Fatal("no ticker for 500 MB behind")
+	}
+	c.started = time.Now().Add(-10 * time.Second) // 10 s in
+	c.line(100_000_000)
+	c.done()
+	var lines []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("%v: %q", err, l)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 3 || lines[0]["message"] != "catching up: 500 MB of WAL behind" ||
+		lines[1]["message"] != "catching up: 400 MB of WAL behind" || lines[1]["mb_per_s"] != 10.0 || lines[1]["eta_s"] != 40.0 ||
+		lines[2]["message"] != "caught up with the WAL (500 MB relayed in 10.0s)" {
+		t.Errorf("catch-up lines:\n%s", buf.String())
+	}
+}

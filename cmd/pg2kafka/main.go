@@ -7,6 +7,8 @@
 //	pg2kafka setup [--apply --admin-url URL] --config pg2kafka.yaml
 //	pg2kafka discover [--format json|yaml] --config pg2kafka.yaml
 //	pg2kafka state show|export|import FILE|reset --config pg2kafka.yaml
+//	pg2kafka status [--watch] [--json] --config pg2kafka.yaml
+//	pg2kafka completion bash|zsh
 //
 // See docs/commands.md.
 package main
@@ -23,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
@@ -49,8 +52,12 @@ Usage:
       [--force] [--yes]                        Flow state file
   pg2kafka state reset  --config FILE          re-backfill everything (drops
       [--table SCHEMA.TABLE]... [--yes]        the slot), or only the tables
+  pg2kafka status   --config FILE   each table's mode and backfill progress,
+      [--watch [--interval D]]      replication lag, WAL retained, last commit,
+      [--json] [--metrics-url URL]  active or standing by; --watch redraws
   pg2kafka healthcheck --config FILE  exit 0 when the running capture's
       [--url URL]                     /healthz answers 200 (for containers)
+  pg2kafka completion bash|zsh        print a shell completion script
   pg2kafka version                    version, commit and Go version (also --version)
   pg2kafka help [COMMAND]             this text, or one command's flags
                                       (also COMMAND --help)
@@ -84,6 +91,7 @@ var synopsisOf = map[string]string{
 	"state export": "pg2kafka state export --config FILE\n\nPrint the checkpoint as Flow state JSON.",
 	"state import": "pg2kafka state import FILE --config FILE [--force] [--yes]\n\nReplace the checkpoint by a Flow state file (refused while a capture holds\nthe slot).",
 	"healthcheck":  "pg2kafka healthcheck --config FILE | --url URL\n\nGET the /healthz of a pg2kafka on this host (at http.listen's port, or URL):\nexit 0 on 200, else 1. A healthcheck for images without a shell or curl.",
+	"status":       "pg2kafka status --config FILE [--watch [--interval D]] [--json] [--metrics-url URL]\n\nPrint each table's mode (backfill, streaming, pending), backfill progress with\nrate and ETA, the replication lag, the WAL the slot retains, the last commit\nand whether an instance streams the slot or stands by. Reads the checkpoint\ntopic, the slot and, when reachable, the metrics endpoint (http.listen on\nthis host, or --metrics-url). --json prints one JSON object (one per line\nwith --watch); see docs/commands.md.",
 	"state reset":  "pg2kafka state reset --config FILE [--table SCHEMA.TABLE]... [--yes]\n\nRe-backfill everything (drops the slot), or only the tables named (refused\nwhile a capture holds the slot).",
 }
 
@@ -116,6 +124,7 @@ var flagsOf = map[string][]string{
 	"state import": {"force", "yes"},
 	"state reset":  {"table", "yes"},
 	"healthcheck":  {"url"},
+	"status":       {"watch", "interval", "json", "metrics-url"},
 }
 
 // positionalOf is how many positional arguments each command takes.
@@ -131,6 +140,10 @@ type toolFlags struct {
 	yes            bool
 	tables         []string
 	url            string
+	watch          bool
+	interval       time.Duration
+	json           bool
+	metricsURL     string
 	args           []string
 }
 
@@ -183,6 +196,8 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 	case "-version", "--version", "version":
 		fmt.Fprint(stdout, versionText())
 		return exitOK
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	}
 	cmd, args := args[0], args[1:]
 	if cmd == "state" {
@@ -204,19 +219,8 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {} // printed below, on the right stream
-	path := fs.String("config", "", "configuration file (default $PG2KAFKA_CONFIG)")
 	var tf toolFlags
-	fs.BoolVar(&tf.apply, "apply", false, "run the SQL (idempotent) as the admin of --admin-url instead of printing it")
-	fs.StringVar(&tf.adminURL, "admin-url", "", "connection URL of an admin (superuser; on RDS/Aurora the master user): inspects the server, and runs --apply")
-	fs.BoolVar(&tf.perTableGrants, "per-table-grants", false, "grant SELECT per table even where pg_read_all_data exists")
-	fs.StringVar(&tf.format, "format", "json", "output format: json or yaml")
-	fs.BoolVar(&tf.force, "force", false, "skip the slot position safety checks")
-	fs.BoolVar(&tf.yes, "yes", false, "do not ask for confirmation")
-	fs.StringVar(&tf.url, "url", "", "the health URL (default: /healthz on the loopback at http.listen's port)")
-	fs.Func("table", "re-backfill only this table (schema.table; repeatable)", func(s string) error {
-		tf.tables = append(tf.tables, s)
-		return nil
-	})
+	path := defineFlags(fs, &tf)
 	// Flags may follow positional arguments (state import FILE --config X).
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -262,6 +266,10 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pg2kafka setup: --apply needs --admin-url postgres://ADMIN:PASSWORD@HOST:PORT/DATABASE (a superuser, or on RDS/Aurora the master user; source.user is usually not allowed to create roles and publications)")
 		return exitConfig
 	}
+	if cmd == "status" && tf.interval <= 0 {
+		fmt.Fprintf(stderr, "pg2kafka status: --interval must be positive, not %s (e.g. --interval 5s)\n", tf.interval)
+		return exitConfig
+	}
 	if cmd == "healthcheck" && tf.url != "" {
 		if err := runHealthcheck(context.Background(), tf.url, stdout); err != nil {
 			fmt.Fprintln(stderr, "pg2kafka", err)
@@ -287,7 +295,9 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		s := <-sigs
-		log.Info().Str("signal", s.String()).Msg("stopping: committing the open batch (signal again to exit at once)")
+		if cmd == "run" {
+			log.Info().Str("signal", s.String()).Msg("stopping: committing the open batch (signal again to exit at once)")
+		}
 		cancel()
 		<-sigs
 		log.Warn().Msg("second signal: exiting at once; the next start resumes from the last checkpoint")
@@ -311,6 +321,8 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 		err = runStateImport(ctx, cfg, log, tf)
 	case "state reset":
 		err = runStateReset(ctx, cfg, log, tf)
+	case "status":
+		err = runStatus(ctx, cfg, log, tf, stdout)
 	case "healthcheck":
 		var url string
 		if url, err = healthURL(cfg.HTTP.Listen); err == nil {
@@ -325,6 +337,29 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// defineFlags defines every command's flags on fs, parsed into tf; it
+// returns --config's value. Each command accepts --config and its own
+// (flagsOf).
+func defineFlags(fs *flag.FlagSet, tf *toolFlags) *string {
+	path := fs.String("config", "", "configuration file (default $PG2KAFKA_CONFIG)")
+	fs.BoolVar(&tf.apply, "apply", false, "run the SQL (idempotent) as the admin of --admin-url instead of printing it")
+	fs.StringVar(&tf.adminURL, "admin-url", "", "connection URL of an admin (superuser; on RDS/Aurora the master user): inspects the server, and runs --apply")
+	fs.BoolVar(&tf.perTableGrants, "per-table-grants", false, "grant SELECT per table even where pg_read_all_data exists")
+	fs.StringVar(&tf.format, "format", "json", "output format: json or yaml")
+	fs.BoolVar(&tf.force, "force", false, "skip the slot position safety checks")
+	fs.BoolVar(&tf.yes, "yes", false, "do not ask for confirmation")
+	fs.StringVar(&tf.url, "url", "", "the health URL (default: /healthz on the loopback at http.listen's port)")
+	fs.BoolVar(&tf.watch, "watch", false, "redraw the status every --interval until interrupted")
+	fs.DurationVar(&tf.interval, "interval", defaultStatusInterval, "time between two readings (--watch; also the rate's sampling window)")
+	fs.BoolVar(&tf.json, "json", false, "print the status as JSON (one object per line with --watch)")
+	fs.StringVar(&tf.metricsURL, "metrics-url", "", "the running capture's /metrics URL (default: /metrics on the loopback at http.listen's port)")
+	fs.Func("table", "re-backfill only this table (schema.table; repeatable)", func(s string) error {
+		tf.tables = append(tf.tables, s)
+		return nil
+	})
+	return path
 }
 
 func newLogger(cfg *config.Config) zerolog.Logger {
