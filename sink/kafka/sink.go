@@ -326,14 +326,24 @@ func topicError(doing, topic string, err error) error {
 // ReadCheckpoint returns the capture's last committed checkpoint; its State
 // is nil if it has none. Call it after Init, so no predecessor's transaction is open.
 func (s *Sink) ReadCheckpoint(ctx context.Context) (event.Checkpoint, error) {
+	cp, _, err := s.ReadCheckpointWithTime(ctx)
+	return cp, err
+}
+
+// ReadCheckpointWithTime is ReadCheckpoint that also returns the Kafka
+// timestamp of the checkpoint record: when the last batch was committed
+// (zero when there is no checkpoint). It reads committed records only and
+// fences no one.
+func (s *Sink) ReadCheckpointWithTime(ctx context.Context) (event.Checkpoint, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
 	var last event.Checkpoint
+	var at time.Time
 	err := s.readTopic(ctx, s.cfg.checkpointTopic, func(r *kgo.Record) error {
 		if string(r.Key) != s.cfg.capture {
 			return nil
 		}
-		last = event.Checkpoint{State: r.Value}
+		last, at = event.Checkpoint{State: r.Value}, r.Timestamp
 		for _, h := range r.Headers {
 			switch h.Key {
 			case HeaderWithin:
@@ -345,9 +355,9 @@ func (s *Sink) ReadCheckpoint(ctx context.Context) (event.Checkpoint, error) {
 		return nil
 	})
 	if err != nil && errors.Is(err, context.DeadlineExceeded) {
-		return last, s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
+		return last, at, s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
 	}
-	return last, err
+	return last, at, err
 }
 
 // Holds reports whether topic holds any record (event.Topics): a partition
