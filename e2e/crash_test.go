@@ -206,6 +206,12 @@ func interrupt(t *testing.T, p *proc, how string, rng *rand.Rand) {
 		p.kill()
 		return
 	}
+	// A process not yet started to the point of catching signals dies by
+	// SIGTERM's default action (nothing captured, nothing to lose): on a
+	// loaded machine the round waits for its first log line.
+	for start := time.Now(); p.output() == "" && time.Since(start) < 30*time.Second; {
+		time.Sleep(10 * time.Millisecond)
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.wait(t, 90*time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0\n%s", code, p.output())

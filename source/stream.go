@@ -107,28 +107,38 @@ func (s *Stream) run(ctx context.Context) {
 }
 
 // forward hands everything pending to the consumer, one batch per receive.
+// While the consumer is busy (committing), what arrives meanwhile joins the
+// batch on offer, so that the consumer's next receive takes all of it: a
+// change waits for the commit under way and its own, not for one more.
 func (s *Stream) forward(ctx context.Context) {
+	var b []event.Item
 	for {
+		var out chan<- []event.Item
+		ready := s.ready
+		if len(b) > 0 {
+			out = s.out
+			if len(b) >= maxPending {
+				ready = nil // full: the decoder waits for the consumer
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.ready:
-		}
-		s.mu.Lock()
-		b := s.pending
-		s.pending = nil
-		s.mu.Unlock()
-		if len(b) == 0 {
-			continue
-		}
-		select {
-		case s.taken <- struct{}{}:
-		default:
-		}
-		select {
-		case s.out <- b:
-		case <-ctx.Done():
-			return
+		case out <- b:
+			b = nil
+		case <-ready:
+			s.mu.Lock()
+			if b == nil {
+				b = s.pending
+			} else {
+				b = append(b, s.pending...)
+			}
+			s.pending = nil
+			s.mu.Unlock()
+			select {
+			case s.taken <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

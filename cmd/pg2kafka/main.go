@@ -277,6 +277,11 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	// Signals are caught from here on, before the configuration is read: a
+	// stop asked while starting ends the command cleanly.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 	file, err := config.ResolvePath(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, "pg2kafka:", err)
@@ -291,8 +296,6 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		s := <-sigs
 		if cmd == "run" {

@@ -124,6 +124,9 @@ type Sink struct {
 	records  int
 	bytes    int64
 
+	// pace spaces a transaction from the previous commit (pace.go).
+	pace pacer
+
 	// failed is the error of a Commit that failed: its batch's records are
 	// aborted or of unknown fate, so no later Commit may write a checkpoint
 	// that covers them.
@@ -479,6 +482,7 @@ func (s *Sink) Begin() error {
 	if s.cfg.transactionalID == "" || s.inTxn {
 		return nil
 	}
+	s.pace.wait()
 	if err := s.cl.BeginTransaction(); err != nil {
 		return fmt.Errorf("kafka: beginning a transaction: %w", err)
 	}
@@ -500,7 +504,21 @@ func (s *Sink) Write(ctx context.Context, r event.Record) {
 	}
 	s.records++
 	s.bytes += int64(len(r.Key) + len(r.Value))
+	if s.records == 1 && s.cfg.transactionalID != "" {
+		s.pace.produced()
+		s.cl.Produce(ctx, kr, s.firstPromise)
+		return
+	}
 	s.cl.Produce(ctx, kr, s.promise)
+}
+
+// firstPromise is the promise of a transaction's first record: its round
+// trip paces the next transaction.
+func (s *Sink) firstPromise(r *kgo.Record, err error) {
+	if err == nil {
+		s.pace.acknowledged()
+	}
+	s.promise(r, err)
 }
 
 type recordWithHeaders struct {
@@ -608,6 +626,7 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 	if err := s.cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryCommit); err != nil {
 		return s.commitError(err)
 	}
+	s.pace.committed()
 	return nil
 }
 
