@@ -68,8 +68,24 @@ test-short:
 demo:
 	$(GO) run ./internal/demo
 
+# The performance figures of issue "Faster than Flow": backfill vs COPY,
+# backlog drain vs pg_recvlogical (1,000-row and one-row transactions),
+# streaming latency at 1,000 transactions/s for 60 s (1 and 20 tables), the
+# 5,000,000-row transaction's peak RSS; against the suite's real broker,
+# then the throughput figures against kfake; then one table of every figure
+# with its reference, ratio and target. PG2KAFKA_BENCH_ROWS (1,000,000),
+# PG2KAFKA_BENCH_TXNS (100,000), PG2KAFKA_BENCH_SECONDS (60),
+# PG2KAFKA_BENCH_RATES (1000), PG2KAFKA_BENCH_LARGE_ROWS (unset: skipped)
+# tune it.
+BENCH_SUMMARY ?= $(CURDIR)/bin/bench-summary.tsv
 bench:
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/
+	@mkdir -p bin; rm -f $(BENCH_SUMMARY)
+	PG2KAFKA_TEST_KAFKA=real PG2KAFKA_BENCH_SUMMARY=$(BENCH_SUMMARY) PG2KAFKA_BENCH_RATES=$${PG2KAFKA_BENCH_RATES:-1000} \
+	  $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./e2e/
+	PG2KAFKA_TEST_KAFKA=kfake PG2KAFKA_BENCH_SUMMARY=$(BENCH_SUMMARY) \
+	  $(GO) test -count=1 -run '^$$' -bench 'BackfillVsCOPY|DrainVsRecvlogical' -benchtime 1x -timeout 30m ./e2e/
+	@echo; echo "pg2kafka $(COMMIT) on $$(nproc) cores ($$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$(free -g | awk '/Mem:/ {print $$2}') GiB)"; \
+	{ printf 'broker\tfigure\tvalue\treference\tratio\ttarget\t\n'; cat $(BENCH_SUMMARY); } | { column -t -s "$$(printf '\t')" 2>/dev/null || cat; }
 
 # Long crash runs: 200 rounds under a writer, each stopped by SIGKILL or
 # SIGTERM at random, then the exact per-key history check; and the same

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
+	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
 	"github.com/pg2kafka/pg2kafka/internal/pgtest"
 )
 
@@ -36,6 +37,21 @@ func benchFill(e *env, from, to int) {
 	e.exec(fmt.Sprintf(`INSERT INTO bench SELECT g, g %% 1000, md5(g::text), '2024-01-01'::timestamptz + g * interval '1 second', (g %% 100000) / 100.0 FROM generate_series(%d, %d) g`, from, to))
 }
 
+// eventsTable is the table of the throughput benchmarks: a bigint key,
+// an integer, text, numeric(12,2), jsonb, text and timestamptz, about 280
+// bytes a row.
+const eventsTable = `CREATE TABLE events (id bigint PRIMARY KEY, kind integer NOT NULL, name text NOT NULL,
+	amount numeric(12,2), attrs jsonb, note text, at timestamptz NOT NULL)`
+
+// eventsRows is the SELECT list of one events row numbered g.
+const eventsRows = `g, g %% 97, 'customer-' || g, (g %% 100000) / 100.0,
+	jsonb_build_object('sku', 'SKU-' || (g %% 5000), 'qty', g %% 7, 'tags', jsonb_build_array('a', 'b', g %% 3)),
+	md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text), '2024-01-01'::timestamptz + g * interval '1 second'`
+
+func eventsFill(e *env, from, to int) {
+	e.exec(fmt.Sprintf(`INSERT INTO events SELECT `+eventsRows+` FROM generate_series(%d, %d) g`, from, to))
+}
+
 // waitCheckpoint polls the capture's checkpoint until done says so.
 func waitCheckpoint(b *testing.B, e *env, d time.Duration, done func(*checkpoint.State) bool) {
 	deadline := time.Now().Add(d)
@@ -43,19 +59,104 @@ func waitCheckpoint(b *testing.B, e *env, d time.Duration, done func(*checkpoint
 		if st := currentCheckpoint(e.t, e); st != nil && done(st) {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	b.Fatalf("not done within %s", d)
 }
 
-// BenchmarkBackfillVsCOPY reports pg2kafka's backfill throughput as a
-// fraction of `COPY table TO STDOUT` on the same table in the same run.
+// cpuSeconds is the CPU time (user and system) process pid has used.
+func cpuSeconds(t testing.TB, pid int) float64 {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatalf("reading CPU time: %v", err)
+	}
+	// Fields after the command (which may hold spaces) start at state;
+	// utime and stime are the 14th and 15th fields, in clock ticks (100/s).
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
+}
+
+// summary appends one figure to the file PG2KAFKA_BENCH_SUMMARY names (make
+// bench prints it as a table): the figure, its value, what it is compared
+// with, the ratio, and the target.
+func summary(b *testing.B, figure, value, reference string, ratio float64, target string, met bool) {
+	path := os.Getenv("PG2KAFKA_BENCH_SUMMARY")
+	if path == "" {
+		return
+	}
+	broker := "kfake"
+	if os.Getenv(kafkatest.EnvKafka) != "kfake" && !kafkatest.External() {
+		broker = "Kafka " + kafkatest.Version()
+	}
+	verdict := "met"
+	if !met {
+		verdict = "MISSED"
+	}
+	if target == "" {
+		verdict = ""
+	}
+	r := ""
+	if ratio > 0 {
+		r = fmt.Sprintf("%.2f", ratio)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		b.Logf("summary: %v", err)
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", broker, figure, value, reference, r, target, verdict)
+}
+
+// versionText is the benchmark server's PostgreSQL version.
+func versionText(e *env) string {
+	conn := e.conn()
+	defer conn.Close(context.Background())
+	var v string
+	_ = conn.QueryRow(context.Background(), `SHOW server_version`).Scan(&v)
+	return v
+}
+
+// benchBackfillRate is the backfill rate of the BenchmarkBackfillVsCOPY run,
+// the reference of the large backfill.
+var benchBackfillRate float64
+
+// BenchmarkBackfillVsCOPY reports pg2kafka's backfill throughput of the
+// events table (PG2KAFKA_BENCH_ROWS rows) as a fraction of `COPY events TO
+// STDOUT` in the same run, with pg2kafka's peak RSS and CPU seconds per
+// million rows.
 func BenchmarkBackfillVsCOPY(b *testing.B) {
+	rate := benchBackfill(b, benchRows())
+	benchBackfillRate = rate
+}
+
+// BenchmarkBackfillLarge backfills PG2KAFKA_BENCH_LARGE_ROWS rows (e.g.
+// 10,000,000; skipped when unset) and compares its rate with the
+// 1,000,000-row run's: a large table must hold its rate and its memory.
+func BenchmarkBackfillLarge(b *testing.B) {
+	n, err := strconv.Atoi(os.Getenv("PG2KAFKA_BENCH_LARGE_ROWS"))
+	if err != nil || n <= 0 {
+		b.Skip("set PG2KAFKA_BENCH_LARGE_ROWS (e.g. 10000000) to run it")
+	}
+	rate := benchBackfill(b, n)
+	if benchBackfillRate > 0 {
+		ratio := rate / benchBackfillRate
+		summary(b, fmt.Sprintf("backfill %d rows vs %d rows", n, benchRows()), fmt.Sprintf("%.0f rows/s", rate),
+			fmt.Sprintf("%.0f rows/s", benchBackfillRate), ratio, ">= 0.90", ratio >= 0.9)
+	}
+}
+
+func benchBackfill(b *testing.B, n int) float64 {
 	e := newEnv(b)
-	n := benchRows()
-	e.exec(benchTable)
-	benchFill(e, 1, n)
-	e.exec(`VACUUM ANALYZE bench`, `ALTER PUBLICATION flow_publication ADD TABLE bench`)
+	e.exec(eventsTable)
+	for from := 1; from <= n; from += 1_000_000 {
+		eventsFill(e, from, min(from+999_999, n))
+	}
+	e.exec(`VACUUM ANALYZE events`, `ALTER PUBLICATION flow_publication ADD TABLE events`)
+	version := versionText(e)
 
 	conn, err := pgx.Connect(context.Background(), e.dbURL)
 	if err != nil {
@@ -63,7 +164,7 @@ func BenchmarkBackfillVsCOPY(b *testing.B) {
 	}
 	defer conn.Close(context.Background())
 	start := time.Now()
-	if _, err := conn.PgConn().CopyTo(context.Background(), io.Discard, `COPY bench TO STDOUT`); err != nil {
+	if _, err := conn.PgConn().CopyTo(context.Background(), io.Discard, `COPY events TO STDOUT`); err != nil {
 		b.Fatal(err)
 	}
 	copyDur := time.Since(start)
@@ -71,25 +172,58 @@ func BenchmarkBackfillVsCOPY(b *testing.B) {
 	b.ResetTimer()
 	start = time.Now()
 	p := e.start(false)
-	waitCheckpoint(b, e, 10*time.Minute, func(st *checkpoint.State) bool {
-		ts := st.Bindings["public%2Fbench"]
+	waitCheckpoint(b, e, 30*time.Minute, func(st *checkpoint.State) bool {
+		ts := st.Bindings["public%2Fevents"]
 		return ts != nil && ts.Mode == checkpoint.ModeActive
 	})
 	bfDur := time.Since(start)
 	b.StopTimer()
+	cpu, peak := cpuSeconds(e.t, p.cmd.Process.Pid), peakRSS(e.t, p.cmd.Process.Pid)
 	p.stop(e.t)
 	copyRate, bfRate := float64(n)/copyDur.Seconds(), float64(n)/bfDur.Seconds()
 	b.ReportMetric(copyRate, "copy_rows/s")
 	b.ReportMetric(bfRate, "backfill_rows/s")
 	b.ReportMetric(bfRate/copyRate, "ratio_vs_copy")
-	b.Logf("%d rows: COPY %s (%.0f rows/s); pg2kafka backfill to Kafka %s (%.0f rows/s, %.2f of COPY)",
-		n, copyDur.Round(time.Millisecond), copyRate, bfDur.Round(time.Millisecond), bfRate, bfRate/copyRate)
+	b.ReportMetric(float64(peak>>20), "peak_rss_MiB")
+	b.ReportMetric(cpu/float64(n)*1e6, "cpu_s/Mrows")
+	b.Logf("%d rows (PostgreSQL %s): COPY %s (%.0f rows/s); pg2kafka backfill to Kafka %s (%.0f rows/s, %.2f of COPY); peak RSS %d MiB; %.1f CPU s per million rows",
+		n, version, copyDur.Round(time.Millisecond), copyRate, bfDur.Round(time.Millisecond), bfRate, bfRate/copyRate, peak>>20, cpu/float64(n)*1e6)
+	summary(b, fmt.Sprintf("backfill, %d rows (PostgreSQL %s)", n, version), fmt.Sprintf("%.0f rows/s", bfRate),
+		fmt.Sprintf("COPY %.0f rows/s", copyRate), bfRate/copyRate, ">= 0.60", bfRate/copyRate >= 0.6)
+	summary(b, fmt.Sprintf("backfill, %d rows: peak RSS / CPU", n), fmt.Sprintf("%d MiB / %.1f s per M rows", peak>>20, cpu/float64(n)*1e6), "", 0, "< 128 MiB", peak < 128<<20)
+	return bfRate
 }
 
-// BenchmarkReplicationVsRecvlogical reports pg2kafka's catch-up
-// throughput on a backlog of committed changes as a fraction of
-// pg_recvlogical decoding the same backlog (pgoutput, to /dev/null).
-func BenchmarkReplicationVsRecvlogical(b *testing.B) {
+// BenchmarkDrainVsRecvlogical reports how fast pg2kafka drains a backlog of
+// committed transactions (of 1,000 rows, then of one row) as a fraction of
+// pg_recvlogical decoding the same backlog (pgoutput, to /dev/null), in
+// transactions a second, with pg2kafka's peak RSS and CPU seconds per
+// million rows.
+func BenchmarkDrainVsRecvlogical(b *testing.B) {
+	for _, tc := range []struct {
+		name      string
+		txnRows   int
+		rows      int
+		target    float64
+		targetTxt string
+	}{
+		{"txn=1000", 1000, benchRows(), 1.2, ">= 1.20"},
+		{"txn=1", 1, benchTxns(), 1.0, ">= 1.00"},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchDrain(b, tc.txnRows, tc.rows, tc.target, tc.targetTxt) })
+	}
+}
+
+// benchTxns is the single-row transactions of the drain benchmark
+// (PG2KAFKA_BENCH_TXNS, default 100,000).
+func benchTxns() int {
+	if n, err := strconv.Atoi(os.Getenv("PG2KAFKA_BENCH_TXNS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+func benchDrain(b *testing.B, txnRows, rows int, target float64, targetTxt string) {
 	e := newEnv(b)
 	srv := pgtest.Shared(e.t)
 	if srv.BinDir == "" {
@@ -99,51 +233,61 @@ func BenchmarkReplicationVsRecvlogical(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	n := benchRows()
-	e.exec(benchTable, `ALTER PUBLICATION flow_publication ADD TABLE bench`)
-	e.advanced = []string{"skip_backfills: public.bench"}
+	e.exec(eventsTable, `ALTER PUBLICATION flow_publication ADD TABLE events`)
+	e.advanced = []string{"skip_backfills: public.events"}
 	p := e.start(true)
 	p.stop(e.t)
-	e.exec(`SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`)
-	for from := 1; from <= n; from += 10_000 {
-		benchFill(e, from, min(from+9_999, n))
-	}
-	var target string
-	conn, err := pgx.Connect(context.Background(), e.dbURL)
+	slot := e.slot + "_recv"
+	e.exec(fmt.Sprintf(`SELECT pg_create_logical_replication_slot('%s', 'pgoutput')`, slot))
+	// The backlog: transactions of txnRows rows, committed server-side.
+	e.exec(fmt.Sprintf(`DO $$
+BEGIN
+  FOR t IN 0..%d LOOP
+    INSERT INTO events SELECT `+eventsRows+` FROM generate_series(t * %d + 1, least((t + 1) * %d, %d)) g;
+    COMMIT;
+  END LOOP;
+END $$`, (rows-1)/txnRows, txnRows, txnRows, rows))
+	txns := (rows + txnRows - 1) / txnRows
+	var end string
+	conn := e.conn()
+	err = conn.QueryRow(context.Background(), `SELECT pg_current_wal_insert_lsn()::text`).Scan(&end)
+	conn.Close(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close(context.Background())
-	if err := conn.QueryRow(context.Background(), `SELECT pg_current_wal_insert_lsn()::text`).Scan(&target); err != nil {
-		b.Fatal(err)
-	}
-	targetLSN, _ := pglogrepl.ParseLSN(target)
+	targetLSN, _ := pglogrepl.ParseLSN(end)
 
 	start := time.Now()
-	cmd := exec.Command(recvlogical, "-d", e.dbURL, "--slot", "bench_recv", "--start",
-		"--endpos", target, "-o", "proto_version=1", "-o", "publication_names=flow_publication", "-f", "/dev/null", "--no-loop")
+	cmd := exec.Command(recvlogical, "-d", e.dbURL, "--slot", slot, "--start",
+		"--endpos", end, "-o", "proto_version=1", "-o", "publication_names=flow_publication", "-f", "/dev/null", "--no-loop")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("pg_recvlogical: %v\n%s", err, out)
 	}
 	recvDur := time.Since(start)
-	e.exec(`SELECT pg_drop_replication_slot('bench_recv')`)
+	e.exec(fmt.Sprintf(`SELECT pg_drop_replication_slot('%s')`, slot))
 
 	b.ResetTimer()
 	start = time.Now()
 	p = e.start(false)
-	waitCheckpoint(b, e, 10*time.Minute, func(st *checkpoint.State) bool {
+	waitCheckpoint(b, e, 30*time.Minute, func(st *checkpoint.State) bool {
 		l, ok, _ := st.CursorLSN()
 		return ok && uint64(l) >= uint64(targetLSN)
 	})
 	capDur := time.Since(start)
 	b.StopTimer()
+	cpu, peak := cpuSeconds(e.t, p.cmd.Process.Pid), peakRSS(e.t, p.cmd.Process.Pid)
 	p.stop(e.t)
-	recvRate, capRate := float64(n)/recvDur.Seconds(), float64(n)/capDur.Seconds()
-	b.ReportMetric(recvRate, "recvlogical_rows/s")
-	b.ReportMetric(capRate, "capture_rows/s")
-	b.ReportMetric(capRate/recvRate, "ratio_vs_recvlogical")
-	b.Logf("%d changes: pg_recvlogical %s (%.0f rows/s); pg2kafka to Kafka %s (%.0f rows/s, %.2f of pg_recvlogical)",
-		n, recvDur.Round(time.Millisecond), recvRate, capDur.Round(time.Millisecond), capRate, capRate/recvRate)
+	recvRate, capRate := float64(txns)/recvDur.Seconds(), float64(txns)/capDur.Seconds()
+	ratio := capRate / recvRate
+	b.ReportMetric(recvRate, "recvlogical_txn/s")
+	b.ReportMetric(capRate, "capture_txn/s")
+	b.ReportMetric(ratio, "ratio_vs_recvlogical")
+	b.ReportMetric(float64(peak>>20), "peak_rss_MiB")
+	b.Logf("%d transactions of %d rows: pg_recvlogical %s (%.0f txn/s); pg2kafka to Kafka %s (%.0f txn/s, %.2f of pg_recvlogical); peak RSS %d MiB; %.1f CPU s per million rows",
+		txns, txnRows, recvDur.Round(time.Millisecond), recvRate, capDur.Round(time.Millisecond), capRate, ratio, peak>>20, cpu/float64(rows)*1e6)
+	summary(b, fmt.Sprintf("drain, %d transactions of %d rows", txns, txnRows), fmt.Sprintf("%.0f txn/s", capRate),
+		fmt.Sprintf("pg_recvlogical %.0f txn/s", recvRate), ratio, targetTxt, ratio >= target)
+	summary(b, fmt.Sprintf("drain, %d-row transactions: peak RSS / CPU", txnRows), fmt.Sprintf("%d MiB / %.1f s per M rows", peak>>20, cpu/float64(rows)*1e6), "", 0, "< 128 MiB", peak < 128<<20)
 }
 
 // BenchmarkHugeTransactionDuringBackfill reports pg2kafka's peak RSS while
@@ -199,6 +343,8 @@ func BenchmarkHugeTransactionDuringBackfill(b *testing.B) {
 	b.ReportMetric(float64(peak>>20), "peak_rss_MiB")
 	b.Logf("%d-row transaction (committed after %s) during a %d-row backfill: relayed in %s; %d records read; peak RSS of pg2kafka %d MiB",
 		txnRows, committed.Round(time.Second), benchRows()/10, total.Round(time.Second), seen, peak>>20)
+	summary(b, fmt.Sprintf("%d-row transaction during a %d-row backfill: peak RSS", txnRows, benchRows()/10),
+		fmt.Sprintf("%d MiB", peak>>20), fmt.Sprintf("relayed in %s", total.Round(time.Second)), 0, "< 256 MiB", peak < 256<<20)
 }
 
 // BenchmarkStreamingLatency writes single-row transactions at a steady
@@ -336,6 +482,9 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 	peak := peakRSS(e.t, p.cmd.Process.Pid)
 	b.Logf("%d tables, %d single-row transactions at %.0f/s over %s: %d delivered read_committed; commit→consumer p50 %s, p99 %s, max %s; peak RSS %d MiB",
 		tables, total, float64(total)/wrote.Seconds(), wrote.Round(time.Second), len(lat), pct(0.5), pct(0.99), pct(1), peak>>20)
+	summary(b, fmt.Sprintf("latency, %d table(s), %.0f txn/s for %s: p99 (p50)", tables, float64(total)/wrote.Seconds(), wrote.Round(time.Second)),
+		fmt.Sprintf("%s (%s)", pct(0.99).Round(100*time.Microsecond), pct(0.5).Round(100*time.Microsecond)), fmt.Sprintf("%d of %d delivered", len(lat), total), 0, "< 50 ms", pct(0.99) < 50*time.Millisecond && len(lat) == total)
+	summary(b, fmt.Sprintf("latency, %d table(s): peak RSS", tables), fmt.Sprintf("%d MiB", peak>>20), "", 0, "< 128 MiB", peak < 128<<20)
 	if len(lat) != total {
 		b.Errorf("%d of %d changes delivered", len(lat), total)
 	}
