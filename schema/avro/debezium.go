@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/hamba/avro/v2"
 
@@ -118,8 +117,7 @@ type DebeziumEncoder struct {
 	schema   string
 	valueID  int
 	valueHdr [5]byte
-	now      func() time.Time
-	read     func() time.Time
+	clock    debezium.Clock
 
 	srcHead []byte // version, connector, name (encoded)
 	srcDB   []byte // db (encoded)
@@ -128,10 +126,7 @@ type DebeziumEncoder struct {
 
 func newDebeziumEncoder(p *layout, valueSchema string, keyID, valueID int, opts debezium.Options) *DebeziumEncoder {
 	e := &DebeziumEncoder{row: newEncoder(p, keyID, 0, ""), schema: valueSchema, valueID: valueID,
-		now: opts.Now, read: opts.ReadTime}
-	if e.now == nil {
-		e.now = time.Now
-	}
+		clock: opts.Clock()}
 	binary.BigEndian.PutUint32(e.valueHdr[1:], uint32(valueID))
 	e.srcHead = appendString(nil, []byte(opts.Version))
 	e.srcHead = appendString(e.srcHead, []byte("postgresql"))
@@ -172,15 +167,10 @@ func (e *DebeziumEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
 
 	// source
 	dst = append(dst, e.srcHead...)
+	dst = appendLong(dst, e.clock.SourceMillis(c))
 	if c.Snapshot {
-		var ts int64
-		if e.read != nil {
-			ts = e.read().UnixMilli()
-		}
-		dst = appendLong(dst, ts)
 		dst = appendString(append(dst, 2), []byte("true"))
 	} else {
-		dst = appendLong(dst, c.TSMillis)
 		dst = appendString(append(dst, 2), []byte("false"))
 	}
 	dst = append(dst, e.srcDB...)
@@ -208,7 +198,7 @@ func (e *DebeziumEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
 	dst = append(dst, 0) // xmin
 
 	dst = appendString(dst, []byte{op})
-	dst = appendLong(append(dst, 2), e.now().UnixMilli())
+	dst = appendLong(append(dst, 2), e.clock.NowMillis())
 	return append(dst, 0) // transaction
 }
 

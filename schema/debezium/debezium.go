@@ -45,6 +45,38 @@ type Options struct {
 	FlowValues bool
 }
 
+// Clock gives an envelope's times: the processing time (ts_ms) and a
+// change's source.ts_ms. Both forms of the envelope keep one.
+type Clock struct {
+	now, read func() time.Time
+}
+
+// Clock returns the clock of the options: Now (time.Now when nil) and
+// ReadTime.
+func (o Options) Clock() Clock {
+	k := Clock{now: o.Now, read: o.ReadTime}
+	if k.now == nil {
+		k.now = time.Now
+	}
+	return k
+}
+
+// NowMillis is the processing time in milliseconds since the epoch, the
+// envelope's top-level ts_ms.
+func (k Clock) NowMillis() int64 { return k.now().UnixMilli() }
+
+// SourceMillis is source.ts_ms of a change: its commit time, or for a
+// backfilled row the time ReadTime gives (0 without one).
+func (k Clock) SourceMillis(c *event.Change) int64 {
+	if !c.Snapshot {
+		return c.TSMillis
+	}
+	if k.read == nil {
+		return 0
+	}
+	return k.read().UnixMilli()
+}
+
 // Encoder writes a table's changes as Debezium PostgreSQL connector
 // change events in the form of Kafka Connect's JsonConverter with
 // schemas.enable=false: the value is the bare envelope
@@ -80,9 +112,8 @@ type Options struct {
 type Encoder struct {
 	table *event.Table
 	// flow writes the key and the row key: they are the Flow encoder's.
-	flow *flow.Encoder
-	now  func() time.Time
-	read func() time.Time
+	flow  *flow.Encoder
+	clock Clock
 
 	names [][]byte // `"name":` per column
 	// elems converts a non-null element of an array column to its
@@ -101,11 +132,7 @@ type Encoder struct {
 // NewEncoder prepares the Debezium encoding of a table's changes.
 // key holds the indexes of the key columns in t.Columns, in key order.
 func NewEncoder(t *event.Table, key []int, opts Options) *Encoder {
-	e := &Encoder{table: t, flow: flow.NewEncoder(t, key, ""), now: opts.Now, read: opts.ReadTime,
-		flowValues: opts.FlowValues}
-	if e.now == nil {
-		e.now = time.Now
-	}
+	e := &Encoder{table: t, flow: flow.NewEncoder(t, key, ""), clock: opts.Clock(), flowValues: opts.FlowValues}
 	e.names = make([][]byte, len(t.Columns))
 	e.toast = make([][]byte, len(t.Columns))
 	e.elems = make([]func(dst, text []byte) []byte, len(t.Columns))
@@ -182,15 +209,10 @@ func (e *Encoder) AppendDocument(dst []byte, c *event.Change) []byte {
 	dst = e.appendRow(dst, after)
 
 	dst = append(dst, e.srcHead...)
+	dst = strconv.AppendInt(dst, e.clock.SourceMillis(c), 10)
 	if c.Snapshot {
-		var ts int64
-		if e.read != nil {
-			ts = e.read().UnixMilli()
-		}
-		dst = strconv.AppendInt(dst, ts, 10)
 		dst = append(dst, `,"snapshot":"true"`...)
 	} else {
-		dst = strconv.AppendInt(dst, c.TSMillis, 10)
 		dst = append(dst, `,"snapshot":"false"`...)
 	}
 	dst = append(dst, e.srcDB...)
@@ -221,7 +243,7 @@ func (e *Encoder) AppendDocument(dst []byte, c *event.Change) []byte {
 	dst = append(dst, `,"xmin":null},"op":"`...)
 	dst = append(dst, op)
 	dst = append(dst, `","ts_ms":`...)
-	dst = strconv.AppendInt(dst, e.now().UnixMilli(), 10)
+	dst = strconv.AppendInt(dst, e.clock.NowMillis(), 10)
 	return append(dst, `,"transaction":null}`...)
 }
 

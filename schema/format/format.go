@@ -82,21 +82,19 @@ func NewEncoder(s Settings) (event.NewEncoder, error) {
 	})
 	if debeziumEnvelope {
 		// Debezium's Avro records are named <topic.prefix>.<schema>.<table>.
-		newDbz := avro.NewRegistry(s.Registry, avro.Namespace(s.Debezium.Name), decimal).NewDebeziumEncoder(s.TopicOf, s.Debezium)
-		return func(t *event.Table, key []int) (event.Encoder, error) {
-			e, err := newDbz(t, key)
-			if err != nil {
-				return nil, err // not a typed nil
-			}
-			return e, nil
-		}, nil
+		reg := avro.NewRegistry(s.Registry, avro.Namespace(s.Debezium.Name), decimal)
+		return encoders(reg.NewDebeziumEncoder(s.TopicOf, s.Debezium)), nil
 	}
-	newAvro := avro.NewRegistry(s.Registry, avro.SourceTag(s.SourceTag), decimal).NewEncoder(s.TopicOf)
+	return encoders(avro.NewRegistry(s.Registry, avro.SourceTag(s.SourceTag), decimal).NewEncoder(s.TopicOf)), nil
+}
+
+// encoders turns a builder of a concrete encoder into an event.NewEncoder.
+func encoders[E event.Encoder](build func(t *event.Table, key []int) (E, error)) event.NewEncoder {
 	return func(t *event.Table, key []int) (event.Encoder, error) {
-		e, err := newAvro(t, key)
+		e, err := build(t, key)
 		if err != nil {
 			return nil, err // not a typed nil
 		}
 		return e, nil
-	}, nil
+	}
 }
