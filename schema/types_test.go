@@ -83,3 +83,23 @@ func TestTypeLengthFromTypmod(t *testing.T) {
 		}
 	}
 }
+
+// TestNewTypeFromCatalog: with the catalog's category at hand (as the
+// source resolves columns), an array is category 'A' with an element,
+// whatever its name, and the name alone never makes an array.
+func TestNewTypeFromCatalog(t *testing.T) {
+	int2 := NewType(21, "int2", 'b', 'N', nil)
+	if got := NewType(22, "int2vector", 'b', 'A', &int2); got.Kind != event.KindArray || got.Elem != &int2 {
+		t.Errorf("int2vector: %+v", got)
+	}
+	if got := NewType(1, "_odd", 'b', 'U', nil); got.Kind != event.KindText || got.Elem != nil {
+		t.Errorf("a base type named like an array: %+v", got)
+	}
+	if got := NewType(2, "jsonb", 'b', 'U', nil); got.Kind != event.KindJSONB {
+		t.Errorf("jsonb: %+v", got)
+	}
+	// Category 'A' without an element type (typelem 0) is not an array.
+	if got := NewType(3, "_int4", 'b', 'A', nil); got.Kind != event.KindText || got.Elem != nil {
+		t.Errorf("array without element: %+v", got)
+	}
+}
