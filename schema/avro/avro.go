@@ -275,7 +275,7 @@ type layout struct {
 	valueSchema string
 	// ns is the records' namespace and row the column fields of the
 	// Value record, for the other envelopes built on the plan
-	// (avro_debezium.go).
+	// (debezium.go).
 	ns  string
 	row []fieldJSON
 }

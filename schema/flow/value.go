@@ -86,7 +86,7 @@ type flags struct {
 	nested bool // arrays nested
 	limit  int  // when > 0, cut bytea to this many bytes
 	// elem, when set, converts an array's non-null elements in place of
-	// appendValue (the Debezium value forms, debezium.go).
+	// appendValue (the Debezium value forms, schema/debezium).
 	elem func(dst, text []byte) []byte
 }
 
