@@ -569,40 +569,19 @@ func appendVariableScale(dst, text []byte) ([]byte, bool) {
 // moneyScale is money.fraction.digits' default.
 const moneyScale = 2
 
-// appendMoney converts money's text in the C locale's form
-// ("$1,234.56", "-$0.05") to a Decimal at moneyScale. Other
-// lc_monetary forms fail (the Flow form, the text, is written).
+// appendMoney converts money's text in the C locale's form (pgtext) to a
+// Decimal at moneyScale. Other lc_monetary forms fail (the Flow form, the
+// text, is written).
 func appendMoney(dst, text []byte) ([]byte, bool) {
-	s := text
-	neg := len(s) > 0 && s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	if len(s) < 2 || s[0] != '$' {
-		return dst, false
-	}
-	s = s[1:]
 	// The plain decimal goes to the tail of dst, is converted from there,
 	// and the result moved down over it.
 	tmp := len(dst)
-	if neg {
-		dst = append(dst, '-')
-	}
-	point := false
-	for _, c := range s {
-		switch {
-		case pgtext.IsDigit(c):
-			dst = append(dst, c)
-		case c == ',' && !point:
-		case c == '.' && !point:
-			point = true
-			dst = append(dst, c)
-		default:
-			return dst, false
-		}
+	dst, ok := pgtext.AppendMoney(dst, text)
+	if !ok {
+		return dst, false
 	}
 	from := len(dst)
-	dst, ok := appendDecimal(dst, dst[tmp:from], moneyScale)
+	dst, ok = appendDecimal(dst, dst[tmp:from], moneyScale)
 	if !ok {
 		return dst, false
 	}

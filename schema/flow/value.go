@@ -665,19 +665,13 @@ func appendDate(dst, text []byte) ([]byte, bool) {
 	case "-infinity":
 		return append(dst, `"0000-01-01"`...), true
 	}
-	yd, end, ok := pgtext.SplitDate(text)
-	if !ok {
+	date, bc := pgtext.TrimBC(text)
+	yd, end, ok := pgtext.SplitDate(date)
+	if !ok || end != len(date) {
 		return dst, false
 	}
-	switch string(text[end:]) {
-	case "":
-		if yd > 4 {
-			return append(dst, `"0000-01-01"`...), true
-		}
-	case " BC":
+	if bc || yd > 4 {
 		return append(dst, `"0000-01-01"`...), true
-	default:
-		return dst, false
 	}
 	dst = append(dst, '"')
 	dst = append(dst, text[:end]...)
