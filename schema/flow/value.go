@@ -374,7 +374,7 @@ func (s *bitStack) push(b bool) {
 	if w >= len(s.small) && w-len(s.small) >= len(s.more) {
 		s.more = append(s.more, 0)
 	}
-	word := &s.small[0]
+	var word *uint64
 	if w < len(s.small) {
 		word = &s.small[w]
 	} else {
