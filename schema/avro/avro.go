@@ -374,7 +374,7 @@ func Schemas(t *event.Table, key []int, namespace string, opts ...Option) (keySc
 // Confluent wire format, with the schemas of Schemas registered under
 // the IDs it was built with. It is built once per shape; encoding appends
 // to the caller's buffer and allocates only for decimals of more than 18
-// digits. It implements capture.Encoder.
+// digits. It implements event.Encoder.
 //
 // A value whose text does not parse as its column's type (which PostgreSQL
 // never sends) is written as null, as are SQL NULL, unchanged TOASTed
@@ -679,10 +679,10 @@ func NewRegistry(client *sr.Client, opts ...Option) *Registry {
 	return &Registry{client: client, opts: newOptions(opts), ids: map[[2]string]int{}, settled: map[string]bool{}}
 }
 
-// NewEncoder returns a capture.NewEncoder-shaped function building, for a
+// NewEncoder returns a event.NewEncoder-shaped function building, for a
 // table shape, the encoder of the topic topicOf names for it; it
 // registers the shape's schemas first (Registry.Encoder), each call
-// bounded by the Timeout. Wrap it to return a capture.Encoder.
+// bounded by the Timeout. Wrap it to return an event.Encoder (schema/format does).
 func (r *Registry) NewEncoder(topicOf func(t *event.Table) string) func(t *event.Table, key []int) (*Encoder, error) {
 	return func(t *event.Table, key []int) (*Encoder, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), r.opts.timeout)

@@ -15,7 +15,7 @@ import (
 
 // This file is the Debezium envelope in Avro (kafka.format avro with
 // kafka.envelope debezium, docs/avro.md and docs/debezium.md): the
-// envelope of DebeziumEncoder shaped as Debezium's Avro converter shapes
+// envelope of debezium.Encoder shaped as Debezium's Avro converter shapes
 // it, with the row record, the key record, the value encoders and the
 // registration of the Flow envelope's Avro format (avro.go).
 //
@@ -105,11 +105,11 @@ func DebeziumSchemas(t *event.Table, key []int, namespace string, opts ...Option
 // DebeziumEncoder writes a table shape's changes as Debezium change
 // events in Avro binary, in the Confluent wire format, with the schemas of
 // DebeziumSchemas registered under the IDs it was built with. The
-// envelope's contents are DebeziumEncoder's (op r/c/u/d/t, before and
+// envelope's contents are debezium.Encoder's (op r/c/u/d/t, before and
 // after, source), the column values avro.go's. An unchanged TOASTed value
 // is Debezium's placeholder debezium.UnavailableValue in a string column
 // (its bytes in a bytes column) and null in any other. It implements
-// capture.Encoder.
+// event.Encoder.
 type DebeziumEncoder struct {
 	// row writes the key, the row key and the rows: they are the Flow
 	// envelope's Avro encoder's.
@@ -228,10 +228,10 @@ func (e *DebeziumEncoder) appendRow(dst []byte, row []event.Value) []byte {
 var unavailable = []byte(debezium.UnavailableValue)
 
 // NewDebeziumEncoder is NewEncoder for the Debezium envelope: it returns a
-// capture.NewEncoder-shaped function building, for a table shape, the
+// event.NewEncoder-shaped function building, for a table shape, the
 // DebeziumEncoder of the topic topicOf names for it, registering the
 // shape's schemas first (Registry.DebeziumEncoder), each call bounded
-// by the Timeout. Wrap it to return a capture.Encoder.
+// by the Timeout. Wrap it to return an event.Encoder (schema/format does).
 func (r *Registry) NewDebeziumEncoder(topicOf func(*event.Table) string, opts debezium.Options) func(t *event.Table, key []int) (*DebeziumEncoder, error) {
 	return func(t *event.Table, key []int) (*DebeziumEncoder, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), r.opts.timeout)

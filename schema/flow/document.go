@@ -71,7 +71,7 @@ func NewEncoder(t *event.Table, key []int, tag string, opts ...Option) *Encoder 
 // key: the column's name, except
 // that a column named `_meta` would collide with the metadata and is named
 // `_meta_2` instead (or `_meta_3`, ... when another column already has that
-// name). Flow has no rule for it; this is Avro's (avroFieldNames), so a
+// name). Flow has no rule for it; this is schema/avro's (its field names), so a
 // `_meta` column has the same name in every format.
 func DocumentNames(cols []event.Column) []string {
 	names := make([]string, len(cols))

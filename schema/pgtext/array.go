@@ -1,6 +1,6 @@
 package pgtext
 
-// This file reads PostgreSQL's array output (array_out), DateStyle-independent:
+// This file reads PostgreSQL's array output (array_out):
 //
 //	array      = [ dimensions "=" ] "{" [ item { delim item } ] "}"
 //	dimensions = "[" lower ":" upper "]" { "[" lower ":" upper "]" }
@@ -11,9 +11,10 @@ package pgtext
 //	delim      = "," (";" for box)
 //
 // with spaces allowed around items and braces; trailing spaces of an
-// unquoted element are not part of it.
+// unquoted element are not part of it. Each element is then read by the
+// grammar of the element type.
 
-// ArrayToken is what Array.next found next in an array literal.
+// ArrayToken is what Array.Next found next in an array literal.
 type ArrayToken uint8
 
 const (
