@@ -13,6 +13,7 @@ import (
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/rowkey"
 )
 
 // backfill reads one table's existing rows, chunk by chunk (§4.2, §4.6).
@@ -334,7 +335,7 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 	q := &event.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
 		Key: st.KeyColumns, CollateC: bf.collateC, Limit: limit, Filter: b.Filter, Attributes: b.Attributes}
 	if st.Scanned != nil {
-		if q.After, err = schema.DecodeRowKey(st.Scanned, bf.keyTypes); err != nil {
+		if q.After, err = rowkey.Decode(st.Scanned, bf.keyTypes); err != nil {
 			return nil, false, nil, fmt.Errorf("backfill of %s.%s: decoding cursor %x: %w", b.Schema, b.Table, st.Scanned, err)
 		}
 	}

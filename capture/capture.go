@@ -57,23 +57,12 @@ type Sink interface {
 	Pending() (records int, bytes int64)
 }
 
-// Encoder turns a table's changes into record keys and values. Encoders
-// append to the caller's buffer.
-type Encoder interface {
-	// AppendKey appends the Kafka key (nothing for a keyless table).
-	AppendKey(dst []byte, c *event.Change) []byte
-	// AppendDocument appends the Kafka value.
-	AppendDocument(dst []byte, c *event.Change) []byte
-	// AppendRowKey appends the row key of §2.1 (FoundationDB tuple).
-	AppendRowKey(dst []byte, c *event.Change) ([]byte, error)
-}
+// Encoder turns a table's changes into record keys and values
+// (event.Encoder).
+type Encoder = event.Encoder
 
-// NewEncoder builds the encoder of a table shape; key indexes its key
-// columns in key order. It is called once per shape (at a backfill's start
-// and on each RELATION message), before anything of that shape is written,
-// so an error (a schema registry refusing a new version, say) stops the
-// capture with nothing of the change written.
-type NewEncoder func(t *event.Table, key []int) (Encoder, error)
+// NewEncoder builds the encoder of a table shape (event.NewEncoder).
+type NewEncoder = event.NewEncoder
 
 // Observer receives the capture's measurements (metrics). Calls come from
 // the capture goroutine and must not block.
@@ -160,12 +149,11 @@ type Options struct {
 	// ChunkBytes bounds a backfill chunk in bytes as ChunkSize bounds it in
 	// rows (default 32 MiB): chunk sizes follow the table's row width.
 	ChunkBytes int64
-	// SourceTag is written as _meta.source.tag.
-	SourceTag string
 	// SlotBusyRetries bounds the retries while another process holds the
 	// slot; negative retries forever.
 	SlotBusyRetries int
-	// Encoder builds record encoders; the default writes Flow documents.
+	// Encoder builds record encoders (schema/format builds the configured
+	// one). It is required.
 	Encoder NewEncoder
 	// Observer receives measurements; nil ignores them.
 	Observer Observer
@@ -302,8 +290,7 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 		opts.ChunkBytes = 32 << 20
 	}
 	if opts.Encoder == nil {
-		tag := opts.SourceTag
-		opts.Encoder = func(t *event.Table, key []int) (Encoder, error) { return schema.NewFlowEncoder(t, key, tag), nil }
+		panic("capture.New: Options.Encoder is nil")
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}

@@ -525,7 +525,7 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 		KeyColumns: []string{"id"}, Columns: crashTable.Columns,
 	}
 	sink := &fakeSink{w: w}
-	c := New(fakeDB{w}, sink, state, []Binding{binding}, Options{Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split,
+	c := New(fakeDB{w}, sink, state, []Binding{binding}, Options{Encoder: flowEncoder, Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split,
 		Within: within, Sweeps: sweeps, Topics: sink, SlotBusyRetries: 0, Logger: testLogger()})
 	done := make(chan error, 1)
 	go func() {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
-	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/rowkey"
 )
 
 // The sweep (docs/operations.md, "After a lost slot"): a table backfilled anew into a
@@ -276,7 +276,7 @@ func (c *Capture) scanKeys(ctx context.Context, b *binding) ([]event.Row, bool, 
 		q := &event.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: cols,
 			Key: sw.st.KeyColumns, CollateC: bf.collateC, Limit: bf.limit}
 		if sw.st.Scanned != nil {
-			if q.After, err = schema.DecodeRowKey(sw.st.Scanned, bf.keyTypes); err != nil {
+			if q.After, err = rowkey.Decode(sw.st.Scanned, bf.keyTypes); err != nil {
 				return nil, false, fmt.Errorf("sweeping topic %s: decoding cursor %x: %w", b.Topic, sw.st.Scanned, err)
 			}
 		}

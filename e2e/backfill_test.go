@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
-	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/rowkey"
 	"github.com/pg2kafka/pg2kafka/sink/kafka"
 )
 
@@ -377,7 +377,7 @@ func TestBackfillCheckpoints(t *testing.T) {
 			t.Fatalf("checkpoint lacks state key public%%2Fchk: %v", st.Keys())
 		}
 		if ts.Mode == checkpoint.ModeBackfill {
-			vals, err := schema.DecodeTuple(ts.Scanned)
+			vals, err := rowkey.DecodeTuple(ts.Scanned)
 			if err != nil || len(vals) != 1 {
 				t.Fatalf("scanned %x does not decode to one key: %v", ts.Scanned, err)
 			}

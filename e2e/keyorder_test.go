@@ -9,6 +9,7 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/flow"
 	pgsource "github.com/pg2kafka/pg2kafka/source"
 )
 
@@ -97,7 +98,7 @@ func TestKeyOrderMatchesServer(t *testing.T) {
 			if len(rows) < 2 {
 				t.Fatalf("only %d rows", len(rows))
 			}
-			enc := schema.NewFlowEncoder(&tb.Table, tb.Key, "")
+			enc := flow.NewEncoder(&tb.Table, tb.Key, "")
 			var prev []byte
 			var prevText []byte
 			inOrder := true
@@ -186,7 +187,7 @@ func TestKeyOrderNonUTF8Encoding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			enc := schema.NewFlowEncoder(&tb.Table, tb.Key, "")
+			enc := flow.NewEncoder(&tb.Table, tb.Key, "")
 			var prev []byte
 			inOrder := true
 			for _, row := range rows {

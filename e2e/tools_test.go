@@ -22,7 +22,7 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/internal/pgtest"
-	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/rowkey"
 )
 
 // tool runs a pg2kafka tool command to completion and returns its stdout,
@@ -369,7 +369,7 @@ func TestToolsImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.exec(`INSERT INTO done VALUES (4)`)
-	scanned, err := schema.AppendTuple(nil, int64(2))
+	scanned, err := rowkey.AppendTuple(nil, int64(2))
 	if err != nil {
 		t.Fatal(err)
 	}

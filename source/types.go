@@ -7,22 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema"
 )
-
-// kindByName maps a base type's typname to its Kind; unlisted base types are
-// KindText (their text form, as a string).
-var kindByName = map[string]event.Kind{
-	"bool": event.KindBool,
-	"int2": event.KindInt, "int4": event.KindInt, "int8": event.KindInt, "oid": event.KindInt,
-	"float4": event.KindFloat4, "float8": event.KindFloat8,
-	"numeric": event.KindNumeric,
-	"bytea":   event.KindBytea,
-	"json":    event.KindJSON, "jsonb": event.KindJSONB,
-	"date": event.KindDate, "time": event.KindTime, "timetz": event.KindTimeTZ,
-	"timestamp": event.KindTimestamp, "timestamptz": event.KindTimestampTZ,
-	"interval": event.KindInterval,
-	"uuid":     event.KindUUID,
-}
 
 // typeRow is what the catalog says of one type.
 type typeRow struct {
@@ -114,21 +100,12 @@ func (c *typeCache) resolve(oid uint32) *event.Type {
 		base = c.rows[base.base]
 	}
 	t := &event.Type{OID: oid, Name: base.name}
-	switch {
-	case base.typtype == 'e':
-		t.Kind = event.KindEnum
-	case base.typtype == 'c':
-		t.Kind = event.KindComposite
-	case base.typtype == 'r' || base.typtype == 'm':
-		// Ranges and multiranges, as schema.NewType resolves them.
-		t.Kind = event.KindRange
-	case base.category == 'A' && base.elem != 0:
-		t.Kind = event.KindArray
+	var elem *event.Type
+	if base.category == 'A' && base.elem != 0 {
 		c.types[oid] = t // guard against cycles
-		t.Elem = c.resolve(base.elem)
-	default:
-		t.Kind = kindByName[base.name]
+		elem = c.resolve(base.elem)
 	}
+	*t = schema.NewType(oid, base.name, base.typtype, base.category, elem)
 	c.types[oid] = t
 	return t
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pg2kafka/pg2kafka/config"
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/flow"
 	"github.com/pg2kafka/pg2kafka/source"
 )
 
@@ -164,7 +165,7 @@ func discoverBinding(cfg *config.Config, t *source.DiscoveredTable, lengths map[
 	return d
 }
 
-// documentNames is schema.DocumentNames of the table's columns as the
+// documentNames is flow.DocumentNames of the table's columns as the
 // capture sees them (generated columns left out), indexed like t.Columns.
 func documentNames(t *source.DiscoveredTable) []string {
 	var cols []event.Column
@@ -179,7 +180,7 @@ func documentNames(t *source.DiscoveredTable) []string {
 	for i, c := range t.Columns {
 		names[i] = c.Name
 	}
-	for j, n := range schema.DocumentNames(cols) {
+	for j, n := range flow.DocumentNames(cols) {
 		names[at[j]] = n
 	}
 	return names
@@ -197,17 +198,17 @@ func collectionSchema(cfg *config.Config, t *source.DiscoveredTable, lengths map
 		if c.Generated {
 			continue
 		}
-		var opts []schema.SchemaOption
+		var opts []flow.SchemaOption
 		if slices.Contains(t.Key, i) {
-			opts = append(opts, schema.AsKey())
+			opts = append(opts, flow.AsKey())
 		}
 		if n := lengths[c.Name]; n > 0 {
-			opts = append(opts, schema.WithLength(n))
+			opts = append(opts, flow.WithLength(n))
 		}
 		if cfg.FeatureFlag("multidimensional_arrays") {
-			opts = append(opts, schema.NestedArrays())
+			opts = append(opts, flow.NestedArrays())
 		}
-		s := schema.JSONSchemaFor(&c.Type, c.Nullable, opts...)
+		s := flow.JSONSchemaFor(&c.Type, c.Nullable, opts...)
 		nullability := ""
 		if !c.Nullable {
 			nullability = "non-nullable "

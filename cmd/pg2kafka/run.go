@@ -24,7 +24,8 @@ import (
 	"github.com/pg2kafka/pg2kafka/config"
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/metrics"
-	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/debezium"
+	"github.com/pg2kafka/pg2kafka/schema/format"
 	"github.com/pg2kafka/pg2kafka/sink/kafka"
 	"github.com/pg2kafka/pg2kafka/source"
 )
@@ -645,19 +646,6 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 		return err
 	}
 	debezium := cfg.Kafka.Envelope == "debezium"
-	if debezium && encoder == nil { // JSON; encoderFor built Avro's
-		opts := schema.DebeziumOptions{Version: version, Name: cfg.Kafka.TopicPrefix, Database: cfg.Source.Database}
-		encoder = func(t *event.Table, key []int) (capture.Encoder, error) {
-			return schema.NewDebeziumEncoder(t, key, opts), nil
-		}
-	}
-	if encoder == nil && cfg.FeatureFlag("multidimensional_arrays") {
-		// Flow's flag: arrays keep their dimensions instead of flattening.
-		tag := cfg.Source.Advanced.SourceTag
-		encoder = func(t *event.Table, key []int) (capture.Encoder, error) {
-			return schema.NewFlowEncoder(t, key, tag, schema.FlowNestedArrays()), nil
-		}
-	}
 	c := capture.New(db, sink, state, binds, capture.Options{
 		Encoder:                 encoder,
 		KeyChangeAsDeleteCreate: debezium,                             // as Debezium: delete + tombstone + create
@@ -675,7 +663,6 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 		Within:                  cp.Within,
 		Sweeps:                  cp.Sweeps,
 		Topics:                  sink,
-		SourceTag:               cfg.Source.Advanced.SourceTag,
 		SlotBusyRetries:         cfg.Kafka.SlotBusyRetries,
 		ChunkSize:               cfg.ChunkSize(),
 		CommitTimeout:           cfg.Kafka.TransactionTimeout,
@@ -692,56 +679,34 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 	return err
 }
 
-// encoderFor builds the record encoders the configuration asks for; nil
-// means the capture's default (Flow JSON documents).
+// encoderFor builds the record encoders the configuration asks for
+// (format.NewEncoder), with a schema registry client for Avro.
 func encoderFor(cfg *config.Config, binds []capture.Binding) (capture.NewEncoder, error) {
-	if cfg.Kafka.Format != "avro" {
-		return nil, nil
+	settings := format.Settings{
+		Format:                 cfg.Kafka.Format,
+		Envelope:               cfg.Kafka.Envelope,
+		SourceTag:              cfg.Source.Advanced.SourceTag,
+		MultidimensionalArrays: cfg.FeatureFlag("multidimensional_arrays"),
+		Debezium:               debezium.Options{Version: version, Name: cfg.Kafka.TopicPrefix, Database: cfg.Source.Database},
 	}
-	reg := cfg.Kafka.SchemaRegistry
-	opts := []sr.ClientOpt{sr.URLs(reg.URL)}
-	if reg.Username != "" {
-		opts = append(opts, sr.BasicAuth(reg.Username, reg.Password))
-	}
-	client, err := sr.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka.schema_registry: %w", err)
-	}
-	topics := make(map[string]string, len(binds))
-	for _, b := range binds {
-		topics[b.Schema+"."+b.Table] = b.Topic
-	}
-	// numeric(p,s) columns become Avro decimals; unconstrained numeric stays
-	// a string (its scale varies from row to row).
-	decimal := schema.AvroDecimal(func(t *event.Table, col int) (int, int, bool) {
-		if ty := t.Columns[col].Type; ty.Kind == event.KindNumeric {
-			return schema.NumericTypmod(ty.Typmod)
+	if cfg.Kafka.Format == "avro" {
+		reg := cfg.Kafka.SchemaRegistry
+		opts := []sr.ClientOpt{sr.URLs(reg.URL)}
+		if reg.Username != "" {
+			opts = append(opts, sr.BasicAuth(reg.Username, reg.Password))
 		}
-		return 0, 0, false
-	})
-	topicOf := func(t *event.Table) string { return topics[t.Schema+"."+t.Name] }
-	if cfg.Kafka.Envelope == "debezium" {
-		// Debezium's Avro records are named <topic.prefix>.<schema>.<table>.
-		reg := schema.NewAvroRegistry(client, schema.AvroNamespace(cfg.Kafka.TopicPrefix), decimal)
-		newDbz := reg.NewDebeziumEncoder(topicOf,
-			schema.DebeziumOptions{Version: version, Name: cfg.Kafka.TopicPrefix, Database: cfg.Source.Database})
-		return func(t *event.Table, key []int) (capture.Encoder, error) {
-			e, err := newDbz(t, key)
-			if err != nil {
-				return nil, err // not a typed nil
-			}
-			return e, nil
-		}, nil
-	}
-	newAvro := schema.NewAvroRegistry(client, schema.AvroSourceTag(cfg.Source.Advanced.SourceTag), decimal).
-		NewEncoder(topicOf)
-	return func(t *event.Table, key []int) (capture.Encoder, error) {
-		e, err := newAvro(t, key)
+		client, err := sr.NewClient(opts...)
 		if err != nil {
-			return nil, err // not a typed nil
+			return nil, fmt.Errorf("kafka.schema_registry: %w", err)
 		}
-		return e, nil
-	}, nil
+		topics := make(map[string]string, len(binds))
+		for _, b := range binds {
+			topics[b.Schema+"."+b.Table] = b.Topic
+		}
+		settings.Registry = client
+		settings.TopicOf = func(t *event.Table) string { return topics[t.Schema+"."+t.Name] }
+	}
+	return format.NewEncoder(settings)
 }
 
 // saslMechanism builds the configured SASL mechanism. AWS_MSK_IAM signs with

@@ -17,7 +17,7 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/config"
-	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/rowkey"
 	"github.com/pg2kafka/pg2kafka/sink/kafka"
 	"github.com/pg2kafka/pg2kafka/source"
 )
@@ -116,7 +116,7 @@ func showTable(key string, ts *checkpoint.TableState) *shownTable {
 			} else {
 				s.ScannedDecoded = "undecodable: " + err.Error()
 			}
-		} else if vals, err := schema.DecodeTuple(ts.Scanned); err == nil {
+		} else if vals, err := rowkey.DecodeTuple(ts.Scanned); err == nil {
 			s.ScannedDecoded = vals // byte strings print as base64
 		} else {
 			s.ScannedDecoded = "undecodable: " + err.Error()

@@ -1,4 +1,4 @@
-package schema
+package rowkey
 
 // This file implements the subset of the FoundationDB tuple layer that row
 // keys use (reference §2.2): null, byte strings, Unicode strings, nested

@@ -1,4 +1,4 @@
-package schema
+package avro
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema/debezium"
 )
 
 var avroDbzTable = &event.Table{Schema: "inventory", Name: "customers", Columns: []event.Column{
@@ -22,11 +23,11 @@ var avroDbzTable = &event.Table{Schema: "inventory", Name: "customers", Columns:
 }}
 
 func TestAvroDebeziumSchemas(t *testing.T) {
-	key, value, err := AvroDebeziumSchemas(avroDbzTable, []int{0}, "PostgreSQL_server", AvroDecimal(avroDecimals))
+	key, value, err := DebeziumSchemas(avroDbzTable, []int{0}, "PostgreSQL_server", Decimal(avroDecimals))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantKey, _, err := AvroSchemas(avroDbzTable, []int{0}, "PostgreSQL_server", AvroDecimal(avroDecimals))
+	wantKey, _, err := Schemas(avroDbzTable, []int{0}, "PostgreSQL_server", Decimal(avroDecimals))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,9 +74,9 @@ func TestAvroDebeziumSchemas(t *testing.T) {
 
 func TestAvroDebeziumEncodeDecode(t *testing.T) {
 	f := newAvroFake(t)
-	reg := NewAvroRegistry(f.client, AvroDecimal(avroDecimals), AvroNamespace("PostgreSQL_server"))
+	reg := NewRegistry(f.client, Decimal(avroDecimals), Namespace("PostgreSQL_server"))
 	now := time.UnixMilli(1465584025523)
-	opts := DebeziumOptions{Version: "test", Name: "PostgreSQL_server", Database: "postgres",
+	opts := debezium.Options{Version: "test", Name: "PostgreSQL_server", Database: "postgres",
 		Now: func() time.Time { return now }, ReadTime: func() time.Time { return time.UnixMilli(1559033904000) }}
 	enc, err := reg.NewDebeziumEncoder(func(*event.Table) string { return "PostgreSQL_server.inventory.customers" }, opts)(avroDbzTable, []int{0})
 	if err != nil {
@@ -94,8 +95,8 @@ func TestAvroDebeziumEncodeDecode(t *testing.T) {
 	keyOnly := []event.Value{avroTxt("1"), {}, {}, {}, {}}
 	keyOnlyRow := map[string]any{"id": 1, "first_name": nil, "price": nil, "raw": nil, "seen": nil}
 	toasted := []event.Value{avroTxt("1"), {Marker: event.MarkerUnchanged}, avroTxt("12.50"), {Marker: event.MarkerUnchanged}, avroNull}
-	toastedRow := map[string]any{"id": 1, "first_name": DebeziumUnavailableValue, "price": "rat:25/2",
-		"raw": []byte(DebeziumUnavailableValue), "seen": nil}
+	toastedRow := map[string]any{"id": 1, "first_name": debezium.UnavailableValue, "price": "rat:25/2",
+		"raw": []byte(debezium.UnavailableValue), "seen": nil}
 
 	source := func(snapshot bool) map[string]any {
 		if snapshot {
@@ -191,8 +192,8 @@ func nilMap(m map[string]any) any {
 // saw, as in DebeziumEncoder.
 func TestAvroDebeziumSequenceWithoutPrevious(t *testing.T) {
 	f := newAvroFake(t)
-	reg := NewAvroRegistry(f.client)
-	enc, err := reg.DebeziumEncoder(context.Background(), "t", avroDbzTable, nil, DebeziumOptions{})
+	reg := NewRegistry(f.client)
+	enc, err := reg.DebeziumEncoder(context.Background(), "t", avroDbzTable, nil, debezium.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

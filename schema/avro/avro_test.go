@@ -1,4 +1,4 @@
-package schema
+package avro
 
 import (
 	"bytes"
@@ -22,6 +22,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/flow"
 )
 
 func avroT(name string, kind event.Kind) event.Type { return event.Type{Name: name, Kind: kind} }
@@ -180,7 +182,7 @@ var avroAllTypes = &event.Table{Schema: "public", Name: "all_types", Columns: []
 	{Name: "f4", Type: avroT("float4", event.KindFloat4)},
 	{Name: "f8", Type: avroT("float8", event.KindFloat8)},
 	{Name: "n", Type: avroT("numeric", event.KindNumeric)},
-	{Name: "price", Type: avroT("numeric", event.KindNumeric)}, // numeric(10,2) by the AvroDecimal hook
+	{Name: "price", Type: avroT("numeric", event.KindNumeric)}, // numeric(10,2) by the Decimal hook
 	{Name: "big", Type: avroT("numeric", event.KindNumeric)},   // numeric(38,5)
 	{Name: "raw", Type: avroT("bytea", event.KindBytea)},
 	{Name: "doc", Type: avroT("jsonb", event.KindJSONB)},
@@ -203,15 +205,15 @@ var avroAllTypes = &event.Table{Schema: "public", Name: "all_types", Columns: []
 func avroDecimals(t *event.Table, col int) (int, int, bool) {
 	switch t.Columns[col].Name {
 	case "price":
-		return NumericTypmod(10<<16 | 2 + 4)
+		return schema.NumericTypmod(10<<16 | 2 + 4)
 	case "big":
-		return NumericTypmod(38<<16 | 5 + 4)
+		return schema.NumericTypmod(38<<16 | 5 + 4)
 	}
 	return 0, 0, false
 }
 
 func TestAvroSchemas(t *testing.T) {
-	_, value, err := AvroSchemas(avroAllTypes, []int{0}, "acme.cdc", AvroDecimal(avroDecimals))
+	_, value, err := Schemas(avroAllTypes, []int{0}, "acme.cdc", Decimal(avroDecimals))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +304,7 @@ func TestAvroSchemasKeysAndNames(t *testing.T) {
 		{Name: "größe", Type: avroT("text", event.KindText)},
 		{Name: "", Type: avroT("text", event.KindText)},
 	}}
-	if got, want := avroFieldNames(tbl), []string{"id", "region", "_meta_2", "a_b", "a_b_2", "_1st", "gr__e", "_"}; !reflect.DeepEqual(got, want) {
+	if got, want := fieldNames(tbl), []string{"id", "region", "_meta_2", "a_b", "a_b_2", "_1st", "gr__e", "_"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("field names %q, want %q", got, want)
 	}
 	tests := []struct {
@@ -318,7 +320,7 @@ func TestAvroSchemasKeysAndNames(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			key, value, err := AvroSchemas(tbl, tc.key, "pg2kafka")
+			key, value, err := Schemas(tbl, tc.key, "pg2kafka")
 			if tc.wantErr {
 				if err == nil {
 					t.Fatal("no error")
@@ -339,8 +341,8 @@ func TestAvroSchemasKeysAndNames(t *testing.T) {
 	// The schema does not depend on what only discovery knows.
 	a := &event.Table{Schema: "s", Name: "t", Columns: []event.Column{{Name: "x", Type: event.Type{OID: 1, Name: "int4", Kind: event.KindInt}, Nullable: false, Description: "d"}}}
 	b := &event.Table{Schema: "s", Name: "t", Columns: []event.Column{{Name: "x", Type: event.Type{OID: 2, Name: "int4", Kind: event.KindInt, Collation: "C"}, Nullable: true}}}
-	ka, va, _ := AvroSchemas(a, []int{0}, "")
-	kb, vb, _ := AvroSchemas(b, []int{0}, "")
+	ka, va, _ := Schemas(a, []int{0}, "")
+	kb, vb, _ := Schemas(b, []int{0}, "")
 	if ka != kb || va != vb {
 		t.Errorf("schemas differ by nullability, comment, OID or collation:\n%s\n%s", va, vb)
 	}
@@ -361,13 +363,13 @@ func TestNumericTypmod(t *testing.T) {
 		{4<<16 | (0x7ff & -3) + 4, 4, -3, true, false}, // numeric(4,-3)
 	}
 	for _, tc := range tests {
-		p, s, ok := NumericTypmod(tc.typmod)
+		p, s, ok := schema.NumericTypmod(tc.typmod)
 		if p != tc.p || s != tc.s || ok != tc.ok {
-			t.Errorf("NumericTypmod(%d) = %d, %d, %v; want %d, %d, %v", tc.typmod, p, s, ok, tc.p, tc.s, tc.ok)
+			t.Errorf("schema.NumericTypmod(%d) = %d, %d, %v; want %d, %d, %v", tc.typmod, p, s, ok, tc.p, tc.s, tc.ok)
 		}
 		tbl := &event.Table{Columns: []event.Column{{Name: "n", Type: avroT("numeric", event.KindNumeric)}}}
-		o := avroOpts([]AvroOption{AvroDecimal(func(*event.Table, int) (int, int, bool) { return NumericTypmod(tc.typmod) })})
-		if got := avroColumn(tbl, 0, &o).kind == avroDecimal; got != tc.asDecima {
+		o := newOptions([]Option{Decimal(func(*event.Table, int) (int, int, bool) { return schema.NumericTypmod(tc.typmod) })})
+		if got := newColumn(tbl, 0, &o).kind == typeDecimal; got != tc.asDecima {
 			t.Errorf("typmod %d: decimal %v, want %v", tc.typmod, got, tc.asDecima)
 		}
 	}
@@ -375,7 +377,7 @@ func TestNumericTypmod(t *testing.T) {
 
 func TestAvroEncodeDecode(t *testing.T) {
 	f := newAvroFake(t)
-	reg := NewAvroRegistry(f.client, AvroDecimal(avroDecimals), AvroSourceTag("prod"))
+	reg := NewRegistry(f.client, Decimal(avroDecimals), SourceTag("prod"))
 	enc, err := reg.NewEncoder(func(*event.Table) string { return "cdc.all" })(avroAllTypes, []int{0})
 	if err != nil {
 		t.Fatal(err)
@@ -395,7 +397,7 @@ func TestAvroEncodeDecode(t *testing.T) {
 	// want builds the expected decoded row: every field null but those given.
 	want := func(vals map[string]any) map[string]any {
 		m := map[string]any{}
-		for _, n := range avroFieldNames(avroAllTypes) {
+		for _, n := range fieldNames(avroAllTypes) {
 			m[n] = nil
 		}
 		for k, v := range vals {
@@ -551,7 +553,7 @@ func TestAvroEncodeDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			frk, _ := NewFlowEncoder(avroAllTypes, []int{0}, "").AppendRowKey(nil, &tc.change)
+			frk, _ := flow.NewEncoder(avroAllTypes, []int{0}, "").AppendRowKey(nil, &tc.change)
 			if !bytes.Equal(rk, frk) {
 				t.Errorf("row key % x, want % x", rk, frk)
 			}
@@ -569,7 +571,7 @@ func avroBig(s string) *big.Int {
 
 func TestAvroKeyless(t *testing.T) {
 	f := newAvroFake(t)
-	reg := NewAvroRegistry(f.client)
+	reg := NewRegistry(f.client)
 	tbl := &event.Table{Schema: "public", Name: "log", Columns: []event.Column{{Name: "line", Type: avroT("text", event.KindText)}}}
 	enc, err := reg.Encoder(context.Background(), "log", tbl, nil)
 	if err != nil {
@@ -614,7 +616,7 @@ func TestAvroDecimalBytes(t *testing.T) {
 		{"18446744073709551615", 0, []byte{0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true},
 	}
 	for _, tc := range tests {
-		got, ok := avroAppendDecimal(nil, []byte(tc.text), tc.scale)
+		got, ok := appendDecimal(nil, []byte(tc.text), tc.scale)
 		if ok != tc.ok {
 			t.Errorf("%q: ok %v", tc.text, ok)
 			continue
@@ -622,63 +624,16 @@ func TestAvroDecimalBytes(t *testing.T) {
 		if !ok {
 			continue
 		}
-		want := avroAppendString(nil, tc.want)
+		want := appendString(nil, tc.want)
 		if !bytes.Equal(got, want) {
 			t.Errorf("%q scale %d: % x, want % x", tc.text, tc.scale, got, want)
 		}
 	}
 }
 
-func TestAvroParseTimes(t *testing.T) {
-	day := func(y int, m time.Month, d int) int64 { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400 }
-	dates := []struct {
-		text string
-		want int64
-		ok   bool
-	}{
-		{"1970-01-01", 0, true},
-		{"2000-03-01", day(2000, 3, 1), true},
-		{"1900-02-28", day(1900, 2, 28), true},
-		{"0001-01-01 BC", day(0, 1, 1), true},
-		{"0044-03-15 BC", day(-43, 3, 15), true},
-		{"12345-06-07", day(12345, 6, 7), true},
-		{"infinity", day(9999, 12, 31), true},
-		{"-infinity", day(0, 1, 1), true},
-		{"2024-13-01", 0, false},
-		{"2024-01-01x", 0, false},
-	}
-	for _, tc := range dates {
-		got, ok := avroParseDate([]byte(tc.text))
-		if ok != tc.ok || (ok && got != tc.want) {
-			t.Errorf("date %q = %d, %v; want %d, %v", tc.text, got, ok, tc.want, tc.ok)
-		}
-	}
-	stamps := []struct {
-		text string
-		want time.Time
-		ok   bool
-	}{
-		{"2024-01-02 03:04:05", time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), true},
-		{"2024-01-02 03:04:05.000001+00", time.Date(2024, 1, 2, 3, 4, 5, 1000, time.UTC), true},
-		{"2024-01-02 03:04:05-08", time.Date(2024, 1, 2, 11, 4, 5, 0, time.UTC), true},
-		{"1900-01-01 00:00:00+00:19:32", time.Date(1899, 12, 31, 23, 40, 28, 0, time.UTC), true},
-		{"1969-12-31 23:59:59.5+00", time.Date(1969, 12, 31, 23, 59, 59, 5e8, time.UTC), true},
-		{"20000-01-01 00:00:00+00", time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), true},
-		{"infinity", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), true},
-		{"294276-12-31 23:59:59+00", time.Time{}, false}, // beyond int64 microseconds
-		{"2024-01-02T03:04:05", time.Time{}, false},
-	}
-	for _, tc := range stamps {
-		got, ok := avroParseTimestamp([]byte(tc.text))
-		if ok != tc.ok || (ok && got != tc.want.UnixMicro()) {
-			t.Errorf("timestamp %q = %d, %v; want %d, %v", tc.text, got, ok, tc.want.UnixMicro(), tc.ok)
-		}
-	}
-}
-
 func TestAvroEvolution(t *testing.T) {
 	f := newAvroFake(t)
-	reg := NewAvroRegistry(f.client)
+	reg := NewRegistry(f.client)
 	col := func(name string, typ event.Type) event.Column { return event.Column{Name: name, Type: typ} }
 	id, name := col("id", avroT("int4", event.KindInt)), col("name", avroT("text", event.KindText))
 	steps := []struct {
@@ -700,9 +655,9 @@ func TestAvroEvolution(t *testing.T) {
 			enc, err := reg.NewEncoder(func(*event.Table) string { return "items" })(tbl, []int{0})
 			if st.wantColumn != "" {
 				t.Logf("refused: %v", err)
-				var se *AvroSchemaError
+				var se *SchemaError
 				if !errors.As(err, &se) {
-					t.Fatalf("error %v, want an *AvroSchemaError", err)
+					t.Fatalf("error %v, want an *SchemaError", err)
 				}
 				if se.Schema != "public" || se.Table != "items" || se.Column != st.wantColumn || se.Subject != "items-value" {
 					t.Errorf("error %+v", se)
@@ -757,7 +712,7 @@ func TestAvroRegistryCachesAndKeepsExistingCompatibility(t *testing.T) {
 	if _, err := f.client.RegisterSchema(ctx, "t-value", sr.Schema{Schema: `"string"`}, -1, -1); err != nil {
 		t.Fatal(err)
 	}
-	reg := NewAvroRegistry(f.client, AvroCompatibility(sr.CompatBackward))
+	reg := NewRegistry(f.client, Compatibility(sr.CompatBackward))
 	tbl := &event.Table{Schema: "s", Name: "t", Columns: []event.Column{{Name: "id", Type: avroT("int8", event.KindInt)}}}
 	// The fake checks compatibility with our own checker: "string" → record
 	// is refused, so allow it for this test.
@@ -795,7 +750,7 @@ func TestAvroRegistryUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := NewAvroRegistry(cl, AvroTimeout(2*time.Second))
+	reg := NewRegistry(cl, Timeout(2*time.Second))
 	tbl := &event.Table{Schema: "s", Name: "t", Columns: []event.Column{{Name: "id", Type: avroT("int8", event.KindInt)}}}
 	_, err = reg.NewEncoder(func(*event.Table) string { return "t" })(tbl, []int{0})
 	if err == nil || !strings.Contains(err.Error(), "could not register the Avro schema of table s.t") {
@@ -811,11 +766,11 @@ func BenchmarkAvroAppendDocument(b *testing.B) {
 		{Name: "created", Type: avroT("timestamptz", event.KindTimestampTZ)},
 		{Name: "tags", Type: avroArrT(avroT("text", event.KindText))},
 	}}
-	p, err := newAvroPlan(tbl, []int{0}, &avroOptions{decimal: func(*event.Table, int) (int, int, bool) { return 12, 2, true }})
+	p, err := newLayout(tbl, []int{0}, &options{decimal: func(*event.Table, int) (int, int, bool) { return 12, 2, true }})
 	if err != nil {
 		b.Fatal(err)
 	}
-	enc := newAvroEncoder(p, 1, 2, "")
+	enc := newEncoder(p, 1, 2, "")
 	ch := &event.Change{Op: event.OpCreate, Table: tbl, New: []event.Value{
 		avroTxt("123456"), avroTxt("ACME Corporation"), avroTxt("1234.56"), avroTxt("2024-01-02 03:04:05.123456+00"), avroTxt(`{a,b,"c d"}`),
 	}}

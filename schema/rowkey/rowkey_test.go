@@ -1,4 +1,4 @@
-package schema
+package rowkey
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema"
 )
 
 // Column types used by the row key tests.
@@ -50,8 +51,8 @@ func rowKeyTestKey(t testing.TB, types []*event.Type, texts []string) []byte {
 	var key []byte
 	for i, typ := range types {
 		var err error
-		if key, err = AppendRowKey(key, typ, []byte(texts[i])); err != nil {
-			t.Fatalf("AppendRowKey(%s, %q): %v", typ.Name, texts[i], err)
+		if key, err = Append(key, typ, []byte(texts[i])); err != nil {
+			t.Fatalf("Append(%s, %q): %v", typ.Name, texts[i], err)
 		}
 	}
 	return key
@@ -140,12 +141,12 @@ func TestRowKeyVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			params, err := DecodeRowKey(scanned, c.types)
+			params, err := Decode(scanned, c.types)
 			if err != nil {
-				t.Fatalf("DecodeRowKey: %v", err)
+				t.Fatalf("Decode: %v", err)
 			}
 			if !rowKeyTestParamsEqual(params, c.params) {
-				t.Errorf("DecodeRowKey = %#v, want %#v", params, c.params)
+				t.Errorf("Decode = %#v, want %#v", params, c.params)
 			}
 		})
 	}
@@ -198,14 +199,14 @@ func TestRowKeyTextForms(t *testing.T) {
 		{rowKeyTestTSTZ, "2024-01-15 01:00:00.123456+05:30", "2024-01-14T19:30:00.123456000Z"},
 		{rowKeyTestTSTZ, "1900-01-01 00:00:00+00:09:21", "1899-12-31T23:50:39.000000000Z"},
 		{rowKeyTestTSTZ, "2024-01-15T14:30:00Z", "2024-01-15T14:30:00.000000000Z"},
-		{rowKeyTestTSTZ, "9999-12-31 23:00:00-05", RowKeyTimePlaceholder},
-		{rowKeyTestTSTZ, "infinity", RowKeyTimePlaceholder},
-		{rowKeyTestTimestamp, "0044-03-15 12:00:00 BC", RowKeyTimePlaceholder},
-		{rowKeyTestTimestamp, "10000-01-01 00:00:00", RowKeyTimePlaceholder},
-		{rowKeyTestTimestamp, "-infinity", RowKeyTimePlaceholder},
+		{rowKeyTestTSTZ, "9999-12-31 23:00:00-05", TimePlaceholder},
+		{rowKeyTestTSTZ, "infinity", TimePlaceholder},
+		{rowKeyTestTimestamp, "0044-03-15 12:00:00 BC", TimePlaceholder},
+		{rowKeyTestTimestamp, "10000-01-01 00:00:00", TimePlaceholder},
+		{rowKeyTestTimestamp, "-infinity", TimePlaceholder},
 		{rowKeyTestTimestamp, "2000-02-29 23:59:59.999999", "2000-02-29T23:59:59.999999000Z"},
 		{rowKeyTestDate, "0001-01-01", "0001-01-01T00:00:00.000000000Z"},
-		{rowKeyTestDate, "0001-01-01 BC", RowKeyTimePlaceholder},
+		{rowKeyTestDate, "0001-01-01 BC", TimePlaceholder},
 		{rowKeyTestDate, "9999-12-31", "9999-12-31T00:00:00.000000000Z"},
 		{rowKeyTestUUID, "66B968A7-AECA-4401-8239-5D57958D1572", "66b968a7-aeca-4401-8239-5d57958d1572"},
 		{rowKeyTestUUID, "{66b968a7aeca440182395d57958d1572}", "66b968a7-aeca-4401-8239-5d57958d1572"},
@@ -224,9 +225,9 @@ func TestRowKeyTextForms(t *testing.T) {
 		{rowKeyTestOID, "0", int64(0)},
 	}
 	for _, c := range cases {
-		key, err := AppendRowKey(nil, c.typ, []byte(c.text))
+		key, err := Append(nil, c.typ, []byte(c.text))
 		if err != nil {
-			t.Errorf("AppendRowKey(%s, %q): %v", c.typ.Name, c.text, err)
+			t.Errorf("Append(%s, %q): %v", c.typ.Name, c.text, err)
 			continue
 		}
 		dec, err := DecodeTuple(key)
@@ -255,7 +256,7 @@ func TestRowKeyNumericElements(t *testing.T) {
 		{"-0.0150", -19999, "84:"},
 	}
 	for _, c := range cases {
-		key, err := AppendRowKey(nil, rowKeyTestNumeric, []byte(c.text))
+		key, err := Append(nil, rowKeyTestNumeric, []byte(c.text))
 		if err != nil {
 			t.Errorf("%s: %v", c.text, err)
 			continue
@@ -270,9 +271,9 @@ func TestRowKeyNumericElements(t *testing.T) {
 		if ef[0] != c.e || string(ef[1].([]byte)) != c.f {
 			t.Errorf("%s: (E, F) = (%v, %q), want (%d, %q)", c.text, ef[0], ef[1], c.e, c.f)
 		}
-		params, err := DecodeRowKey(key, []*event.Type{rowKeyTestNumeric})
+		params, err := Decode(key, []*event.Type{rowKeyTestNumeric})
 		if err != nil {
-			t.Errorf("%s: DecodeRowKey: %v", c.text, err)
+			t.Errorf("%s: Decode: %v", c.text, err)
 			continue
 		}
 		want, _ := new(big.Rat).SetString(c.text)
@@ -344,13 +345,13 @@ func TestRowKeyErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		dst := []byte{0x15, 0x01}
-		out, err := AppendRowKey(dst, c.typ, []byte(c.text))
+		out, err := Append(dst, c.typ, []byte(c.text))
 		if err == nil {
-			t.Errorf("AppendRowKey(%v, %q) = % X, want error", c.typ, c.text, out)
+			t.Errorf("Append(%v, %q) = % X, want error", c.typ, c.text, out)
 			continue
 		}
 		if !bytes.Equal(out, []byte{0x15, 0x01}) {
-			t.Errorf("AppendRowKey(%v, %q): dst changed on error: % X", c.typ, c.text, out)
+			t.Errorf("Append(%v, %q): dst changed on error: % X", c.typ, c.text, out)
 		}
 		if c.typ != nil && !strings.Contains(err.Error(), c.typ.Name) {
 			t.Errorf("error %q does not name type %s", err, c.typ.Name)
@@ -383,15 +384,15 @@ func TestRowKeyDecodeErrors(t *testing.T) {
 		{"nil type", AppendTupleString(nil, "x"), []*event.Type{nil}},
 	}
 	for _, c := range cases {
-		if params, err := DecodeRowKey(c.key, c.types); err == nil {
-			t.Errorf("%s: DecodeRowKey = %#v, want error", c.name, params)
+		if params, err := Decode(c.key, c.types); err == nil {
+			t.Errorf("%s: Decode = %#v, want error", c.name, params)
 		}
 	}
 
 	key := rowKeyTestKey(t, []*event.Type{rowKeyTestInt4, rowKeyTestTSTZ}, []string{"1", "infinity"})
-	_, err := DecodeRowKey(key, []*event.Type{rowKeyTestInt4, rowKeyTestTSTZ})
-	if !errors.Is(err, ErrRowKeyTimePlaceholder) {
-		t.Errorf("placeholder: err = %v, want ErrRowKeyTimePlaceholder", err)
+	_, err := Decode(key, []*event.Type{rowKeyTestInt4, rowKeyTestTSTZ})
+	if !errors.Is(err, ErrTimePlaceholder) {
+		t.Errorf("placeholder: err = %v, want ErrTimePlaceholder", err)
 	}
 }
 
@@ -404,7 +405,7 @@ func rowKeyTestMust(b []byte, err error) []byte {
 
 func TestRowKeyDecodeNull(t *testing.T) {
 	key := AppendTupleNull(rowKeyTestKey(t, []*event.Type{rowKeyTestText}, []string{"a"}))
-	params, err := DecodeRowKey(key, []*event.Type{rowKeyTestText, rowKeyTestInt4})
+	params, err := Decode(key, []*event.Type{rowKeyTestText, rowKeyTestInt4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +438,7 @@ func TestRowKeyRoundTrip(t *testing.T) {
 	}
 	for _, c := range cases {
 		key := rowKeyTestKey(t, []*event.Type{c.typ}, []string{c.text})
-		params, err := DecodeRowKey(key, []*event.Type{c.typ})
+		params, err := Decode(key, []*event.Type{c.typ})
 		if err != nil {
 			t.Errorf("%s %q: %v", c.typ.Name, c.text, err)
 			continue
@@ -493,13 +494,13 @@ func rowKeyTestParamText(t *testing.T, typ *event.Type, p any) string {
 
 func TestKeyOrderOf(t *testing.T) {
 	const (
-		differs  = KeyOrderDiffers
-		matches  = KeyOrderMatches
-		collateC = KeyOrderMatchesCollateC
+		differs  = schema.KeyOrderDiffers
+		matches  = schema.KeyOrderMatches
+		collateC = schema.KeyOrderMatchesCollateC
 	)
 	cases := []struct {
 		typ  *event.Type
-		want KeyOrder
+		want schema.KeyOrder
 	}{
 		{rowKeyTestInt4, matches},
 		{rowKeyTestOID, matches},
@@ -531,7 +532,7 @@ func TestKeyOrderOf(t *testing.T) {
 		{nil, differs},
 	}
 	for _, c := range cases {
-		if got := KeyOrderOf(c.typ); got != c.want {
+		if got := schema.KeyOrderOf(c.typ); got != c.want {
 			t.Errorf("KeyOrderOf(%+v) = %v, want %v", c.typ, got, c.want)
 		}
 	}
@@ -555,7 +556,7 @@ func FuzzRowKeyIntOrder(f *testing.F) {
 		if got, want := rowKeyTestSign(bytes.Compare(ka, kb)), cmp.Compare(a, b); got != want {
 			t.Fatalf("%d vs %d: bytes compare %d, want %d (% X vs % X)", a, b, got, want, ka, kb)
 		}
-		params, err := DecodeRowKey(ka, []*event.Type{rowKeyTestInt8})
+		params, err := Decode(ka, []*event.Type{rowKeyTestInt8})
 		if err != nil || params[0] != a {
 			t.Fatalf("decode %d: %#v, %v", a, params, err)
 		}
@@ -595,7 +596,7 @@ func FuzzRowKeyFloatOrder(f *testing.F) {
 		if got, want := rowKeyTestSign(bytes.Compare(ka, kb)), cmp.Compare(a, b); got != want {
 			t.Fatalf("float8 %v vs %v: bytes compare %d, want %d", a, b, got, want)
 		}
-		params, err := DecodeRowKey(ka, []*event.Type{rowKeyTestFloat8})
+		params, err := Decode(ka, []*event.Type{rowKeyTestFloat8})
 		if err != nil || math.Float64bits(params[0].(float64)) != math.Float64bits(a) {
 			t.Fatalf("decode %v: %#v, %v", a, params, err)
 		}
@@ -672,9 +673,9 @@ func FuzzRowKeyNumericOrder(f *testing.F) {
 				t.Fatalf("%s == %s but (E, F) differ: %#v vs %#v", s1, s2, d1[0], d2[0])
 			}
 		}
-		params, err := DecodeRowKey(k1, []*event.Type{rowKeyTestNumeric})
+		params, err := Decode(k1, []*event.Type{rowKeyTestNumeric})
 		if err != nil {
-			t.Fatalf("DecodeRowKey(%s): %v", s1, err)
+			t.Fatalf("Decode(%s): %v", s1, err)
 		}
 		if got := rowKeyTestNumericRat(params[0].(pgtype.Numeric)); got.Cmp(r1) != 0 {
 			t.Fatalf("%s decoded as %s", s1, got.RatString())
@@ -712,14 +713,14 @@ func FuzzRowKeyStringOrder(f *testing.F) {
 		if got := rowKeyTestSign(bytes.Compare(ka, kb)); got != want {
 			t.Fatalf("(%q, %d) vs (%q, %d): bytes compare %d, want %d", a, i1, b, i2, got, want)
 		}
-		params, err := DecodeRowKey(ka, types)
+		params, err := Decode(ka, types)
 		if err != nil || !reflect.DeepEqual(params, []any{a, i1}) {
 			t.Fatalf("decode (%q, %d): %#v, %v", a, i1, params, err)
 		}
 	})
 }
 
-// FuzzRowKeyText feeds arbitrary text to AppendRowKey for every supported
+// FuzzRowKeyText feeds arbitrary text to Append for every supported
 // kind: it must not panic, and whatever it accepts must decode again (except
 // the timestamp placeholder) and re-encode to the same key.
 func FuzzRowKeyText(f *testing.F) {
@@ -733,12 +734,12 @@ func FuzzRowKeyText(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, which uint8, text string) {
 		typ := types[int(which)%len(types)]
-		key, err := AppendRowKey(nil, typ, []byte(text))
+		key, err := Append(nil, typ, []byte(text))
 		if err != nil {
 			return
 		}
-		params, err := DecodeRowKey(key, []*event.Type{typ})
-		if errors.Is(err, ErrRowKeyTimePlaceholder) {
+		params, err := Decode(key, []*event.Type{typ})
+		if errors.Is(err, ErrTimePlaceholder) {
 			return
 		}
 		if err != nil {

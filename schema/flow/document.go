@@ -1,18 +1,18 @@
-package schema
+package flow
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema/rowkey"
 )
 
-// FlowEncoder writes a table's changes as Flow documents (§3.1–3.3): the
+// Encoder writes a table's changes as Flow documents (§3.1–3.3): the
 // row's columns, and _meta, with top-level properties in ascending byte
 // order of their names. It is built once per table shape; encoding a change
 // only appends to the caller's buffer.
-type FlowEncoder struct {
+type Encoder struct {
 	table *event.Table
 	key   []int
 	// order lists column indexes in output order; metaPos is where _meta
@@ -27,18 +27,18 @@ type FlowEncoder struct {
 	nested  bool     // arrays keep their dimensions
 }
 
-// FlowOption tunes a FlowEncoder.
-type FlowOption func(*FlowEncoder)
+// Option tunes a Encoder.
+type Option func(*Encoder)
 
-// FlowNestedArrays writes multi-dimensional arrays as nested JSON arrays
+// MultidimensionalArrays writes multi-dimensional arrays as nested JSON arrays
 // (Flow's multidimensional_arrays feature flag) instead of flattening them.
-func FlowNestedArrays() FlowOption { return func(e *FlowEncoder) { e.nested = true } }
+func MultidimensionalArrays() Option { return func(e *Encoder) { e.nested = true } }
 
-// NewFlowEncoder prepares the encoding of a table's changes. key holds the
+// NewEncoder prepares the encoding of a table's changes. key holds the
 // indexes of the key columns in t.Columns, in key order. tag, when not
 // empty, is written as _meta.source.tag.
-func NewFlowEncoder(t *event.Table, key []int, tag string, opts ...FlowOption) *FlowEncoder {
-	e := &FlowEncoder{table: t, key: key}
+func NewEncoder(t *event.Table, key []int, tag string, opts ...Option) *Encoder {
+	e := &Encoder{table: t, key: key}
 	for _, o := range opts {
 		o(e)
 	}
@@ -51,17 +51,17 @@ func NewFlowEncoder(t *event.Table, key []int, tag string, opts ...FlowOption) *
 	e.metaPos = sort.Search(len(e.order), func(i int) bool { return names[e.order[i]] >= "_meta" })
 	e.names = make([][]byte, len(t.Columns))
 	for i, name := range names {
-		n := valueAppendString(nil, []byte(name))
+		n := AppendString(nil, []byte(name))
 		e.names[i] = append(n, ':')
 	}
 	for _, k := range key {
-		n := valueAppendString(nil, []byte(t.Columns[k].Name))
+		n := AppendString(nil, []byte(t.Columns[k].Name))
 		e.keyName = append(e.keyName, append(n, ':'))
 	}
-	e.prefix = append(valueAppendString([]byte(`"schema":`), []byte(t.Schema)), ',')
-	e.table_ = append(valueAppendString([]byte(`"table":`), []byte(t.Name)), ',')
+	e.prefix = append(AppendString([]byte(`"schema":`), []byte(t.Schema)), ',')
+	e.table_ = append(AppendString([]byte(`"table":`), []byte(t.Name)), ',')
 	if tag != "" {
-		e.tag = valueAppendString([]byte(`,"tag":`), []byte(tag))
+		e.tag = AppendString([]byte(`,"tag":`), []byte(tag))
 	}
 	return e
 }
@@ -71,7 +71,7 @@ func NewFlowEncoder(t *event.Table, key []int, tag string, opts ...FlowOption) *
 // key: the column's name, except
 // that a column named `_meta` would collide with the metadata and is named
 // `_meta_2` instead (or `_meta_3`, ... when another column already has that
-// name). Flow has no rule for it; this is Avro's (avroFieldNames), so a
+// name). Flow has no rule for it; this is schema/avro's (its field names), so a
 // `_meta` column has the same name in every format.
 func DocumentNames(cols []event.Column) []string {
 	names := make([]string, len(cols))
@@ -96,12 +96,12 @@ func DocumentNames(cols []event.Column) []string {
 }
 
 // Table returns the table the encoder was built for.
-func (e *FlowEncoder) Table() *event.Table { return e.table }
+func (e *Encoder) Table() *event.Table { return e.table }
 
 // AppendKey appends the Kafka key: a JSON object of the key columns in key
 // order, by column name (a `_meta` column keeps its name: the key holds no
 // metadata), e.g. {"id":5001}. A change to a keyless table has no key (nil).
-func (e *FlowEncoder) AppendKey(dst []byte, c *event.Change) []byte {
+func (e *Encoder) AppendKey(dst []byte, c *event.Change) []byte {
 	if len(e.key) == 0 {
 		return dst
 	}
@@ -124,35 +124,23 @@ func (e *FlowEncoder) AppendKey(dst []byte, c *event.Change) []byte {
 // AppendRowKey appends the change's row key (§2.1), the tuple encoding of
 // its key columns: the new values for inserts and updates, the old for
 // deletes (both in c.New).
-func (e *FlowEncoder) AppendRowKey(dst []byte, c *event.Change) ([]byte, error) {
-	for _, k := range e.key {
-		v := c.New[k]
-		if v.Marker != event.MarkerText {
-			dst = AppendTupleNull(dst)
-			continue
-		}
-		var err error
-		dst, err = AppendRowKey(dst, &e.table.Columns[k].Type, v.Data)
-		if err != nil {
-			return dst, fmt.Errorf("row key of %s.%s column %q: %w", e.table.Schema, e.table.Name, e.table.Columns[k].Name, err)
-		}
-	}
-	return dst, nil
+func (e *Encoder) AppendRowKey(dst []byte, c *event.Change) ([]byte, error) {
+	return rowkey.AppendChange(dst, e.table, e.key, c)
 }
 
 // AppendDocument appends the change's Flow document.
-func (e *FlowEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
+func (e *Encoder) AppendDocument(dst []byte, c *event.Change) []byte {
 	return e.appendDocument(dst, c, 0)
 }
 
 // AppendDocumentLimited appends the change's document with every value over
 // limit bytes cut or replaced as Flow does for oversized values (§3.5; see
 // AppendJSONLimited), so that an oversized row still fits a record.
-func (e *FlowEncoder) AppendDocumentLimited(dst []byte, c *event.Change, limit int) []byte {
+func (e *Encoder) AppendDocumentLimited(dst []byte, c *event.Change, limit int) []byte {
 	return e.appendDocument(dst, c, limit)
 }
 
-func (e *FlowEncoder) appendDocument(dst []byte, c *event.Change, limit int) []byte {
+func (e *Encoder) appendDocument(dst []byte, c *event.Change, limit int) []byte {
 	dst = append(dst, '{')
 	first := true
 	for i, col := range e.order {
@@ -168,7 +156,7 @@ func (e *FlowEncoder) appendDocument(dst []byte, c *event.Change, limit int) []b
 	return append(dst, '}')
 }
 
-func (e *FlowEncoder) appendColumn(dst []byte, col int, v event.Value, first bool, limit int) ([]byte, bool) {
+func (e *Encoder) appendColumn(dst []byte, col int, v event.Value, first bool, limit int) ([]byte, bool) {
 	switch v.Marker {
 	case event.MarkerText:
 		if !first {
@@ -194,7 +182,7 @@ func (e *FlowEncoder) appendColumn(dst []byte, col int, v event.Value, first boo
 	return dst, first
 }
 
-func (e *FlowEncoder) appendMeta(dst []byte, c *event.Change, first bool, limit int) []byte {
+func (e *Encoder) appendMeta(dst []byte, c *event.Change, first bool, limit int) []byte {
 	if !first {
 		dst = append(dst, ',')
 	}

@@ -1,4 +1,4 @@
-package schema
+package debezium
 
 import (
 	"bytes"
@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema/flow"
 )
 
-// The -update flag rewrites the golden files of schema/testdata/debezium:
+// The -update flag rewrites the golden files of schema/debezium/testdata/debezium:
 //
 //	go test ./schema/ -run Debezium -update
 //
@@ -101,8 +102,8 @@ const (
 
 var dbzNow = time.UnixMilli(1465584025523) // the processing time of the docs' update example
 
-func dbzOptions() DebeziumOptions {
-	return DebeziumOptions{
+func dbzOptions() Options {
+	return Options{
 		Version:  "pg2kafka-test",
 		Name:     "PostgreSQL_server",
 		Database: "postgres",
@@ -114,7 +115,7 @@ func dbzOptions() DebeziumOptions {
 type debeziumCase struct {
 	name  string
 	table *event.Table
-	opts  func(*DebeziumOptions)
+	opts  func(*Options)
 	c     event.Change
 }
 
@@ -134,7 +135,7 @@ func debeziumCases() []debeziumCase {
 		{name: "r", table: debeziumCustomers, c: event.Change{Op: event.OpCreate, Table: debeziumCustomers,
 			New: dbzAnne("Anne"), Snapshot: true, Loc: [3]int64{-1, 7, 0}}},
 		// Without ReadTime a backfilled row's source.ts_ms is 0.
-		{name: "r_no_read_time", table: debeziumCustomers, opts: func(o *DebeziumOptions) { o.ReadTime = nil },
+		{name: "r_no_read_time", table: debeziumCustomers, opts: func(o *Options) { o.ReadTime = nil },
 			c: event.Change{Op: event.OpCreate, Table: debeziumCustomers, New: dbzAnne("Anne"), Snapshot: true, Loc: [3]int64{-1, 1, 0}}},
 		// The docs' create example: before null, after the row, sequence
 		// ["24023119","24023128"], txId 555, lsn 24023128, xmin null. Differs:
@@ -191,17 +192,17 @@ func debeziumCases() []debeziumCase {
 		// Names needing JSON escapes.
 		{name: "c_escapes", table: &event.Table{Schema: `s"q`, Name: `t\x`, Columns: []event.Column{
 			{Name: "a\tb", Type: dbzType("text", event.KindText)}}},
-			opts: func(o *DebeziumOptions) { o.Name, o.Database, o.Version = `n"1`, "d\\b", "v\n" },
+			opts: func(o *Options) { o.Name, o.Database, o.Version = `n"1`, "d\\b", "v\n" },
 			c:    event.Change{Op: event.OpCreate, New: []event.Value{dbzText("x")}, Loc: [3]int64{1, 2, 3}, TSMillis: 1, XID: 2}},
 	}, debeziumTypeCases()...)
 }
 
-func (tc *debeziumCase) encoder() *DebeziumEncoder {
+func (tc *debeziumCase) encoder() *Encoder {
 	o := dbzOptions()
 	if tc.opts != nil {
 		tc.opts(&o)
 	}
-	return NewDebeziumEncoder(tc.table, tc.table.Key, o)
+	return NewEncoder(tc.table, tc.table.Key, o)
 }
 
 func TestDebeziumGolden(t *testing.T) {
@@ -366,13 +367,13 @@ func TestDebeziumToastPlaceholders(t *testing.T) {
 	if err := json.Unmarshal(doc, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.After["body"] != DebeziumUnavailableValue || v.After["meta"] != DebeziumUnavailableValue {
+	if v.After["body"] != UnavailableValue || v.After["meta"] != UnavailableValue {
 		t.Errorf("string placeholders: %v", v.After)
 	}
 	if v.After["blob"] != "X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ==" {
 		t.Errorf("bytea placeholder: %v", v.After["blob"])
 	}
-	if tags, _ := v.After["tags"].([]any); len(tags) != 1 || tags[0] != DebeziumUnavailableValue {
+	if tags, _ := v.After["tags"].([]any); len(tags) != 1 || tags[0] != UnavailableValue {
 		t.Errorf("text[] placeholder: %v", v.After["tags"])
 	}
 	if _, ok := v.After["scores"]; ok {
@@ -380,7 +381,7 @@ func TestDebeziumToastPlaceholders(t *testing.T) {
 	}
 }
 
-// TestDebeziumKeysAsFlow: the Kafka key and the row key are FlowEncoder's.
+// TestDebeziumKeysAsFlow: the Kafka key and the row key are flow.Encoder's.
 func TestDebeziumKeysAsFlow(t *testing.T) {
 	tbl := &event.Table{Schema: "s", Name: "t", Columns: []event.Column{
 		{Name: "v", Type: dbzType("text", event.KindText)},
@@ -390,8 +391,8 @@ func TestDebeziumKeysAsFlow(t *testing.T) {
 	key := []int{2, 1}
 	c := &event.Change{Op: event.OpDelete, Table: tbl, New: []event.Value{dbzAbsent,
 		dbzText("1e21"), dbzText("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")}, Loc: [3]int64{1, 2, 3}}
-	d := NewDebeziumEncoder(tbl, key, dbzOptions())
-	f := NewFlowEncoder(tbl, key, "")
+	d := NewEncoder(tbl, key, dbzOptions())
+	f := flow.NewEncoder(tbl, key, "")
 	if got, want := d.AppendKey([]byte("x"), c), f.AppendKey([]byte("x"), c); !bytes.Equal(got, want) {
 		t.Errorf("key %s, Flow's %s", got, want)
 	}
@@ -403,7 +404,7 @@ func TestDebeziumKeysAsFlow(t *testing.T) {
 	if d.Table() != tbl {
 		t.Error("Table()")
 	}
-	keyless := NewDebeziumEncoder(tbl, nil, dbzOptions())
+	keyless := NewEncoder(tbl, nil, dbzOptions())
 	if k := keyless.AppendKey(nil, c); k != nil {
 		t.Errorf("keyless key %s", k)
 	}
@@ -430,7 +431,7 @@ func TestDebeziumAppends(t *testing.T) {
 
 // TestDebeziumNowDefault: without Now the processing time is the clock's.
 func TestDebeziumNowDefault(t *testing.T) {
-	e := NewDebeziumEncoder(debeziumCustomers, []int{0}, DebeziumOptions{Name: "n"})
+	e := NewEncoder(debeziumCustomers, []int{0}, Options{Name: "n"})
 	c := &event.Change{Op: event.OpCreate, Table: debeziumCustomers, New: dbzAnne("Anne"), Loc: [3]int64{1, 2, 3}}
 	before := time.Now().UnixMilli()
 	doc := e.AppendDocument(nil, c)
@@ -520,7 +521,7 @@ func debeziumTypeCases() []debeziumCase {
 		Loc: [3]int64{dbzPrevLSN, dbzLSN, dbzCommit}, TSMillis: dbzTS, XID: dbzXID}
 	return []debeziumCase{
 		{name: "c_types", table: debeziumTypes, c: c},
-		{name: "c_types_flow", table: debeziumTypes, opts: func(o *DebeziumOptions) { o.FlowValues = true }, c: c},
+		{name: "c_types_flow", table: debeziumTypes, opts: func(o *Options) { o.FlowValues = true }, c: c},
 	}
 }
 
@@ -624,7 +625,7 @@ func TestDebeziumValueForms(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tbl := &event.Table{Schema: "s", Name: "t", Columns: []event.Column{{Name: "v", Type: tc.typ}}}
-			e := NewDebeziumEncoder(tbl, nil, dbzOptions())
+			e := NewEncoder(tbl, nil, dbzOptions())
 			got := e.appendValue([]byte("x"), 0, []byte(tc.text))
 			if string(got) != "x"+tc.want {
 				t.Errorf("%s %q: got %s, want %s", tc.typ.Name, tc.text, got[1:], tc.want)
@@ -640,9 +641,9 @@ func TestDebeziumValueForms(t *testing.T) {
 			}
 			o := dbzOptions()
 			o.FlowValues = true
-			flow := NewDebeziumEncoder(tbl, nil, o)
-			if err := json.Unmarshal(flow.AppendDocument(nil, c), &v); err != nil ||
-				string(v.After["v"]) != string(AppendJSON(nil, &tbl.Columns[0].Type, []byte(tc.text))) {
+			flowE := NewEncoder(tbl, nil, o)
+			if err := json.Unmarshal(flowE.AppendDocument(nil, c), &v); err != nil ||
+				string(v.After["v"]) != string(flow.AppendJSON(nil, &tbl.Columns[0].Type, []byte(tc.text))) {
 				t.Errorf("FlowValues value %s (%v)", v.After["v"], err)
 			}
 		})

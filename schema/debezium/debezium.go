@@ -1,4 +1,9 @@
-package schema
+// Package debezium writes the Debezium envelope: change events shaped as
+// Debezium's PostgreSQL connector writes them, here in the JSON form of
+// Kafka Connect's JsonConverter (the Avro form is schema/avro's, built on
+// Options, Parts and UnavailableValue). Values are read by pgtext; where
+// Debezium's form is not documented, the Flow form (schema/flow) is kept.
+package debezium
 
 import (
 	"encoding/base64"
@@ -7,15 +12,18 @@ import (
 	"time"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema"
+	"github.com/pg2kafka/pg2kafka/schema/flow"
+	"github.com/pg2kafka/pg2kafka/schema/pgtext"
 )
 
-// DebeziumUnavailableValue is the placeholder Debezium writes for an
+// UnavailableValue is the placeholder Debezium writes for an
 // unchanged TOASTed value the server did not send (its default
 // unavailable.value.placeholder).
-const DebeziumUnavailableValue = "__debezium_unavailable_value"
+const UnavailableValue = "__debezium_unavailable_value"
 
-// DebeziumOptions configures a DebeziumEncoder.
-type DebeziumOptions struct {
+// Options configures a Encoder.
+type Options struct {
 	// Version is written as source.version: the pg2kafka version (Debezium
 	// writes its own, e.g. "2.7.0.Final").
 	Version string
@@ -31,27 +39,59 @@ type DebeziumOptions struct {
 	// source.ts_ms; nil writes 0.
 	ReadTime func() time.Time
 	// FlowValues writes column values in pg2kafka's Flow JSON forms
-	// (AppendJSON: RFC 3339 strings, numeric as a string, json embedded)
+	// (flow.AppendJSON: RFC 3339 strings, numeric as a string, json embedded)
 	// instead of the forms of Debezium's PostgreSQL connector defaults.
-	// It applies to DebeziumEncoder (JSON) only.
+	// It applies to Encoder (JSON) only.
 	FlowValues bool
 }
 
-// DebeziumEncoder writes a table's changes as Debezium PostgreSQL connector
+// Clock gives an envelope's times: the processing time (ts_ms) and a
+// change's source.ts_ms. Both forms of the envelope keep one.
+type Clock struct {
+	now, read func() time.Time
+}
+
+// Clock returns the clock of the options: Now (time.Now when nil) and
+// ReadTime.
+func (o Options) Clock() Clock {
+	k := Clock{now: o.Now, read: o.ReadTime}
+	if k.now == nil {
+		k.now = time.Now
+	}
+	return k
+}
+
+// NowMillis is the processing time in milliseconds since the epoch, the
+// envelope's top-level ts_ms.
+func (k Clock) NowMillis() int64 { return k.now().UnixMilli() }
+
+// SourceMillis is source.ts_ms of a change: its commit time, or for a
+// backfilled row the time ReadTime gives (0 without one).
+func (k Clock) SourceMillis(c *event.Change) int64 {
+	if !c.Snapshot {
+		return c.TSMillis
+	}
+	if k.read == nil {
+		return 0
+	}
+	return k.read().UnixMilli()
+}
+
+// Encoder writes a table's changes as Debezium PostgreSQL connector
 // change events in the form of Kafka Connect's JsonConverter with
 // schemas.enable=false: the value is the bare envelope
 //
 //	{"before":…,"after":…,"source":{…},"op":…,"ts_ms":…,"transaction":null}
 //
-// and the key the bare key struct, {"id":1} (as FlowEncoder's key).
+// and the key the bare key struct, {"id":1} (as flow.Encoder's key).
 //
 // Columns are written in the table's attribute order, each value in the
 // form Debezium's PostgreSQL connector gives it under its default settings
 // (time.precision.mode=adaptive, decimal.handling.mode=precise,
 // binary.handling.mode=bytes, interval.handling.mode=numeric,
 // hstore.handling.mode=json) as the JsonConverter writes it: see
-// debeziumAppendValue and the type table of docs/debezium.md. With
-// DebeziumOptions.FlowValues they are pg2kafka's Flow forms (AppendJSON)
+// appendScalar and the type table of docs/debezium.md. With
+// Options.FlowValues they are pg2kafka's Flow forms (flow.AppendJSON)
 // instead.
 //
 // before is null for creates, backfill reads and updates without an old
@@ -62,19 +102,18 @@ type DebeziumOptions struct {
 //
 // An unchanged TOASTed value (which the Flow document omits) is written as
 // Debezium's placeholder where the column's value is a string: the string
-// DebeziumUnavailableValue for text-like, numeric, json, jsonb, uuid, enum,
+// UnavailableValue for text-like, numeric, json, jsonb, uuid, enum,
 // range and composite columns, the base64 of its bytes for bytea, and a
 // one-element array of it for arrays of those. Other columns (fixed-width
 // types, which PostgreSQL never TOASTs, and arrays of them) are omitted.
 //
 // It is built once per table shape; encoding a change only appends to the
 // caller's buffer.
-type DebeziumEncoder struct {
+type Encoder struct {
 	table *event.Table
 	// flow writes the key and the row key: they are the Flow encoder's.
-	flow *FlowEncoder
-	now  func() time.Time
-	read func() time.Time
+	flow  *flow.Encoder
+	clock Clock
 
 	names [][]byte // `"name":` per column
 	// elems converts a non-null element of an array column to its
@@ -90,57 +129,53 @@ type DebeziumEncoder struct {
 	srcTab  []byte // `,"schema":…,"table":…,"txId":`
 }
 
-// NewDebeziumEncoder prepares the Debezium encoding of a table's changes.
+// NewEncoder prepares the Debezium encoding of a table's changes.
 // key holds the indexes of the key columns in t.Columns, in key order.
-func NewDebeziumEncoder(t *event.Table, key []int, opts DebeziumOptions) *DebeziumEncoder {
-	e := &DebeziumEncoder{table: t, flow: NewFlowEncoder(t, key, ""), now: opts.Now, read: opts.ReadTime,
-		flowValues: opts.FlowValues}
-	if e.now == nil {
-		e.now = time.Now
-	}
+func NewEncoder(t *event.Table, key []int, opts Options) *Encoder {
+	e := &Encoder{table: t, flow: flow.NewEncoder(t, key, ""), clock: opts.Clock(), flowValues: opts.FlowValues}
 	e.names = make([][]byte, len(t.Columns))
 	e.toast = make([][]byte, len(t.Columns))
 	e.elems = make([]func(dst, text []byte) []byte, len(t.Columns))
 	for i := range t.Columns {
 		c := &t.Columns[i]
-		e.names[i] = append(valueAppendString(nil, []byte(c.Name)), ':')
-		e.toast[i] = debeziumToastPlaceholder(&c.Type)
+		e.names[i] = append(flow.AppendString(nil, []byte(c.Name)), ':')
+		e.toast[i] = toastPlaceholder(&c.Type)
 		if c.Type.Kind == event.KindArray && !opts.FlowValues {
-			e.elems[i] = debeziumElemFunc(c.Type.Elem, c.Type.Typmod)
+			e.elems[i] = elemFunc(c.Type.Elem, c.Type.Typmod)
 		}
 	}
-	h := append([]byte(`,"source":{"version":`), valueAppendString(nil, []byte(opts.Version))...)
+	h := append([]byte(`,"source":{"version":`), flow.AppendString(nil, []byte(opts.Version))...)
 	h = append(h, `,"connector":"postgresql","name":`...)
-	h = valueAppendString(h, []byte(opts.Name))
+	h = flow.AppendString(h, []byte(opts.Name))
 	e.srcHead = append(h, `,"ts_ms":`...)
-	e.srcDB = append(valueAppendString([]byte(`,"db":`), []byte(opts.Database)), `,"sequence":`...)
-	s := append(valueAppendString([]byte(`,"schema":`), []byte(t.Schema)), `,"table":`...)
-	e.srcTab = append(valueAppendString(s, []byte(t.Name)), `,"txId":`...)
+	e.srcDB = append(flow.AppendString([]byte(`,"db":`), []byte(opts.Database)), `,"sequence":`...)
+	s := append(flow.AppendString([]byte(`,"schema":`), []byte(t.Schema)), `,"table":`...)
+	e.srcTab = append(flow.AppendString(s, []byte(t.Name)), `,"txId":`...)
 	return e
 }
 
-// debeziumToastPlaceholder is the JSON written for an unchanged TOASTed
+// toastPlaceholder is the JSON written for an unchanged TOASTed
 // value of type t, or nil when the column is to be omitted.
-func debeziumToastPlaceholder(t *event.Type) []byte {
-	str := valueAppendString(nil, []byte(DebeziumUnavailableValue))
+func toastPlaceholder(t *event.Type) []byte {
+	str := flow.AppendString(nil, []byte(UnavailableValue))
 	switch t.Kind {
 	case event.KindBytea:
-		return valueAppendString(nil, []byte(base64.StdEncoding.EncodeToString([]byte(DebeziumUnavailableValue))))
+		return flow.AppendString(nil, []byte(base64.StdEncoding.EncodeToString([]byte(UnavailableValue))))
 	case event.KindArray:
-		if t.Elem != nil && debeziumStringKind(t.Elem.Kind) {
+		if t.Elem != nil && stringKind(t.Elem.Kind) {
 			return append(append([]byte{'['}, str...), ']')
 		}
 		return nil
 	}
-	if debeziumStringKind(t.Kind) {
+	if stringKind(t.Kind) {
 		return str
 	}
 	return nil
 }
 
-// debeziumStringKind reports whether Debezium writes a value of kind k as a
+// stringKind reports whether Debezium writes a value of kind k as a
 // string and so writes its placeholder string for an unchanged TOASTed one.
-func debeziumStringKind(k event.Kind) bool {
+func stringKind(k event.Kind) bool {
 	switch k {
 	case event.KindText, event.KindNumeric, event.KindJSON, event.KindJSONB, event.KindUUID,
 		event.KindEnum, event.KindRange, event.KindComposite:
@@ -150,39 +185,34 @@ func debeziumStringKind(k event.Kind) bool {
 }
 
 // Table returns the table the encoder was built for.
-func (e *DebeziumEncoder) Table() *event.Table { return e.table }
+func (e *Encoder) Table() *event.Table { return e.table }
 
-// AppendKey appends the Kafka key, as FlowEncoder.AppendKey: a JSON object
+// AppendKey appends the Kafka key, as flow.Encoder.AppendKey: a JSON object
 // of the key columns in key order ({"id":5001}); nothing for a keyless table
 // (Debezium's key is null there too).
-func (e *DebeziumEncoder) AppendKey(dst []byte, c *event.Change) []byte {
+func (e *Encoder) AppendKey(dst []byte, c *event.Change) []byte {
 	return e.flow.AppendKey(dst, c)
 }
 
 // AppendRowKey appends the change's row key (§2.1), as
-// FlowEncoder.AppendRowKey.
-func (e *DebeziumEncoder) AppendRowKey(dst []byte, c *event.Change) ([]byte, error) {
+// flow.Encoder.AppendRowKey.
+func (e *Encoder) AppendRowKey(dst []byte, c *event.Change) ([]byte, error) {
 	return e.flow.AppendRowKey(dst, c)
 }
 
 // AppendDocument appends the change's Debezium envelope (the Kafka value).
-func (e *DebeziumEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
-	op, before, after := debeziumParts(c)
+func (e *Encoder) AppendDocument(dst []byte, c *event.Change) []byte {
+	op, before, after := Parts(c)
 	dst = append(dst, `{"before":`...)
 	dst = e.appendRow(dst, before)
 	dst = append(dst, `,"after":`...)
 	dst = e.appendRow(dst, after)
 
 	dst = append(dst, e.srcHead...)
+	dst = strconv.AppendInt(dst, e.clock.SourceMillis(c), 10)
 	if c.Snapshot {
-		var ts int64
-		if e.read != nil {
-			ts = e.read().UnixMilli()
-		}
-		dst = strconv.AppendInt(dst, ts, 10)
 		dst = append(dst, `,"snapshot":"true"`...)
 	} else {
-		dst = strconv.AppendInt(dst, c.TSMillis, 10)
 		dst = append(dst, `,"snapshot":"false"`...)
 	}
 	dst = append(dst, e.srcDB...)
@@ -213,14 +243,14 @@ func (e *DebeziumEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
 	dst = append(dst, `,"xmin":null},"op":"`...)
 	dst = append(dst, op)
 	dst = append(dst, `","ts_ms":`...)
-	dst = strconv.AppendInt(dst, e.now().UnixMilli(), 10)
+	dst = strconv.AppendInt(dst, e.clock.NowMillis(), 10)
 	return append(dst, `,"transaction":null}`...)
 }
 
 // appendRow appends a row as a JSON object of every column in attribute
 // order (null for a nil row): SQL NULL and columns the tuple lacks are null,
 // unchanged TOASTed values their placeholder or nothing.
-func (e *DebeziumEncoder) appendRow(dst []byte, row []event.Value) []byte {
+func (e *Encoder) appendRow(dst []byte, row []event.Value) []byte {
 	if row == nil {
 		return append(dst, "null"...)
 	}
@@ -242,7 +272,7 @@ func (e *DebeziumEncoder) appendRow(dst []byte, row []event.Value) []byte {
 		switch v.Marker {
 		case event.MarkerText:
 			if e.flowValues {
-				dst = AppendJSON(dst, &e.table.Columns[i].Type, v.Data)
+				dst = flow.AppendJSON(dst, &e.table.Columns[i].Type, v.Data)
 			} else {
 				dst = e.appendValue(dst, i, v.Data)
 			}
@@ -263,8 +293,8 @@ func (e *DebeziumEncoder) appendRow(dst []byte, row []event.Value) []byte {
 // interval.handling.mode=numeric, hstore.handling.mode=json), and Kafka
 // Connect's JsonConverter writes BYTES as a base64 string and a STRUCT as
 // an object. Where the documentation does not say what Debezium writes, the
-// Flow form (AppendJSON) is kept; a value a conversion cannot handle is also
-// written in its Flow form (AppendJSON's rules, so always valid JSON).
+// Flow form (flow.AppendJSON) is kept; a value a conversion cannot handle is also
+// written in its Flow form (flow.AppendJSON's rules, so always valid JSON).
 
 // Debezium's documented values for TIMESTAMP 'infinity' and '-infinity'
 // ("TIMESTAMP type": "converted to timestamps with value
@@ -273,19 +303,19 @@ func (e *DebeziumEncoder) appendRow(dst []byte, row []event.Value) []byte {
 // driver). The section names one value whatever the column's precision, so
 // it is written for Timestamp (millisecond) and MicroTimestamp columns alike.
 const (
-	debeziumTimestampInfinity    = 9223372036825200000
-	debeziumTimestampNegInfinity = -9223372036832400000
+	timestampInfinity    = 9223372036825200000
+	timestampNegInfinity = -9223372036832400000
 )
 
-// debeziumMicrosPerMonth is MicroDuration's month: "the 365.25 / 12.0
+// microsPerMonth is MicroDuration's month: "the 365.25 / 12.0
 // formula for days per month average" ("Basic types", INTERVAL), that is
 // 30.4375 days, exactly 2629800 seconds.
-const debeziumMicrosPerMonth = 2_629_800_000_000
+const microsPerMonth = 2_629_800_000_000
 
-const debeziumMicrosPerDay = 86_400_000_000
+const microsPerDay = 86_400_000_000
 
 // appendValue appends the Debezium form of a non-null value of column i.
-func (e *DebeziumEncoder) appendValue(dst []byte, i int, text []byte) []byte {
+func (e *Encoder) appendValue(dst []byte, i int, text []byte) []byte {
 	c := &e.table.Columns[i]
 	if c.Type.Kind == event.KindArray {
 		// Arrays (literal type ARRAY): a JSON array of the elements'
@@ -293,45 +323,45 @@ func (e *DebeziumEncoder) appendValue(dst []byte, i int, text []byte) []byte {
 		// described by the documentation). PostgreSQL gives an array
 		// column the typmod of its element (numeric(10,2)[]).
 		mark := len(dst)
-		if out, ok := valueAppendArray(dst, c.Type.Elem, text, valueFlags{elem: e.elems[i]}); ok {
+		if out, ok := flow.AppendArray(dst, c.Type.Elem, text, e.elems[i]); ok {
 			return out
 		}
-		return AppendJSON(dst[:mark], &c.Type, text)
+		return flow.AppendJSON(dst[:mark], &c.Type, text)
 	}
-	return debeziumAppendValue(dst, &c.Type, c.Type.Typmod, text)
+	return appendScalar(dst, &c.Type, c.Type.Typmod, text)
 }
 
-// debeziumElemFunc returns the converter of an array's elements of type
+// elemFunc returns the converter of an array's elements of type
 // elem, typmod being the array column's.
-func debeziumElemFunc(elem *event.Type, typmod int32) func(dst, text []byte) []byte {
+func elemFunc(elem *event.Type, typmod int32) func(dst, text []byte) []byte {
 	if elem == nil || elem.Kind == event.KindArray {
-		elem = &valueTextType
+		elem = &textType
 	}
-	return func(dst, text []byte) []byte { return debeziumAppendValue(dst, elem, typmod, text) }
+	return func(dst, text []byte) []byte { return appendScalar(dst, elem, typmod, text) }
 }
 
-// debeziumAppendValue appends the Debezium form of a non-null scalar value
+// appendScalar appends the Debezium form of a non-null scalar value
 // of type t (typmod: the column's pg_attribute.atttypmod, -1 for none), or
 // its Flow form where Debezium's is not documented or the text does not
 // convert.
-func debeziumAppendValue(dst []byte, t *event.Type, typmod int32, text []byte) []byte {
+func appendScalar(dst []byte, t *event.Type, typmod int32, text []byte) []byte {
 	mark := len(dst)
-	if out, ok := debeziumAppend(dst, t, typmod, text); ok {
+	if out, ok := convert(dst, t, typmod, text); ok {
 		return out
 	}
-	return AppendJSON(dst[:mark], t, text)
+	return flow.AppendJSON(dst[:mark], t, text)
 }
 
-// debeziumAppend converts one value; ok is false to write the Flow form
+// convert converts one value; ok is false to write the Flow form
 // (dst may then hold garbage past its original length).
-func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byte, bool) {
+func convert(dst []byte, t *event.Type, typmod int32, text []byte) ([]byte, bool) {
 	switch t.Kind {
 	case event.KindDate:
 		// "Temporal types", adaptive: DATE → INT32 io.debezium.time.Date,
 		// "the number of days since the epoch". The documentation gives no
 		// value for ±infinity: they are written as the days of 9999-12-31
 		// and 0000-01-01, the dates the Flow and Avro forms clamp them to.
-		d, ok := avroParseDate(text)
+		d, ok := pgtext.ParseDate(text)
 		if !ok || d < math.MinInt32 || d > math.MaxInt32 {
 			return dst, false
 		}
@@ -345,7 +375,7 @@ func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byt
 		// microsecond, or nanosecond precision values based on the
 		// database column's type", and whole seconds are exact in
 		// milliseconds), TIME without one (precision 6) as MicroTime.
-		us, ok := avroParseTime(text)
+		us, ok := pgtext.ParseClock(text)
 		if !ok {
 			return dst, false
 		}
@@ -357,7 +387,7 @@ func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byt
 		// "Basic types": TIMETZ → STRING io.debezium.time.ZonedTime, "a
 		// string representation of a time value with timezone information,
 		// where the timezone is GMT": the time in UTC, "HH:MM:SS[.f]Z".
-		return debeziumAppendZonedTime(dst, text)
+		return appendZonedTime(dst, text)
 	case event.KindTimestamp:
 		// "Temporal types", adaptive: TIMESTAMP(1..3) → INT64
 		// io.debezium.time.Timestamp, milliseconds since the epoch;
@@ -367,11 +397,11 @@ func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byt
 		// with 1..3, as TIME(0). ±infinity: the documented constants.
 		switch string(text) {
 		case "infinity":
-			return strconv.AppendInt(dst, debeziumTimestampInfinity, 10), true
+			return strconv.AppendInt(dst, timestampInfinity, 10), true
 		case "-infinity":
-			return strconv.AppendInt(dst, debeziumTimestampNegInfinity, 10), true
+			return strconv.AppendInt(dst, timestampNegInfinity, 10), true
 		}
-		us, ok := avroParseTimestamp(text)
+		us, ok := pgtext.ParseTimestamp(text)
 		if !ok {
 			return dst, false
 		}
@@ -395,7 +425,7 @@ func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byt
 		if string(text) == "infinity" || string(text) == "-infinity" {
 			return dst, false
 		}
-		us, ok := avroParseTimestamp(text)
+		us, ok := pgtext.ParseTimestamp(text)
 		if !ok {
 			return dst, false
 		}
@@ -416,24 +446,24 @@ func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byt
 		// section only gives them for string and double): the Flow form
 		// (the string "NaN") is kept, as for a negative scale (PostgreSQL
 		// 15+), which the section does not cover.
-		if _, scale, ok := NumericTypmod(typmod); ok {
+		if _, scale, ok := schema.NumericTypmod(typmod); ok {
 			if scale < 0 {
 				return dst, false
 			}
-			return debeziumAppendDecimal(dst, text, scale)
+			return appendDecimal(dst, text, scale)
 		}
-		return debeziumAppendVariableScale(dst, text)
+		return appendVariableScale(dst, text)
 	case event.KindInterval:
 		// "Basic types": INTERVAL → INT64 io.debezium.time.MicroDuration
 		// (interval.handling.mode=numeric, the default), "the approximate
 		// number of microseconds ... using the 365.25 / 12.0 formula for
 		// days per month average"; a day is 24 hours. A total beyond int64
 		// keeps the Flow form.
-		months, days, us, ok := valueParseInterval(text)
+		months, days, us, ok := pgtext.ParseInterval(text)
 		if !ok {
 			return dst, false
 		}
-		total, ok := debeziumMicroDuration(months, days, us)
+		total, ok := microDuration(months, days, us)
 		if !ok {
 			return dst, false
 		}
@@ -441,7 +471,7 @@ func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byt
 	case event.KindJSON, event.KindJSONB:
 		// "Basic types": JSON, JSONB → STRING io.debezium.data.Json, "the
 		// string representation of a JSON document": the server's text.
-		return valueAppendString(dst, text), true
+		return flow.AppendString(dst, text), true
 	case event.KindBytea:
 		// "Basic types": BYTEA → BYTES (binary.handling.mode=bytes), which
 		// the JsonConverter writes in base64: the Flow form.
@@ -451,11 +481,11 @@ func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byt
 		case "money":
 			// "Decimal types", precise: MONEY → BYTES Decimal at the scale
 			// of money.fraction.digits (2 by default).
-			return debeziumAppendMoney(dst, text)
+			return appendMoney(dst, text)
 		case "inet", "cidr", "macaddr", "macaddr8":
 			// "Network address types": STRING, the server's text (the
 			// Flow form of inet adds a /32 or /128 mask).
-			return valueAppendString(dst, text), true
+			return flow.AppendString(dst, text), true
 		case "bit":
 			// "Basic types": BIT(1) → BOOLEAN. BIT(>1) and BIT VARYING
 			// (io.debezium.data.Bits, little-endian bytes) keep the Flow
@@ -490,15 +520,15 @@ func debeziumAppend(dst []byte, t *event.Type, typmod int32, text []byte) ([]byt
 	return dst, false
 }
 
-// debeziumMicroDuration is MicroDuration's microseconds of an interval,
+// microDuration is MicroDuration's microseconds of an interval,
 // ok false on int64 overflow.
-func debeziumMicroDuration(months, days, us int64) (int64, bool) {
-	const maxMonths = math.MaxInt64 / debeziumMicrosPerMonth
-	const maxDays = math.MaxInt64 / debeziumMicrosPerDay
+func microDuration(months, days, us int64) (int64, bool) {
+	const maxMonths = math.MaxInt64 / microsPerMonth
+	const maxDays = math.MaxInt64 / microsPerDay
 	if months > maxMonths || months < -maxMonths || days > maxDays || days < -maxDays {
 		return 0, false
 	}
-	a, b := months*debeziumMicrosPerMonth, days*debeziumMicrosPerDay
+	a, b := months*microsPerMonth, days*microsPerDay
 	sum := a + b
 	if (a > 0 && b > 0 && sum < 0) || (a < 0 && b < 0 && sum >= 0) {
 		return 0, false
@@ -510,108 +540,87 @@ func debeziumMicroDuration(months, days, us int64) (int64, bool) {
 	return total, true
 }
 
-// debeziumAppendDecimal writes a Kafka Connect Decimal as the JsonConverter
+// appendDecimal writes a Kafka Connect Decimal as the JsonConverter
 // does: the base64 string of its unscaled value's big-endian
 // two's-complement bytes.
-func debeziumAppendDecimal(dst, text []byte, scale int) ([]byte, bool) {
+func appendDecimal(dst, text []byte, scale int) ([]byte, bool) {
 	mark := len(dst)
-	dst, ok := decimalAppendUnscaled(dst, text, scale)
+	dst, ok := pgtext.AppendUnscaled(dst, text, scale)
 	if !ok {
 		return dst, false
 	}
-	return valueQuoteBase64(dst, mark, len(dst)-mark), true
+	return flow.QuoteBase64(dst, mark, len(dst)-mark), true
 }
 
-// debeziumAppendVariableScale writes an io.debezium.data.VariableScaleDecimal
+// appendVariableScale writes an io.debezium.data.VariableScaleDecimal
 // struct, {"scale":<digits after the point>,"value":"<base64 unscaled>"}.
-func debeziumAppendVariableScale(dst, text []byte) ([]byte, bool) {
-	scale := 0
-	if i := valueIndexByte(text, '.'); i >= 0 {
-		scale = len(text) - i - 1
-	}
+func appendVariableScale(dst, text []byte) ([]byte, bool) {
+	scale := pgtext.Scale(text)
 	dst = append(dst, `{"scale":`...)
 	dst = strconv.AppendInt(dst, int64(scale), 10)
 	dst = append(dst, `,"value":`...)
-	dst, ok := debeziumAppendDecimal(dst, text, scale)
+	dst, ok := appendDecimal(dst, text, scale)
 	if !ok {
 		return dst, false
 	}
 	return append(dst, '}'), true
 }
 
-// debeziumMoneyScale is money.fraction.digits' default.
-const debeziumMoneyScale = 2
+// moneyScale is money.fraction.digits' default.
+const moneyScale = 2
 
-// debeziumAppendMoney converts money's text in the C locale's form
-// ("$1,234.56", "-$0.05") to a Decimal at debeziumMoneyScale. Other
-// lc_monetary forms fail (the Flow form, the text, is written).
-func debeziumAppendMoney(dst, text []byte) ([]byte, bool) {
-	s := text
-	neg := len(s) > 0 && s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	if len(s) < 2 || s[0] != '$' {
-		return dst, false
-	}
-	s = s[1:]
+// appendMoney converts money's text in the C locale's form (pgtext) to a
+// Decimal at moneyScale. Other lc_monetary forms fail (the Flow form, the
+// text, is written).
+func appendMoney(dst, text []byte) ([]byte, bool) {
 	// The plain decimal goes to the tail of dst, is converted from there,
 	// and the result moved down over it.
 	tmp := len(dst)
-	if neg {
-		dst = append(dst, '-')
-	}
-	point := false
-	for _, c := range s {
-		switch {
-		case valueIsDigit(c):
-			dst = append(dst, c)
-		case c == ',' && !point:
-		case c == '.' && !point:
-			point = true
-			dst = append(dst, c)
-		default:
-			return dst, false
-		}
+	dst, ok := pgtext.AppendMoney(dst, text)
+	if !ok {
+		return dst, false
 	}
 	from := len(dst)
-	dst, ok := debeziumAppendDecimal(dst, dst[tmp:from], debeziumMoneyScale)
+	dst, ok = appendDecimal(dst, dst[tmp:from], moneyScale)
 	if !ok {
 		return dst, false
 	}
-	return valueShiftDown(dst, tmp, from), true
+	return shiftDown(dst, tmp, from), true
 }
 
-// debeziumAppendZonedTime writes a timetz ("HH:MM:SS[.f]±HH[:MM[:SS]]") as
-// the same time in UTC, "HH:MM:SS[.f]Z" (fraction without trailing zeros).
-func debeziumAppendZonedTime(dst, text []byte) ([]byte, bool) {
-	secEnd, end, ok := valueClock(text)
+// appendZonedTime writes a timetz (pgtext) as the same time in UTC,
+// "HH:MM:SS[.f]Z" (fraction without trailing zeros).
+func appendZonedTime(dst, text []byte) ([]byte, bool) {
+	secEnd, end, ok := pgtext.SplitClock(text)
 	if !ok {
 		return dst, false
 	}
-	us, ok := avroParseClock(text[:end])
+	us, ok := pgtext.ParseClock(text[:end])
 	if !ok {
 		return dst, false
 	}
-	off, ok := valueOffset(text[end:])
+	off, ok := pgtext.ParseOffset(text[end:])
 	if !ok {
 		return dst, false
 	}
-	secs := ((us/1_000_000-int64(off))%86400 + 86400) % 86400
 	dst = append(dst, '"')
-	dst = valueAppend2(dst, int(secs/3600))
-	dst = append(dst, ':')
-	dst = valueAppend2(dst, int(secs/60%60))
-	dst = append(dst, ':')
-	dst = valueAppend2(dst, int(secs%60))
-	dst = valueAppendFrac(dst, text[secEnd:end])
+	dst = flow.AppendClock(dst, int(us/1_000_000)-off, text[secEnd:end])
 	return append(dst, 'Z', '"'), true
 }
 
-// debeziumParts gives a change's Debezium op and its before and after rows:
+// shiftDown moves dst[from:] to dst[to:] (to <= from) and truncates.
+func shiftDown(dst []byte, to, from int) []byte {
+	n := copy(dst[to:], dst[from:])
+	return dst[:to+n]
+}
+
+// textType is the element type used when an array's is unknown.
+var textType = event.Type{Kind: event.KindText}
+
+// Parts gives a change's Debezium op and its before and after rows:
 // r for backfill rows, a delete's old tuple as before, an update's old
 // tuple (when the server sent one) as before.
-func debeziumParts(c *event.Change) (op byte, before, after []event.Value) {
+func Parts(c *event.Change) (op byte, before, after []event.Value) {
 	switch {
 	case c.Snapshot:
 		return 'r', nil, c.New

@@ -1,4 +1,4 @@
-package schema
+package flow
 
 import (
 	"slices"
@@ -9,7 +9,7 @@ import (
 
 // The Flow document: columns in byte order of their names with _meta among
 // them, absent and unchanged-TOAST columns omitted, before for updates with
-// an old tuple, and arrays flat unless FlowNestedArrays.
+// an old tuple, and arrays flat unless MultidimensionalArrays.
 func TestFlowDocument(t *testing.T) {
 	tbl := &event.Table{Schema: "public", Name: "t", Columns: []event.Column{
 		{Name: "id", Type: event.Type{Name: "int4", Kind: event.KindInt}},
@@ -23,13 +23,13 @@ func TestFlowDocument(t *testing.T) {
 		Old: []event.Value{txt("1"), {Marker: event.MarkerAbsent}, {Marker: event.MarkerAbsent}, {Marker: event.MarkerAbsent}}}
 	cases := []struct {
 		name string
-		opts []FlowOption
+		opts []Option
 		c    *event.Change
 		want string
 	}{
 		{"update with key-only before", nil, upd,
 			`{"Zed":null,"_meta":{"op":"u","source":{"ts_ms":5,"schema":"public","table":"t","loc":[1,2,3],"txid":9},"before":{"id":1}},"id":1,"m":[1,2,3,4]}`},
-		{"nested arrays", []FlowOption{FlowNestedArrays()}, upd,
+		{"nested arrays", []Option{MultidimensionalArrays()}, upd,
 			`{"Zed":null,"_meta":{"op":"u","source":{"ts_ms":5,"schema":"public","table":"t","loc":[1,2,3],"txid":9},"before":{"id":1}},"id":1,"m":[[1,2],[3,4]]}`},
 		{"backfill row", nil, &event.Change{Op: event.OpCreate, Snapshot: true, Loc: [3]int64{-1, 7, 0},
 			New: []event.Value{txt("2"), txt("z"), txt("{}"), txt("b")}},
@@ -37,7 +37,7 @@ func TestFlowDocument(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := NewFlowEncoder(tbl, []int{0}, "", c.opts...)
+			e := NewEncoder(tbl, []int{0}, "", c.opts...)
 			if got := string(e.AppendDocument(nil, c.c)); got != c.want {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
@@ -64,7 +64,7 @@ func TestFlowDocumentMetaColumn(t *testing.T) {
 	c := &event.Change{Op: event.OpUpdate, Loc: [3]int64{1, 2, 3}, TSMillis: 5, XID: 9,
 		New: []event.Value{txt("1"), txt("x"), txt("y")},
 		Old: []event.Value{txt("1"), txt("w"), txt("v")}}
-	e := NewFlowEncoder(tbl, []int{0}, "")
+	e := NewEncoder(tbl, []int{0}, "")
 	want := `{"_meta":{"op":"u","source":{"ts_ms":5,"schema":"public","table":"t","loc":[1,2,3],"txid":9},"before":{"_meta_2":"w","_meta_3":1,"a":"v"}},"_meta_2":"x","_meta_3":1,"a":"y"}`
 	if got := string(e.AppendDocument(nil, c)); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)

@@ -1,4 +1,4 @@
-package schema
+package flow
 
 import (
 	"bytes"
@@ -9,12 +9,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/schema"
 )
 
 // valueTestType builds the type of a built-in base type (arrays get their
 // element from the name).
 func valueTestType(name string) *event.Type {
-	t := NewType(0, name, 'b', nil)
+	t := schema.NewType(0, name, 'b', 0, nil)
 	return &t
 }
 
@@ -28,14 +29,14 @@ func valueTestTypeOf(name string) *event.Type {
 	var t event.Type
 	switch name {
 	case "enum":
-		t = NewType(0, "mood", 'e', nil)
+		t = schema.NewType(0, "mood", 'e', 0, nil)
 	case "composite":
-		t = NewType(0, "pair", 'c', nil)
+		t = schema.NewType(0, "pair", 'c', 0, nil)
 	case "range":
-		t = NewType(0, "floatrange", 'r', nil)
+		t = schema.NewType(0, "floatrange", 'r', 0, nil)
 	case "_enum":
-		e := NewType(0, "mood", 'e', nil)
-		t = NewType(0, "_mood", 'b', &e)
+		e := schema.NewType(0, "mood", 'e', 0, nil)
+		t = schema.NewType(0, "_mood", 'b', 0, &e)
 	default:
 		return valueTestType(name)
 	}

@@ -1,0 +1,21 @@
+package event
+
+// Encoder turns a table's changes into record keys and values. Encoders
+// append to the caller's buffer. The encoders of each output format
+// (schema/flow, schema/debezium, schema/avro) implement it, and
+// schema/format builds the one a configuration asks for.
+type Encoder interface {
+	// AppendKey appends the Kafka key (nothing for a keyless table).
+	AppendKey(dst []byte, c *Change) []byte
+	// AppendDocument appends the Kafka value.
+	AppendDocument(dst []byte, c *Change) []byte
+	// AppendRowKey appends the row key of §2.1 (FoundationDB tuple).
+	AppendRowKey(dst []byte, c *Change) ([]byte, error)
+}
+
+// NewEncoder builds the encoder of a table shape; key indexes its key
+// columns in key order. It is called once per shape (at a backfill's start
+// and on each RELATION message), before anything of that shape is written,
+// so an error (a schema registry refusing a new version, say) stops the
+// capture with nothing of the change written.
+type NewEncoder func(t *Table, key []int) (Encoder, error)
