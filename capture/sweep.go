@@ -157,7 +157,7 @@ func (c *Capture) sweepStep(ctx context.Context, b *binding) error {
 	}
 	if complete {
 		for k := range sw.keys {
-			if err := c.writeTombstone(b, []byte(k)); err != nil {
+			if err := c.writeGhost(b, sw.scan.enc, []byte(k)); err != nil {
 				return err
 			}
 		}
@@ -314,14 +314,24 @@ func (c *Capture) scanKeys(ctx context.Context, b *binding) ([]event.Row, bool, 
 	return full, complete, nil
 }
 
-// writeTombstone writes a tombstone for key in b's topic.
-func (c *Capture) writeTombstone(b *binding, key []byte) error {
+// writeGhost writes, for a key b's topic holds and its table no longer
+// has, a delete record when the encoder can build one from the key alone
+// (event.DeletionEncoder), then the tombstone. The delete carries the
+// loop's cursor as its position: the key is known absent there.
+func (c *Capture) writeGhost(b *binding, enc Encoder, key []byte) error {
 	if !c.sink.InTxn() {
 		if err := c.sink.Begin(); err != nil {
 			return err
 		}
 	}
+	if de, ok := enc.(event.DeletionEncoder); ok {
+		ch := event.Change{Op: event.OpDelete, TSMillis: time.Now().UnixMilli(), Loc: [3]int64{int64(c.cursor), int64(c.cursor), 0}}
+		if doc, ok := de.AppendDeletion(nil, key, &ch); ok {
+			lsn := appendLSN(nil, c.cursor)
+			c.sink.Write(c.work, event.Record{Topic: b.Topic, Key: key, Value: doc, Op: opHeaders[event.OpDelete], LSN: lsn})
+			c.opts.Observer.Record(b.Schema, b.Table, event.OpDelete, len(key)+len(doc))
+		}
+	}
 	c.sink.Write(c.work, event.Record{Topic: b.Topic, Key: key})
-	c.opts.Observer.Record(b.Schema, b.Table, event.OpDelete, len(key))
 	return nil
 }

@@ -53,4 +53,18 @@ func TestStateResetLeavesNoGhostRows(t *testing.T) {
 	p.stop(t)
 	recs := e.settle(e.topic("items"), time.Second)
 	lastPerKey(t, e, "items", recs, `SELECT json_build_object('id', id)::text, json_build_object('id', id, 'v', v, 'pad', pad)::text FROM items`)
+	// Every tombstone, the sweep's included, follows a delete document of
+	// its key: consumers that ignore tombstones see the deletion too.
+	prev := map[string]string{}
+	for _, r := range recs {
+		k := string(r.Key)
+		if r.Value == nil {
+			if prev[k] != "d" {
+				t.Fatalf("tombstone of %s after a record with op %q, want a delete", k, prev[k])
+			}
+			prev[k] = "tombstone"
+			continue
+		}
+		prev[k] = fmt.Sprint(meta(decode(t, r))["op"])
+	}
 }

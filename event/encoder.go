@@ -19,3 +19,12 @@ type Encoder interface {
 // so an error (a schema registry refusing a new version, say) stops the
 // capture with nothing of the change written.
 type NewEncoder func(t *Table, key []int) (Encoder, error)
+
+// DeletionEncoder is implemented by encoders that can write the delete
+// document of a row known only by its Kafka key (schema/flow): the sweep
+// writes one before the tombstone of a key its topic holds and its table
+// no longer has. AppendDeletion reports false when key is not one the
+// encoder writes.
+type DeletionEncoder interface {
+	AppendDeletion(dst []byte, key []byte, c *Change) ([]byte, bool)
+}
