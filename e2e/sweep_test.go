@@ -10,7 +10,8 @@ import (
 // Rows deleted while nothing captured them (the slot dropped, then state
 // reset) leave live keys in a compacted topic unless the re-backfill is
 // followed by a sweep: each key the topic holds and the table no longer
-// has gets a tombstone. A writer inserts, updates and deletes keys
+// has gets a delete document and a tombstone. A writer inserts, updates
+// and deletes keys
 // (ghosts among them) during the re-backfill and the sweep: the topic's
 // last record per key must equal the table, and no key go back in time.
 func TestStateResetLeavesNoGhostRows(t *testing.T) {
