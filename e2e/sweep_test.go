@@ -11,9 +11,9 @@ import (
 // reset) leave live keys in a compacted topic unless the re-backfill is
 // followed by a sweep: each key the topic holds and the table no longer
 // has gets a delete document and a tombstone. A writer inserts, updates
-// and deletes keys
-// (ghosts among them) during the re-backfill and the sweep: the topic's
-// last record per key must equal the table, and no key go back in time.
+// and deletes keys (ghosts among them) during the re-backfill and the
+// sweep: the topic's last record per key must equal the table, and no key
+// go back in time.
 func TestStateResetLeavesNoGhostRows(t *testing.T) {
 	e := newEnv(t)
 	e.useSlot("sweep")
