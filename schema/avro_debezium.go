@@ -35,9 +35,9 @@ import (
 //	                 id string, total_order long, data_collection_order long }]
 //	}
 //
-// transaction is always written as null (Debezium's
-// provide.transaction.metadata=false); its record is in the schema only so
-// that the envelope reads like Debezium's. The key schema is avro.go's Key
+// transaction is null unless the change carries its place in its
+// transaction (kafka.transaction_metadata, Debezium's
+// provide.transaction.metadata). The key schema is avro.go's Key
 // record.
 
 // avroDebeziumValueSchema builds the Envelope schema of a plan.
@@ -208,7 +208,7 @@ func (e *AvroDebeziumEncoder) AppendDocument(dst []byte, c *event.Change) []byte
 
 	dst = avroAppendString(dst, []byte{op})
 	dst = avroAppendLong(append(dst, 2), e.now().UnixMilli())
-	return append(dst, 0) // transaction
+	return avroAppendDebeziumTxn(dst, c.Txn)
 }
 
 // appendRow writes a ["null", Value] union: null for a nil row, else every

@@ -214,7 +214,7 @@ func (e *DebeziumEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
 	dst = append(dst, op)
 	dst = append(dst, `","ts_ms":`...)
 	dst = strconv.AppendInt(dst, e.now().UnixMilli(), 10)
-	return append(dst, `,"transaction":null}`...)
+	return append(appendDebeziumTxn(append(dst, `,"transaction":`...), c.Txn), '}')
 }
 
 // appendRow appends a row as a JSON object of every column in attribute
