@@ -162,7 +162,7 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 		return out, checkTopics(cfg, out)
 	}
 	for _, t := range tables {
-		if db.IsWatermarks(t.Schema, t.Name) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") ||
+		if db.IsWatermarks(t.Schema, t.Name) || isSignalTable(cfg, t) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") ||
 			!discoveryFilter(cfg, t.Schema, t.Name) {
 			continue
 		}
@@ -259,6 +259,8 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	// terminated, the broker unreachable or aborting a transaction) is
 	// retried the same way, after a backoff.
 	rediscovered := map[uint32]bool{}
+	sig := newSignals()
+	go heartbeatAction(ctx, cfg, log)
 	var outage time.Time // since when the capture is failing, if it is
 	backoff := time.Second
 	for {
@@ -270,7 +272,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 				ready()
 			}
 		}
-		err := runOnce(ctx, cfg, log, a.db, a.sink, a.binds, a.tables, rediscovered, observer, runReady)
+		err := runOnce(ctx, cfg, log, a.db, a.sink, a.binds, a.tables, rediscovered, sig, observer, runReady)
 		if ctx.Err() != nil || err == nil {
 			return err
 		}
@@ -280,6 +282,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 			if rd.OID != 0 {
 				rediscovered[rd.OID] = true
 			}
+			sig.received(rd)
 			if err := a.rediscover(ctx); err != nil {
 				return err
 			}
@@ -355,6 +358,10 @@ func (a *attachment) attach(ctx context.Context) error {
 	if err := db.Check(ctx, tableRefs); err != nil {
 		return err
 	}
+	if err := checkSignalTable(a.cfg, tables); err != nil {
+		return err
+	}
+	topics = append(topics, sideTopics(a.cfg)...)
 	if !slices.ContainsFunc(tables, func(t *source.DiscoveredTable) bool { return db.IsWatermarks(t.Schema, t.Name) }) {
 		// The check created the watermarks table: know its OID, so its
 		// first change is no news to the stream.
@@ -473,7 +480,7 @@ func (a *attachment) rediscover(ctx context.Context) error {
 	if err := a.db.Check(ctx, tableRefs); err != nil {
 		return err
 	}
-	if err := a.sink.EnsureTopics(ctx, topics); err != nil {
+	if err := a.sink.EnsureTopics(ctx, append(topics, sideTopics(a.cfg)...)); err != nil {
 		return err
 	}
 	for i := range binds {
@@ -619,7 +626,7 @@ func watchTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, ta
 
 // runOnce runs the capture of binds from the last durable checkpoint.
 func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *source.Database, sink *kafka.Sink,
-	binds []capture.Binding, tables []*source.DiscoveredTable, rediscovered map[uint32]bool, observer capture.Observer, ready func()) error {
+	binds []capture.Binding, tables []*source.DiscoveredTable, rediscovered map[uint32]bool, sig *signals, observer capture.Observer, ready func()) error {
 	relations := map[uint32]bool{}
 	for _, t := range tables {
 		relations[t.OID] = true
@@ -658,7 +665,7 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 			return schema.NewFlowEncoder(t, key, tag, schema.FlowNestedArrays()), nil
 		}
 	}
-	c := capture.New(db, sink, state, binds, capture.Options{
+	c := capture.New(db, sink, state, sig.apply(binds), capture.Options{
 		Encoder:                 encoder,
 		KeyChangeAsDeleteCreate: debezium,                             // as Debezium: delete + tombstone + create
 		MaxRecordBytes:          int(cfg.Kafka.MaxMessageBytes) - 512, // headers and batch overhead
@@ -682,9 +689,11 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 		Relations:               relations,
 		Rediscover:              changed,
 		Rediscovered:            rediscovered,
+		Side:                    sig.side(cfg),
 		Logger:                  log,
 	})
 	err = c.Run(ctx)
+	sig.ran(c.Durable() != "")
 	if err == nil || errors.Is(err, context.Canceled) {
 		log.Info().Str("cursor", c.Durable()).Msg("stopped")
 		return nil
