@@ -452,6 +452,10 @@ func (c *Capture) run(ctx context.Context) error {
 		select {
 		case reason := <-c.opts.Rediscover:
 			return c.stop(&RediscoverError{Reason: reason})
+		case s := <-c.opts.Side.Signals:
+			if err := c.signal(s); err != nil {
+				return c.stop(err)
+			}
 		default:
 		}
 		b := c.nextBackfill()
@@ -607,6 +611,10 @@ func (c *Capture) streamForever(ctx context.Context) error {
 			return &RediscoverError{Reason: reason}
 		case <-heartbeats:
 			if err := c.heartbeat(); err != nil {
+				return err
+			}
+		case s := <-c.opts.Side.Signals:
+			if err := c.signal(s); err != nil {
 				return err
 			}
 		}

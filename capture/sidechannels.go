@@ -52,6 +52,9 @@ type SideChannels struct {
 	// process acted on: replayed after the restart they caused, they are
 	// ignored.
 	SignalsDone map[string]bool
+	// Signals delivers signals from elsewhere (a Kafka signal topic); the
+	// loop takes them between stream batches and backfill chunks.
+	Signals <-chan Signal
 }
 
 // txnMeta counts the records of the PostgreSQL transaction being relayed.
@@ -183,6 +186,17 @@ type Signal struct {
 	// ID is the row's id column; Type its type ("execute-snapshot", "log",
 	// ...); Data its data column (JSON).
 	ID, Type, Data string
+	// Ignored, when set, is called if the signal is not acted on (logged
+	// only, or refused): it needs no durable effect.
+	Ignored func()
+	// key is the signal's position (SignalID) or the caller's ID for it.
+	key string
+}
+
+// SignalOf is a signal from elsewhere than the signal table; key names it
+// in RediscoverError.Signal.
+func SignalOf(key, id, typ, data string, ignored func()) Signal {
+	return Signal{ID: id, Type: typ, Data: data, Ignored: ignored, key: key}
 }
 
 // SignalID names a signal row by its position in the WAL: "<commit
@@ -210,7 +224,7 @@ func (c *Capture) signalRow(ch *event.Change) error {
 	if side.SignalsDone[id] {
 		return nil
 	}
-	s := Signal{}
+	s := Signal{key: id}
 	for i, col := range ch.Table.Columns {
 		if i >= len(ch.New) || ch.New[i].Marker != event.MarkerText {
 			continue
@@ -224,6 +238,18 @@ func (c *Capture) signalRow(ch *event.Change) error {
 			s.Data = string(ch.New[i].Data)
 		}
 	}
+	return c.signal(s)
+}
+
+// signal acts on a signal: an execute-snapshot is a RediscoverError
+// naming its tables; a log signal is logged; any other is ignored.
+func (c *Capture) signal(s Signal) error {
+	ignored := func() error {
+		if s.Ignored != nil {
+			s.Ignored()
+		}
+		return nil
+	}
 	log := c.log.With().Str("signal", s.ID).Str("type", s.Type).Logger()
 	switch s.Type {
 	case "log":
@@ -232,20 +258,20 @@ func (c *Capture) signalRow(ch *event.Change) error {
 		}
 		_ = json.Unmarshal([]byte(s.Data), &d)
 		log.Info().Str("message", d.Message).Msg("signal: log")
-		return nil
+		return ignored()
 	case "execute-snapshot":
 	default:
 		log.Warn().Str("data", s.Data).Msg("signal ignored: pg2kafka acts on execute-snapshot and log signals only")
-		return nil
+		return ignored()
 	}
 	tables, err := c.snapshotTables(s)
 	if err != nil {
 		log.Warn().Err(err).Msg("execute-snapshot signal ignored")
-		return nil
+		return ignored()
 	}
 	log.Info().Strs("tables", tables).Msg("execute-snapshot signal: backfilling the tables anew from the last checkpoint (progress in the backfill log lines and pg2kafka status)")
 	return &RediscoverError{Reason: fmt.Sprintf("execute-snapshot signal %q: backfilling %s anew", s.ID, strings.Join(tables, ", ")),
-		Rebackfill: tables, Signal: id}
+		Rebackfill: tables, Signal: s.key}
 }
 
 // snapshotTables reads the tables an execute-snapshot signal names, each

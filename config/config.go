@@ -305,6 +305,9 @@ type Kafka struct {
 	// SignalTable ("schema.table", Debezium's signal.data.collection)
 	// receives signals, such as execute-snapshot, through the stream.
 	SignalTable string `yaml:"signal_table"`
+	// SignalTopic names a Kafka topic read for signals (Debezium's Kafka
+	// signal channel), with offsets of group pg2kafka-<capture>-signals.
+	SignalTopic string `yaml:"signal_topic"`
 }
 
 // Batch bounds a Kafka transaction.

@@ -273,6 +273,7 @@ func (d *decoder) decodeKafka(o *object, k *Kafka) {
 	o.str("heartbeat_action_query", &k.HeartbeatActionQuery)
 	o.boolean("transaction_metadata", &k.TransactionMetadata)
 	o.str("signal_table", &k.SignalTable)
+	o.str("signal_topic", &k.SignalTopic)
 }
 
 // object is a YAML mapping being decoded. Every getter marks its key as

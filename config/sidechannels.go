@@ -13,6 +13,10 @@ import (
 // HeartbeatTopic is the topic of heartbeat records: <prefix>.heartbeat.
 func (c *Config) HeartbeatTopic() string { return c.sideTopic("heartbeat") }
 
+// SignalGroup is the consumer group whose offsets say how far the signal
+// topic was acted on: pg2kafka-<capture>-signals.
+func (c *Config) SignalGroup() string { return "pg2kafka-" + c.CaptureName() + "-signals" }
+
 // TransactionTopic is the topic of transaction metadata records:
 // <prefix>.transaction, as Debezium's <topic.prefix>.transaction.
 func (c *Config) TransactionTopic() string { return c.sideTopic("transaction") }
@@ -40,6 +44,9 @@ func (d *decoder) validateSideChannels(c *Config) {
 		if !ok || schema == "" || table == "" || strings.Contains(table, ".") {
 			d.at("kafka.signal_table", "%q is not schema.table (public.debezium_signal, say)", t)
 		}
+	}
+	if k.SignalTopic != "" {
+		d.topicName("kafka.signal_topic", k.SignalTopic)
 	}
 	for i, b := range c.Bindings {
 		if b.Topic != "" && (b.Topic == c.HeartbeatTopic() && k.HeartbeatInterval > 0 || b.Topic == c.TransactionTopic() && k.TransactionMetadata) {

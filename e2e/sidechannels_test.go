@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // kafka.transaction_metadata writes a BEGIN and an END record per
@@ -190,5 +192,73 @@ func TestSignalTable(t *testing.T) {
 	}
 	if strings.Contains(out, "debezium_signal\",\"topic") {
 		t.Error("the signal table joined the capture")
+	}
+}
+
+// An execute-snapshot signal produced to kafka.signal_topic (Debezium's
+// Kafka signal channel: key the topic prefix) backfills the named table
+// anew while the capture runs; the signal's offset is committed for the
+// capture's signal group once the re-backfill is in a checkpoint, and a
+// record that is no signal is skipped.
+func TestSignalTopic(t *testing.T) {
+	e := newEnv(t)
+	topic := e.prefix + ".signals"
+	e.kafka = []string{"signal_topic: " + topic}
+	e.exec(`CREATE TABLE items (id integer PRIMARY KEY, v integer NOT NULL)`,
+		`INSERT INTO items SELECT g, 1 FROM generate_series(1, 30) g`,
+		`ALTER PUBLICATION flow_publication ADD TABLE items`)
+	p := e.start(true)
+	defer p.stop(t)
+	waitBackfilled(t, e, []string{"items"}, 60*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.output(), "reading signals from the signal topic") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the signal topic is not read:\n%s", p.output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the reader starts at the topic's end
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx,
+		&kgo.Record{Topic: topic, Key: []byte(e.prefix), Value: []byte(`not a signal`)},
+		&kgo.Record{Topic: topic, Key: []byte(e.prefix), Value: []byte(`{"type":"execute-snapshot","data":{"data-collections":["public.items"],"type":"INCREMENTAL"}}`)},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(p.output(), "swept the topic") {
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatalf("no re-backfill after the signal:\n%s", p.output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(p.output(), "signal topic record ignored") {
+		t.Error("the record that is no signal was not reported")
+	}
+	group := "pg2kafka-" + e.capture() + "-signals"
+	adm := kadm.NewClient(cl)
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		offs, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, p.output())
+		}
+		if o, ok := offs.Lookup(topic, 0); ok && o.At == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("group %s offsets %v, want 2 on partition 0\n%s", group, offs, p.output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	recs := e.settle(e.topic("items"), time.Second)
+	if n := lastPerKey(t, e, "items", recs, `SELECT json_build_object('id', id)::text, json_build_object('id', id, 'v', v)::text FROM items`); n != 60 {
+		t.Errorf("%d backfill records, want the 30 rows twice", n)
 	}
 }

@@ -261,6 +261,9 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	rediscovered := map[uint32]bool{}
 	sig := newSignals()
 	go heartbeatAction(ctx, cfg, log)
+	if err := readSignalTopic(ctx, cfg, log, a.sink, sig); err != nil {
+		return err
+	}
 	var outage time.Time // since when the capture is failing, if it is
 	backoff := time.Second
 	for {
@@ -672,7 +675,7 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 		TruncateOversize:        cfg.Kafka.Oversize == "truncate",
 		Truncates:               cfg.Kafka.Truncates,
 		Observer:                observer,
-		Ready:                   ready,
+		Ready:                   func() { sig.ran(true); ready() }, // the first checkpoint is durable
 		Tombstones:              cfg.Kafka.Tombstones,
 		MaxDelay:                cfg.Kafka.Batch.MaxDelay,
 		MaxRecords:              cfg.Kafka.Batch.MaxRecords,

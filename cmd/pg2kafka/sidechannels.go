@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/pg2kafka/pg2kafka/capture"
 	"github.com/pg2kafka/pg2kafka/config"
+	"github.com/pg2kafka/pg2kafka/sink/kafka"
 	"github.com/pg2kafka/pg2kafka/source"
 )
 
@@ -28,6 +31,9 @@ func sideTopics(cfg *config.Config) []string {
 	}
 	if cfg.Kafka.TransactionMetadata {
 		topics = append(topics, cfg.TransactionTopic())
+	}
+	if cfg.Kafka.SignalTopic != "" {
+		topics = append(topics, cfg.Kafka.SignalTopic)
 	}
 	return topics
 }
@@ -65,10 +71,21 @@ func checkSignalTable(cfg *config.Config, tables []*source.DiscoveredTable) erro
 type signals struct {
 	done       map[string]bool
 	rebackfill map[string]string // "schema.table" → why
+	// topic delivers the signal topic's signals to the runs.
+	topic chan capture.Signal
+	// open are the signal topic records read and not yet acted on
+	// durably, by signal key; awaiting those acted on, whose re-backfill no
+	// checkpoint holds yet.
+	mu       sync.Mutex
+	reader   *kafka.SignalReader
+	open     map[string]kafka.SignalRecord
+	awaiting []string
+	log      zerolog.Logger
 }
 
 func newSignals() *signals {
-	return &signals{done: map[string]bool{}, rebackfill: map[string]string{}}
+	return &signals{done: map[string]bool{}, rebackfill: map[string]string{},
+		topic: make(chan capture.Signal, 16), open: map[string]kafka.SignalRecord{}}
 }
 
 // received records an execute-snapshot signal that ended a run.
@@ -79,6 +96,34 @@ func (s *signals) received(rd *capture.RediscoverError) {
 	s.done[rd.Signal] = true
 	for _, t := range rd.Rebackfill {
 		s.rebackfill[t] = "execute-snapshot signal"
+	}
+	s.awaiting = append(s.awaiting, rd.Signal)
+}
+
+// finish marks a signal topic record (if key is one) acted on, and
+// commits its partition's offset up to the first record still open: a
+// crash re-reads every signal not acted on durably, and only those after.
+func (s *signals) finish(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.open[key]
+	if !ok {
+		return
+	}
+	delete(s.open, key)
+	next := rec.Offset + 1
+	for _, o := range s.open {
+		if o.Partition == rec.Partition && o.Offset < next {
+			next = o.Offset
+		}
+	}
+	if next <= rec.Offset {
+		return // an earlier record is still open: its finish commits
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.reader.Commit(ctx, rec.Partition, next); err != nil {
+		s.log.Warn().Err(err).Str("signal", key).Msg("committing the signal topic's offset failed: the signal may be acted on again after a restart")
 	}
 }
 
@@ -109,13 +154,75 @@ func (s *signals) apply(binds []capture.Binding) []capture.Binding {
 func (s *signals) ran(committed bool) {
 	if committed {
 		clear(s.rebackfill)
+		for _, key := range s.awaiting {
+			s.finish(key)
+		}
+		s.awaiting = s.awaiting[:0]
 	}
+}
+
+// readSignalTopic reads kafka.signal_topic and hands its signals to the
+// runs. A record is Debezium's: key the topic prefix, value
+// {"type": "execute-snapshot", "data": {"data-collections": [...]}}. Its
+// offset is committed once the signal is acted on durably (or ignored), so
+// a crash before re-reads it.
+func readSignalTopic(ctx context.Context, cfg *config.Config, log zerolog.Logger, sink *kafka.Sink, sig *signals) error {
+	topic := cfg.Kafka.SignalTopic
+	if topic == "" {
+		return nil
+	}
+	r, err := sink.SignalReader(topic, cfg.SignalGroup())
+	if err != nil {
+		return err
+	}
+	sig.reader, sig.log = r, log
+	go func() {
+		defer r.Close()
+		r.Read(ctx, func(rec kafka.SignalRecord) {
+			key := fmt.Sprintf("kafka:%s:%d:%d", topic, rec.Partition, rec.Offset)
+			sig.mu.Lock()
+			sig.open[key] = rec
+			sig.mu.Unlock()
+			var v struct {
+				ID   string          `json:"id"`
+				Type string          `json:"type"`
+				Data json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(rec.Value, &v); err != nil || v.Type == "" {
+				log.Warn().Str("signal", key).Bytes("value", rec.Value).
+					Msg(`signal topic record ignored: its value is not like {"type": "execute-snapshot", "data": {"data-collections": ["public.t"]}}`)
+				sig.finish(key)
+				return
+			}
+			if p := cfg.Kafka.TopicPrefix; len(rec.Key) > 0 && string(rec.Key) != p {
+				log.Warn().Str("signal", key).Bytes("key", rec.Key).
+					Msgf("signal topic record ignored: its key is not the topic prefix %q (Debezium's rule: the key names the connector)", p)
+				sig.finish(key)
+				return
+			}
+			data := string(v.Data)
+			var text string
+			if json.Unmarshal(v.Data, &text) == nil {
+				data = text // data given as a JSON string, as in the signal table
+			}
+			if v.ID == "" {
+				v.ID = key
+			}
+			select {
+			case sig.topic <- capture.SignalOf(key, v.ID, v.Type, data, func() { sig.finish(key) }):
+			case <-ctx.Done():
+			}
+		}, func(at map[int32]int64) {
+			log.Info().Str("topic", topic).Str("group", cfg.SignalGroup()).Interface("offsets", at).Msg("reading signals from the signal topic")
+		}, func(err error, msg string) { log.Warn().Err(err).Msg(msg) })
+	}()
+	return nil
 }
 
 // side configures the capture's side channels.
 func (s *signals) side(cfg *config.Config) capture.SideChannels {
 	k := cfg.Kafka
-	side := capture.SideChannels{SignalTable: k.SignalTable, SignalsDone: s.done}
+	side := capture.SideChannels{SignalTable: k.SignalTable, SignalsDone: s.done, Signals: s.topic}
 	if k.HeartbeatInterval > 0 {
 		side.Heartbeat, side.HeartbeatTopic = k.HeartbeatInterval, cfg.HeartbeatTopic()
 		side.HeartbeatKey = fmt.Appendf(nil, `{"serverName":%q}`, k.TopicPrefix)
