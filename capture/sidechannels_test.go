@@ -225,3 +225,23 @@ func TestHeartbeat(t *testing.T) {
 		t.Errorf("last heartbeat at %d (%s), WAL ends at %d, checkpoint at %d", last.LSN, last.Cur, end, w.durableCursor())
 	}
 }
+
+// Signals from elsewhere (a Kafka signal topic) are taken between stream
+// batches: an execute-snapshot ends the run naming its key; a log signal,
+// or one naming no captured table, is reported as ignored.
+func TestSignalsChannel(t *testing.T) {
+	w := newWorld(9, 0, 2, 2)
+	signals := make(chan Signal, 4)
+	ignored := 0
+	signals <- SignalOf("k1", "1", "log", `{"message":"hi"}`, func() { ignored++ })
+	signals <- SignalOf("k2", "2", "execute-snapshot", `{"data-collections":["public.nope"]}`, func() { ignored++ })
+	signals <- SignalOf("k3", "3", "execute-snapshot", `{"data-collections":["public.t"],"type":"INCREMENTAL"}`, func() { ignored++ })
+	_, err := runSide(t, w, SideChannels{Signals: signals}, "", 5*time.Second)
+	var rd *RediscoverError
+	if !errors.As(err, &rd) || rd.Signal != "k3" || len(rd.Rebackfill) != 1 || rd.Rebackfill[0] != "public.t" {
+		t.Fatalf("run ended with %v (%+v), want the execute-snapshot of k3", err, rd)
+	}
+	if ignored != 2 {
+		t.Errorf("%d signals reported ignored, want 2", ignored)
+	}
+}
