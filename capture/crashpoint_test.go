@@ -548,7 +548,7 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 		}
 		done <- err
 	}()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second) // generous: a loaded 2-core machine runs TestSweepInPasses near 10s
 	for {
 		select {
 		case err = <-done:
