@@ -195,6 +195,8 @@ type Options struct {
 	// tables change, why: the run then ends with ErrRediscover at the next
 	// point where it can (between stream batches or backfill chunks).
 	Rediscover <-chan string
+	// Side configures Debezium's side channels (sidechannels.go).
+	Side SideChannels
 	// Ready, when set, is called once the capture streams.
 	Ready func()
 	// Logger receives the loop's logs.
@@ -227,6 +229,8 @@ type Capture struct {
 	// that a previous run committed.
 	txnCommit uint64
 	txnSeen   int
+	txnXID    uint32
+	txnTS     int64
 	skip      within
 	// window is the binding whose backfill window is open, if any.
 	window *binding
@@ -242,6 +246,7 @@ type Capture struct {
 	batchOldest time.Time // commit time of the batch's oldest transaction
 	rowKey      []byte    // reused row-key buffer of the reconciliation
 	scratch     []byte
+	txnMeta     txnMeta // transaction metadata (sidechannels.go)
 }
 
 type binding struct {
@@ -434,6 +439,10 @@ func (c *Capture) run(ctx context.Context) error {
 		select {
 		case reason := <-c.opts.Rediscover:
 			return c.stop(&RediscoverError{Reason: reason})
+		case s := <-c.opts.Side.Signals:
+			if err := c.signal(s); err != nil {
+				return c.stop(err)
+			}
 		default:
 		}
 		b := c.nextBackfill()
@@ -569,6 +578,8 @@ func (c *Capture) receive(items []event.Item, ok, perCommit bool) error {
 func (c *Capture) streamForever(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	heartbeats, stopHeartbeats := c.heartbeatTicker()
+	defer stopHeartbeats()
 	for {
 		select {
 		case <-ctx.Done():
@@ -585,6 +596,14 @@ func (c *Capture) streamForever(ctx context.Context) error {
 			}
 		case reason := <-c.opts.Rediscover:
 			return &RediscoverError{Reason: reason}
+		case <-heartbeats:
+			if err := c.heartbeat(); err != nil {
+				return err
+			}
+		case s := <-c.opts.Side.Signals:
+			if err := c.signal(s); err != nil {
+				return err
+			}
 		}
 		if c.batchDirty {
 			timer.Reset(max(time.Until(c.batchStart.Add(c.opts.MaxDelay)), 0))
@@ -668,9 +687,12 @@ func (c *Capture) process(items []event.Item) error {
 		case event.ItemChange:
 			if !c.inTxn {
 				c.inTxn, c.txnSeen, c.txnCommit = true, 0, uint64(it.Change.Loc[2])
+				c.txnMeta.reset()
+				c.txnXID, c.txnTS = it.Change.XID, it.Change.TSMillis
 			}
 			c.txnSeen++
 			if c.txnCommit == c.skip.commit && c.txnSeen <= c.skip.changes {
+				c.txnSkipped(&it.Change)
 				continue // committed by a previous run, inside a split transaction
 			}
 			if err := c.change(&it.Change); err != nil {
@@ -682,6 +704,11 @@ func (c *Capture) process(items []event.Item) error {
 				}
 			}
 		case event.ItemCommit:
+			if c.inTxn {
+				if err := c.txnEnd(c.txnXID, c.txnTS); err != nil {
+					return err
+				}
+			}
 			c.inTxn = false
 			if c.txnCommit == c.skip.commit {
 				c.skip = within{}
@@ -765,7 +792,7 @@ func (c *Capture) change(ch *event.Change) error {
 		return err
 	}
 	if tr.b == nil {
-		return nil
+		return c.signalRow(ch)
 	}
 	if ch.Op == event.OpTruncate {
 		return c.truncate(tr, ch)
@@ -835,10 +862,16 @@ func (c *Capture) tableRun(t *event.Table) (*tableRun, error) {
 // the tables again and restarts from the last durable checkpoint.
 var ErrRediscover = errors.New("the captured tables changed")
 
-// RediscoverError is the ErrRediscover of one relation.
+// RediscoverError is the ErrRediscover of one relation, or of a signal.
 type RediscoverError struct {
 	OID    uint32
 	Reason string
+	// Rebackfill names ("schema.table") the tables an execute-snapshot
+	// signal asks to backfill anew: the caller sets their
+	// Binding.Rebackfill, and remembers Signal (its SignalID) in
+	// SideChannels.SignalsDone so that the signal's replay is ignored.
+	Rebackfill []string
+	Signal     string
 }
 
 func (e *RediscoverError) Error() string        { return e.Reason }
@@ -1018,6 +1051,9 @@ func (c *Capture) writeWith(b *binding, enc Encoder, ch *event.Change, lsn uint6
 		if err := c.sink.Begin(); err != nil {
 			return err
 		}
+	}
+	if c.opts.Side.TransactionTopic != "" && !ch.Snapshot {
+		c.txnRecord(b, ch)
 	}
 	buf := c.scratch[:0]
 	if ch.Op != event.OpTruncate { // a truncate has no key

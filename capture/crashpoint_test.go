@@ -120,6 +120,8 @@ type world struct {
 	// timeoutAbove makes chunk reads of more rows than this fail as if cut
 	// by statement_timeout (-1: every read).
 	timeoutAbove int
+	// side turns side channels on (transaction metadata: see checkTxns).
+	side SideChannels
 }
 
 func newWorld(seed uint64, initial, txns, maxOps int) *world {
@@ -526,7 +528,7 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 	}
 	sink := &fakeSink{w: w}
 	c := New(fakeDB{w}, sink, state, []Binding{binding}, Options{Encoder: flowEncoder, Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split,
-		Within: within, Sweeps: sweeps, Topics: sink, SlotBusyRetries: 0, Logger: testLogger()})
+		Within: within, Sweeps: sweeps, Topics: sink, SlotBusyRetries: 0, Logger: testLogger(), Side: w.side})
 	done := make(chan error, 1)
 	go func() {
 		err := c.Run(ctx)
@@ -546,7 +548,7 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 		}
 		done <- err
 	}()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second) // generous: a loaded 2-core machine runs TestSweepInPasses near 10s
 	for {
 		select {
 		case err = <-done:
@@ -591,6 +593,9 @@ func (w *world) check(t *testing.T, exactlyOnce bool, scenario string) {
 	dead := map[string]bool{} // tombstoned since its last document
 	seen := map[string]bool{}
 	for _, r := range w.log {
+		if r.topic == w.side.TransactionTopic {
+			continue // checkTxns
+		}
 		if r.topic != "t" {
 			t.Fatalf("%s: record for topic %q", scenario, r.topic)
 		}
@@ -661,16 +666,21 @@ func TestCrashPoints(t *testing.T) {
 		split       int // SplitRecords (0: default)
 		exactlyOnce bool
 		ghosts      bool // the topic holds a previous capture's records
+		txns        bool // transaction metadata on
 	}{
-		{"backfill", "", 30, 3, 0, false, false},
-		{"changes only", "Only Changes", 0, 3, 0, true, false},
+		{"backfill", "", 30, 3, 0, false, false, false},
+		{"changes only", "Only Changes", 0, 3, 0, true, false, false},
 		// Transactions of up to 8 changes split every 3 records, inside
 		// backfill windows too.
-		{"split transactions", "", 30, 8, 3, false, false},
-		{"split transactions, changes only", "Only Changes", 0, 8, 3, true, false},
+		{"split transactions", "", 30, 8, 3, false, false, false},
+		{"split transactions, changes only", "Only Changes", 0, 8, 3, true, false, false},
 		// After a state reset: the backfill is followed by the sweep of
 		// the keys the table no longer has.
-		{"sweep after state reset", "", 30, 3, 0, false, true},
+		{"sweep after state reset", "", 30, 3, 0, false, true, false},
+		// Transaction metadata: each BEGIN and END once, the END's counts
+		// those of the records, split transactions included.
+		{"transaction metadata", "", 30, 3, 0, false, false, true},
+		{"transaction metadata, split, changes only", "Only Changes", 0, 8, 3, true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The steps of a clean run bound the fault points.
@@ -678,6 +688,9 @@ func TestCrashPoints(t *testing.T) {
 				w := newWorld(7, tc.initialRows, 40, tc.maxOps)
 				if tc.ghosts {
 					w.withGhosts()
+				}
+				if tc.txns {
+					w.side.TransactionTopic = "txn"
 				}
 				return w
 			}
@@ -687,6 +700,7 @@ func TestCrashPoints(t *testing.T) {
 				t.Fatalf("clean run: %v", err)
 			}
 			clean.check(t, tc.exactlyOnce, "clean")
+			clean.checkTxns(t, tc.exactlyOnce, "clean")
 			kinds := map[string]int{}
 			for _, f := range []fault{faultFail, faultCancel, faultCrash, faultCrashAfter} {
 				for k := 1; k <= total; k++ {
@@ -708,6 +722,7 @@ func TestCrashPoints(t *testing.T) {
 						t.Fatalf("%s: restart: %v", scenario, err)
 					}
 					w.check(t, tc.exactlyOnce, scenario)
+					w.checkTxns(t, tc.exactlyOnce, scenario)
 				}
 			}
 			for _, k := range []string{stepProduce, stepFlush, stepEnd, stepConfirm} {

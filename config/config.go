@@ -292,6 +292,22 @@ type Kafka struct {
 	// SlotBusyRetries is how often to retry while another process holds
 	// the replication slot; -1 = forever.
 	SlotBusyRetries int `yaml:"slot_busy_retries"`
+	// HeartbeatInterval writes a heartbeat record to <prefix>.heartbeat
+	// this often while streaming (0: off; Debezium's heartbeat.interval.ms).
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// HeartbeatActionQuery is run on the source at each heartbeat
+	// (Debezium's heartbeat.action.query), on a connection of its own.
+	HeartbeatActionQuery string `yaml:"heartbeat_action_query"`
+	// TransactionMetadata writes BEGIN and END records of each PostgreSQL
+	// transaction to <prefix>.transaction, and the transaction block of
+	// Debezium-envelope records (provide.transaction.metadata).
+	TransactionMetadata bool `yaml:"transaction_metadata"`
+	// SignalTable ("schema.table", Debezium's signal.data.collection)
+	// receives signals, such as execute-snapshot, through the stream.
+	SignalTable string `yaml:"signal_table"`
+	// SignalTopic names a Kafka topic read for signals (Debezium's Kafka
+	// signal channel), with offsets of group pg2kafka-<capture>-signals.
+	SignalTopic string `yaml:"signal_topic"`
 }
 
 // Batch bounds a Kafka transaction.

@@ -269,6 +269,11 @@ func (d *decoder) decodeKafka(o *object, k *Kafka) {
 	r.str("username", &k.SchemaRegistry.Username)
 	r.str("password", &k.SchemaRegistry.Password)
 	intField(o, "slot_busy_retries", &k.SlotBusyRetries)
+	o.duration("heartbeat_interval", &k.HeartbeatInterval)
+	o.str("heartbeat_action_query", &k.HeartbeatActionQuery)
+	o.boolean("transaction_metadata", &k.TransactionMetadata)
+	o.str("signal_table", &k.SignalTable)
+	o.str("signal_topic", &k.SignalTopic)
 }
 
 // object is a YAML mapping being decoded. Every getter marks its key as

@@ -395,6 +395,7 @@ func (d *decoder) validateKafka(c *Config) {
 	if k.SlotBusyRetries < -1 {
 		d.at("kafka.slot_busy_retries", "must be -1 (forever) or more, got %d", k.SlotBusyRetries)
 	}
+	d.validateSideChannels(c)
 }
 
 func (d *decoder) validateMisc(c *Config) {

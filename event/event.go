@@ -137,4 +137,18 @@ type Change struct {
 	TSMillis int64
 	// XID is the transaction ID (replication only).
 	XID uint32
+	// Txn places the change in its PostgreSQL transaction (Debezium's
+	// transaction block, written with kafka.transaction_metadata); nil
+	// when transaction metadata is off, and for backfilled rows.
+	Txn *TxnOrder
+}
+
+// TxnOrder is a change's place in its PostgreSQL transaction, as
+// Debezium's transaction block gives it.
+type TxnOrder struct {
+	// ID identifies the transaction: "<xid>:<commit LSN>" (decimal).
+	ID string
+	// TotalOrder is the change's position among the transaction's records,
+	// from 1; CollectionOrder its position among those of its table.
+	TotalOrder, CollectionOrder int64
 }

@@ -163,7 +163,7 @@ func bindings(cfg *config.Config, db *source.Database, tables []*source.Discover
 		return out, checkTopics(cfg, out)
 	}
 	for _, t := range tables {
-		if db.IsWatermarks(t.Schema, t.Name) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") ||
+		if db.IsWatermarks(t.Schema, t.Name) || isSignalTable(cfg, t) || (!t.Published && !cfg.DiscoverUnpublished()) || hasColumn(t, "flow_published_at") ||
 			!discoveryFilter(cfg, t.Schema, t.Name) {
 			continue
 		}
@@ -260,6 +260,11 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	// terminated, the broker unreachable or aborting a transaction) is
 	// retried the same way, after a backoff.
 	rediscovered := map[uint32]bool{}
+	sig := newSignals()
+	go heartbeatAction(ctx, cfg, log)
+	if err := readSignalTopic(ctx, cfg, log, a.sink, sig); err != nil {
+		return err
+	}
 	var outage time.Time // since when the capture is failing, if it is
 	backoff := time.Second
 	for {
@@ -271,7 +276,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 				ready()
 			}
 		}
-		err := runOnce(ctx, cfg, log, a.db, a.sink, a.binds, a.tables, rediscovered, observer, runReady)
+		err := runOnce(ctx, cfg, log, a.db, a.sink, a.binds, a.tables, rediscovered, sig, observer, runReady)
 		if ctx.Err() != nil || err == nil {
 			return err
 		}
@@ -281,6 +286,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 			if rd.OID != 0 {
 				rediscovered[rd.OID] = true
 			}
+			sig.received(rd)
 			if err := a.rediscover(ctx); err != nil {
 				return err
 			}
@@ -356,6 +362,10 @@ func (a *attachment) attach(ctx context.Context) error {
 	if err := db.Check(ctx, tableRefs); err != nil {
 		return err
 	}
+	if err := checkSignalTable(a.cfg, tables); err != nil {
+		return err
+	}
+	topics = append(topics, sideTopics(a.cfg)...)
 	if !slices.ContainsFunc(tables, func(t *source.DiscoveredTable) bool { return db.IsWatermarks(t.Schema, t.Name) }) {
 		// The check created the watermarks table: know its OID, so its
 		// first change is no news to the stream.
@@ -474,7 +484,7 @@ func (a *attachment) rediscover(ctx context.Context) error {
 	if err := a.db.Check(ctx, tableRefs); err != nil {
 		return err
 	}
-	if err := a.sink.EnsureTopics(ctx, topics); err != nil {
+	if err := a.sink.EnsureTopics(ctx, append(topics, sideTopics(a.cfg)...)); err != nil {
 		return err
 	}
 	for i := range binds {
@@ -620,7 +630,7 @@ func watchTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, ta
 
 // runOnce runs the capture of binds from the last durable checkpoint.
 func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *source.Database, sink *kafka.Sink,
-	binds []capture.Binding, tables []*source.DiscoveredTable, rediscovered map[uint32]bool, observer capture.Observer, ready func()) error {
+	binds []capture.Binding, tables []*source.DiscoveredTable, rediscovered map[uint32]bool, sig *signals, observer capture.Observer, ready func()) error {
 	relations := map[uint32]bool{}
 	for _, t := range tables {
 		relations[t.OID] = true
@@ -646,14 +656,14 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 		return err
 	}
 	debezium := cfg.Kafka.Envelope == "debezium"
-	c := capture.New(db, sink, state, binds, capture.Options{
+	c := capture.New(db, sink, state, sig.apply(binds), capture.Options{
 		Encoder:                 encoder,
 		KeyChangeAsDeleteCreate: debezium,                             // as Debezium: delete + tombstone + create
 		MaxRecordBytes:          int(cfg.Kafka.MaxMessageBytes) - 512, // headers and batch overhead
 		TruncateOversize:        cfg.Kafka.Oversize == "truncate",
 		Truncates:               cfg.Kafka.Truncates,
 		Observer:                observer,
-		Ready:                   ready,
+		Ready:                   func() { sig.ran(true); ready() }, // the first checkpoint is durable
 		Tombstones:              cfg.Kafka.Tombstones,
 		MaxDelay:                cfg.Kafka.Batch.MaxDelay,
 		MaxRecords:              cfg.Kafka.Batch.MaxRecords,
@@ -669,9 +679,11 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 		Relations:               relations,
 		Rediscover:              changed,
 		Rediscovered:            rediscovered,
+		Side:                    sig.side(cfg),
 		Logger:                  log,
 	})
 	err = c.Run(ctx)
+	sig.ran(c.Durable() != "")
 	if err == nil || errors.Is(err, context.Canceled) {
 		log.Info().Str("cursor", c.Durable()).Msg("stopped")
 		return nil

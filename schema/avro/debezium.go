@@ -35,9 +35,9 @@ import (
 //	                 id string, total_order long, data_collection_order long }]
 //	}
 //
-// transaction is always written as null (Debezium's
-// provide.transaction.metadata=false); its record is in the schema only so
-// that the envelope reads like Debezium's. The key schema is avro.go's Key
+// transaction is null unless the change carries its place in its
+// transaction (kafka.transaction_metadata, Debezium's
+// provide.transaction.metadata). The key schema is avro.go's Key
 // record.
 
 // debeziumValueSchema builds the Envelope schema of a plan.
@@ -199,7 +199,7 @@ func (e *DebeziumEncoder) AppendDocument(dst []byte, c *event.Change) []byte {
 
 	dst = appendString(dst, []byte{op})
 	dst = appendLong(append(dst, 2), e.clock.NowMillis())
-	return append(dst, 0) // transaction
+	return appendDebeziumTxn(dst, c.Txn)
 }
 
 // appendRow writes a ["null", Value] union: null for a nil row, else every
@@ -258,4 +258,16 @@ func (r *Registry) DebeziumEncoder(ctx context.Context, topic string, t *event.T
 		return nil, err
 	}
 	return newDebeziumEncoder(p, valueSchema, keyID, valueID, opts), nil
+}
+
+// appendDebeziumTxn appends the ["null", Transaction] union of a Debezium
+// envelope: null, or the change's place in its transaction
+// (provide.transaction.metadata).
+func appendDebeziumTxn(dst []byte, t *event.TxnOrder) []byte {
+	if t == nil {
+		return append(dst, 0)
+	}
+	dst = appendString(append(dst, 2), []byte(t.ID))
+	dst = appendLong(dst, t.TotalOrder)
+	return appendLong(dst, t.CollectionOrder)
 }

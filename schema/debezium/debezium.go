@@ -244,7 +244,7 @@ func (e *Encoder) AppendDocument(dst []byte, c *event.Change) []byte {
 	dst = append(dst, op)
 	dst = append(dst, `","ts_ms":`...)
 	dst = strconv.AppendInt(dst, e.clock.NowMillis(), 10)
-	return append(dst, `,"transaction":null}`...)
+	return append(AppendTxn(append(dst, `,"transaction":`...), c.Txn), '}')
 }
 
 // appendRow appends a row as a JSON object of every column in attribute
@@ -630,4 +630,20 @@ func Parts(c *event.Change) (op byte, before, after []event.Value) {
 		return byte(c.Op), c.Old, c.New
 	}
 	return byte(c.Op), nil, c.New
+}
+
+// AppendTxn appends the transaction block of a Debezium envelope: null, or
+// {"id":…,"total_order":…,"data_collection_order":…} when the change
+// carries its place in its transaction (provide.transaction.metadata).
+func AppendTxn(dst []byte, t *event.TxnOrder) []byte {
+	if t == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, `{"id":`...)
+	dst = strconv.AppendQuote(dst, t.ID)
+	dst = append(dst, `,"total_order":`...)
+	dst = strconv.AppendInt(dst, t.TotalOrder, 10)
+	dst = append(dst, `,"data_collection_order":`...)
+	dst = strconv.AppendInt(dst, t.CollectionOrder, 10)
+	return append(dst, '}')
 }

@@ -20,8 +20,8 @@ import (
 // whose round trip looks like a hold doubles it (up to maxPause), one that
 // does not shrinks it (down to minPause).
 const (
-	minPause  = 500 * time.Microsecond
-	maxPause  = 16 * time.Millisecond
+	minPause   = 500 * time.Microsecond
+	maxPause   = 16 * time.Millisecond
 	startPause = 2 * time.Millisecond
 	// holdSign is a first produce's round trip that suggests a hold: more
 	// than the linger (5 ms) and a local round trip.
