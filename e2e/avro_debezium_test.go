@@ -7,7 +7,8 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/pg2kafka/pg2kafka/internal/registrytest"
 )
 
 // kafka.format avro with kafka.envelope debezium writes Debezium's envelope
@@ -15,10 +16,9 @@ import (
 // Confluent wire format; the key is the Avro Key record and a delete is
 // followed by a tombstone.
 func TestAvroDebeziumEnvelope(t *testing.T) {
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
+	regURL := registrytest.URL(t)
 	e := newEnv(t)
-	e.kafka = []string{"format: avro", "envelope: debezium", "schema_registry: {url: " + reg.URL() + "}"}
+	e.kafka = []string{"format: avro", "envelope: debezium", "schema_registry: {url: " + regURL + "}"}
 	e.exec(`CREATE TABLE accounts (id integer PRIMARY KEY, owner text)`,
 		`INSERT INTO accounts VALUES (1, 'ann')`,
 		`ALTER PUBLICATION flow_publication ADD TABLE accounts`)
@@ -28,7 +28,7 @@ func TestAvroDebeziumEnvelope(t *testing.T) {
 		`DELETE FROM accounts WHERE id = 1`)
 	recs := e.consume(e.topic("accounts"), 5, 30*time.Second)
 	p.stop(t)
-	client, err := sr.NewClient(sr.URLs(reg.URL()))
+	client, err := sr.NewClient(sr.URLs(regURL))
 	if err != nil {
 		t.Fatal(err)
 	}

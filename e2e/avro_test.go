@@ -10,17 +10,17 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/pg2kafka/pg2kafka/internal/registrytest"
 )
 
 // With kafka.format avro every record is in the Confluent wire format and
 // decodes with the schema the registry holds under its ID; a column added
 // while streaming registers the next version of the value subject.
 func TestAvroWithSchemaRegistry(t *testing.T) {
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
+	regURL := registrytest.URL(t)
 	e := newEnv(t)
-	e.kafka = []string{"format: avro", "schema_registry: {url: " + reg.URL() + "}"}
+	e.kafka = []string{"format: avro", "schema_registry: {url: " + regURL + "}"}
 	e.exec(`CREATE TABLE items (id integer PRIMARY KEY, name text, price numeric(10,2), seen timestamptz)`,
 		`INSERT INTO items VALUES (1, 'one', 1.50, '2024-01-15 14:30:00+00')`,
 		`ALTER PUBLICATION flow_publication ADD TABLE items`)
@@ -33,7 +33,7 @@ func TestAvroWithSchemaRegistry(t *testing.T) {
 	if len(recs) != 3 {
 		t.Fatalf("got %d records, want 3", len(recs))
 	}
-	client, err := sr.NewClient(sr.URLs(reg.URL()))
+	client, err := sr.NewClient(sr.URLs(regURL))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
 	"github.com/pg2kafka/pg2kafka/internal/pgtest"
+	"github.com/pg2kafka/pg2kafka/internal/registrytest"
 )
 
 var binary string
@@ -46,6 +47,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	kafkatest.StopShared()
+	registrytest.StopShared()
 	pgtest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
