@@ -30,6 +30,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	registrytest.Prestart() // Apicurio Registry, if asked for, while the rest starts
 	dir, err := os.MkdirTemp("", "pg2kafka-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

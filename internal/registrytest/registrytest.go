@@ -40,6 +40,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 )
 
@@ -128,6 +129,16 @@ func Enforces(url string) bool {
 	mu.Lock()
 	defer mu.Unlock()
 	return shared != nil && shared.URL == url
+}
+
+// Prestart starts the shared real registry in the background when
+// EnvRegistry asks for one, so that it comes up while the caller starts
+// other things (a Kafka broker, PostgreSQL); URL then waits for it. Call it
+// from TestMain.
+func Prestart() {
+	if mode := os.Getenv(EnvRegistry); mode == "real" || mode == "auto" {
+		go func() { _, _ = startShared() }()
+	}
 }
 
 // Fake returns the URL of a fresh srfake registry, closed when the test
@@ -272,6 +283,11 @@ func start(script, version string, env []string) (*Registry, error) {
 		err := r.ping(2 * time.Second)
 		if err == nil {
 			r.Took = time.Since(started)
+			if err := r.warm(); err != nil {
+				logs := r.logs()
+				r.Stop()
+				return nil, fmt.Errorf("Apicurio Registry %s answered but failed its warm-up: %v\n%s", version, err, logs)
+			}
 			return r, nil
 		}
 		select {
@@ -306,6 +322,36 @@ func (r *Registry) ping(timeout time.Duration) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s/config: %s %s", r.URL, resp.Status, body)
+	}
+	return nil
+}
+
+// warm takes a fresh registry once through the requests pg2kafka makes
+// (a subject's compatibility level set before its first version, two
+// versions checked against each other, a schema read by ID) on a subject of
+// its own: the first of them, run cold by a JVM limited to its C1
+// compiler, is slow on a loaded machine, and would otherwise count against
+// the 30 s that pg2kafka gives a registry request.
+func (r *Registry) warm() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cl, err := sr.NewClient(sr.URLs(r.URL))
+	if err != nil {
+		return err
+	}
+	const subject = "registrytest-warm-up-value"
+	if res := cl.SetCompatibility(ctx, sr.SetCompatibility{Level: sr.CompatBackward}, subject); len(res) != 1 || res[0].Err != nil {
+		return fmt.Errorf("setting the compatibility of %s: %+v", subject, res)
+	}
+	var id int
+	for _, fields := range []string{`{"name":"a","type":"int"}`, `{"name":"a","type":"long"},{"name":"b","type":["null","string"],"default":null}`} {
+		s := sr.Schema{Type: sr.TypeAvro, Schema: `{"type":"record","name":"WarmUp","fields":[` + fields + `]}`}
+		if id, err = cl.RegisterSchema(ctx, subject, s, -1, -1); err != nil {
+			return fmt.Errorf("registering under %s: %w", subject, err)
+		}
+	}
+	if _, err := cl.SchemaByID(ctx, id); err != nil {
+		return fmt.Errorf("reading schema %d: %w", id, err)
 	}
 	return nil
 }
