@@ -88,7 +88,7 @@ find_java() {
       return
     fi
   done
-  missing "Apicurio Registry $VERSION needs Java 21 or newer; none found (tried: ${cands[*]:-no java}). Install a JDK 21+ (Debian 13: apt-get install -y openjdk-21-jre-headless) or set PG2KAFKA_REGISTRY_JAVA to its java"
+  missing "Apicurio Registry $VERSION needs Java 21 or newer; none found (tried: ${cands[*]:-no java}). Install a JDK 21 or newer (Debian 12 packages none; Debian 13 has openjdk-21-jre-headless) or set PG2KAFKA_REGISTRY_JAVA to its java"
 }
 
 # jvm_opts prints the JVM options of a start, one a line.

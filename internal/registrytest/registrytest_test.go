@@ -25,10 +25,14 @@ func TestRealRegistry(t *testing.T) {
 	if mode := os.Getenv(registrytest.EnvRegistry); mode != "real" && mode != "auto" {
 		t.Skipf("a real schema registry is not asked for (%s=real, or make test-registry)", registrytest.EnvRegistry)
 	}
+	url := registrytest.URL(t) // auto: srfake when the machine cannot run Apicurio, saying why
+	if !registrytest.Enforces(url) {
+		t.Skipf("no real schema registry on this machine (%s=auto; the line above says why)", registrytest.EnvRegistry)
+	}
 	r := registrytest.Real(t)
 	t.Logf("Apicurio Registry %s answered %s after its start, at %s", r.Version, r.Took.Round(time.Millisecond), r.URL)
-	if got := registrytest.URL(t); got != r.URL || !registrytest.Enforces(got) {
-		t.Fatalf("URL = %s (enforces %v), want the shared registry %s", got, registrytest.Enforces(got), r.URL)
+	if url != r.URL {
+		t.Fatalf("URL = %s, want the shared registry %s", url, r.URL)
 	}
 	cl, err := sr.NewClient(sr.URLs(r.URL))
 	if err != nil {
