@@ -30,7 +30,7 @@
 # Notes, found empirically on Debian 12 (OpenJDK 17, Temurin 25, Maven
 # 3.8.7), Nov 2026:
 # - The "all" tar.gz of 3.3.3 is 159 MB (kept in ~/.m2 by Maven) and
-#   unpacks to 168 MB; the download took ~25 s here.
+#   unpacks to 168 MB; its download took ~25 s here.
 # - Apicurio 3.x is built for Java 21 (class file version 65): OpenJDK 17
 #   fails at once with UnsupportedClassVersionError. Debian 12 has no Java
 #   21 package; the machines this project runs on carry a Temurin 25 JDK
@@ -45,17 +45,20 @@
 #   exist yet is accepted (pg2kafka sets BACKWARD on the subjects it
 #   creates so, before the first version) and BACKWARD is then enforced:
 #   an incompatible version is refused with HTTP 409, error_code 409.
-# - Start-up is slow for a test helper: "started in" 19-56 s on the 2-core
-#   machine while other suites loaded it (load average 12-17); nearer 10 s
-#   idle. With Java 25, an AOT cache (JEP 483/514: -XX:AOTCacheOutput on a
-#   training run, -XX:AOTCache after) halved it under the same load (52 s
-#   C1-only without, 20 s with). `fetch` therefore makes one, by a training
-#   start and a clean stop, into $CACHE/aot/JAVA_VERSION.aot (~100 MB); a
-#   cache made by another JVM build is not used. -XX:TieredStopAtLevel=1 and
-#   SerialGC as for the Kafka broker.
-# - quarkus.otel.enabled is fixed at build time (true); the exporter only
-#   logs when nothing listens on localhost:4317, so it is left alone. The
-#   database pool's initial/min size is cut from 20 to 2 connections.
+# - Start-up is slow for a test helper. Under the load of other suites on
+#   the 2-core machine (load average 7-17), "started in" took 19-56 s
+#   without help. With Java 25, an AOT cache (JEP 483/514:
+#   -XX:AOTCacheOutput on a training run, -XX:AOTCache after) brought the
+#   first answer to 9-17 s (back-to-back at load 7-10: 8.6 and 11.1 s with
+#   it, 56 and 14 s without). `fetch` therefore makes one, by a training
+#   start and a clean stop, into $CACHE/aot/VENDOR-BUILD.aot (~90 MB); a
+#   cache made by another JVM build is not used. A fresh fetch, training
+#   included, took 2 min here. -XX:TieredStopAtLevel=1 and SerialGC as for
+#   the Kafka broker.
+# - quarkus.otel.enabled is fixed at build time (true; setting it false at
+#   run time only draws a warning), so its exporter's target stays the
+#   default localhost:4317, where nothing listens. The database pool's
+#   initial/min size is cut from 20 to 2 connections.
 set -euo pipefail
 
 VERSION="${PG2KAFKA_TEST_REGISTRY_VERSION:-3.3.3}"
