@@ -7,7 +7,8 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/pg2kafka/pg2kafka/internal/registrytest"
 )
 
 // kafka.format avro with kafka.envelope debezium writes Debezium's envelope
@@ -15,20 +16,23 @@ import (
 // Confluent wire format; the key is the Avro Key record and a delete is
 // followed by a tombstone.
 func TestAvroDebeziumEnvelope(t *testing.T) {
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
+	regURL := registrytest.URL(t)
 	e := newEnv(t)
-	e.kafka = []string{"format: avro", "envelope: debezium", "schema_registry: {url: " + reg.URL() + "}"}
+	e.kafka = []string{"format: avro", "envelope: debezium", "schema_registry: {url: " + regURL + "}"}
 	e.exec(`CREATE TABLE accounts (id integer PRIMARY KEY, owner text)`,
 		`INSERT INTO accounts VALUES (1, 'ann')`,
 		`ALTER PUBLICATION flow_publication ADD TABLE accounts`)
 	p := e.start(true)
 	e.exec(`INSERT INTO accounts VALUES (2, 'bob')`,
 		`UPDATE accounts SET owner = 'bo' WHERE id = 2`,
-		`DELETE FROM accounts WHERE id = 1`)
-	recs := e.consume(e.topic("accounts"), 5, 30*time.Second)
+		`DELETE FROM accounts WHERE id = 1`,
+		// The next version of the Envelope, registered under the BACKWARD
+		// level pg2kafka sets (which a real registry enforces).
+		`ALTER TABLE accounts ADD COLUMN email text NOT NULL DEFAULT 'none'`,
+		`INSERT INTO accounts VALUES (3, 'cy', 'cy@example.org')`)
+	recs := e.consume(e.topic("accounts"), 6, 30*time.Second)
 	p.stop(t)
-	client, err := sr.NewClient(sr.URLs(reg.URL()))
+	client, err := sr.NewClient(sr.URLs(regURL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +48,7 @@ func TestAvroDebeziumEnvelope(t *testing.T) {
 		before, after string // owner, "" for a null row
 	}{
 		{1, "r", "", "ann"}, {2, "c", "", "bob"}, {2, "u", "", "bo"}, {1, "d", "ann", ""}, {1, "", "", ""},
+		{3, "c", "", "cy"},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("got %d records, want %d", len(recs), len(want))
@@ -89,5 +94,11 @@ func TestAvroDebeziumEnvelope(t *testing.T) {
 	}
 	if rs, ok := s.(*avro.RecordSchema); !ok || rs.Name() != "Envelope" {
 		t.Errorf("value subject holds %s, want the Envelope record", latest.Schema.Schema)
+	}
+	if email := unwrap(row(decode(recs[5].Value)["after"])["email"]); email != "cy@example.org" {
+		t.Errorf("row 3 after ADD COLUMN: email %v", email)
+	}
+	if vs, err := client.SubjectVersions(ctx, e.topic("accounts")+"-value"); err != nil || len(vs) != 2 {
+		t.Errorf("value subject versions %v (%v), want 2 (the ADD COLUMN registers the next)", vs, err)
 	}
 }

@@ -24,11 +24,13 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
 	"github.com/pg2kafka/pg2kafka/internal/pgtest"
+	"github.com/pg2kafka/pg2kafka/internal/registrytest"
 )
 
 var binary string
 
 func TestMain(m *testing.M) {
+	registrytest.Prestart() // Apicurio Registry, if asked for, while the rest starts
 	dir, err := os.MkdirTemp("", "pg2kafka-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -46,6 +48,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	kafkatest.StopShared()
+	registrytest.StopShared()
 	pgtest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)

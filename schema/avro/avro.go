@@ -841,6 +841,13 @@ func (e *SchemaError) Error() string {
 		fmt.Fprintf(&b, " (column %q: %s)", e.Column, e.Change)
 	}
 	fmt.Fprintf(&b, ": %v", e.Err)
+	if re != nil && re.StatusCode == 409 {
+		// The subject's compatibility level forbids the change; nothing
+		// past the last record encoded was committed.
+		fmt.Fprintf(&b, "; to accept the change, lower the compatibility level of subject %q "+
+			`(PUT /config/%s with {"compatibility":"NONE"}, or a level that allows it) and restart pg2kafka, which resumes at its last checkpoint`,
+			e.Subject, e.Subject)
+	}
 	return b.String()
 }
 
