@@ -364,6 +364,19 @@ func (b *Broker) Pause(t testing.TB) {
 	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatalf("kafkatest: pausing the broker (pid %d): %v", b.PID(), err)
 	}
+	// The stop reaches every thread of the JVM asynchronously: wait until
+	// the kernel reports the process stopped, so that a test's next
+	// request meets a paused broker.
+	stat := fmt.Sprintf("/proc/%d/stat", b.PID())
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		raw, err := os.ReadFile(stat)
+		if err != nil {
+			break // not Linux, or gone: nothing to wait for
+		}
+		if i := bytes.LastIndexByte(raw, ')'); i >= 0 && i+2 < len(raw) && raw[i+2] == 'T' {
+			break
+		}
+	}
 	if !b.paused {
 		b.paused = true
 		t.Cleanup(func() { b.Resume(t) })
