@@ -471,7 +471,7 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 		Schema: "public", Table: "t", StateKey: "public%2Ft", Topic: "t", Mode: mode,
 		KeyColumns: []string{"id"}, Columns: crashTable.Columns,
 	}
-	c := New(fakeDB{w}, &fakeSink{w: w}, state, []Binding{binding}, Options{Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split, Within: within, SlotBusyRetries: 0, Logger: testLogger()})
+	c := New(fakeDB{w}, &fakeSink{w: w}, state, []Binding{binding}, testOptions(Options{Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split, Within: within, SlotBusyRetries: 0, Logger: testLogger()}))
 	done := make(chan error, 1)
 	go func() {
 		err := c.Run(ctx)

@@ -645,30 +645,16 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 			return schema.NewFlowEncoder(t, key, tag, schema.FlowNestedArrays()), nil
 		}
 	}
-	c := capture.New(db, sink, state, binds, capture.Options{
-		Encoder:                 encoder,
-		KeyChangeAsDeleteCreate: debezium,                             // as Debezium: delete + tombstone + create
-		MaxRecordBytes:          int(cfg.Kafka.MaxMessageBytes) - 512, // headers and batch overhead
-		TruncateOversize:        cfg.Kafka.Oversize == "truncate",
-		Truncates:               cfg.Kafka.Truncates,
-		Observer:                observer,
-		Ready:                   ready,
-		Tombstones:              cfg.Kafka.Tombstones,
-		MaxDelay:                cfg.Kafka.Batch.MaxDelay,
-		MaxRecords:              cfg.Kafka.Batch.MaxRecords,
-		MaxBytes:                cfg.Kafka.Batch.MaxBytes,
-		SplitRecords:            cfg.Kafka.Batch.SplitRecords,
-		SplitBytes:              cfg.Kafka.Batch.SplitBytes,
-		Within:                  cp.Within,
-		SourceTag:               cfg.Source.Advanced.SourceTag,
-		SlotBusyRetries:         cfg.Kafka.SlotBusyRetries,
-		ChunkSize:               cfg.ChunkSize(),
-		CommitTimeout:           cfg.Kafka.TransactionTimeout,
-		Relations:               relations,
-		Rediscover:              changed,
-		Rediscovered:            rediscovered,
-		Logger:                  log,
-	})
+	opts := loopSettings(cfg)
+	opts.Encoder = encoder
+	opts.Observer = observer
+	opts.Ready = ready
+	opts.Within = cp.Within
+	opts.Relations = relations
+	opts.Rediscover = changed
+	opts.Rediscovered = rediscovered
+	opts.Logger = log
+	c := capture.New(db, sink, state, binds, opts)
 	err = c.Run(ctx)
 	if err == nil || errors.Is(err, context.Canceled) {
 		log.Info().Str("cursor", c.Durable()).Msg("stopped")
