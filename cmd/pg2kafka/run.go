@@ -221,10 +221,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	var ready func()
 	var rec *metrics.Metrics
 	if cfg.HTTP.Listen != "" {
-		m := metrics.New(
-			metrics.WithSource(cfg.ConnString(), cfg.Source.Advanced.SlotName),
-			metrics.WithLogger(log),
-		)
+		m := metrics.New(metrics.WithLogger(log))
 		if err := m.Start(cfg.HTTP.Listen); err != nil {
 			return err
 		}
@@ -233,6 +230,8 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 				log.Warn().Err(err).Msg("stopping the metrics server")
 			}
 		}()
+		// The lag and slot gauges come from the source's readings of the slot.
+		defer watchSlot(sourceConfig(cfg), m)()
 		// Not ready from the first signal on, while the last batch drains.
 		stopReady := context.AfterFunc(ctx, m.NotReady)
 		defer stopReady()
