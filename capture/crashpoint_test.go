@@ -289,6 +289,8 @@ func (d fakeDB) ReadPages(context.Context, string, string, []string, uint32, uin
 }
 
 func (d fakeDB) TableSize(context.Context, string, string) (uint32, float64, error) {
+	d.w.mu.Lock()
+	defer d.w.mu.Unlock()
 	return 1, float64(len(d.w.rows)), nil
 }
 
@@ -559,8 +561,26 @@ func (w *world) check(t *testing.T, exactlyOnce bool, scenario string) {
 		}
 		last[k] = d
 	}
+	// lastEnd is the commit end of each key's last change.
+	lastEnd := map[int64]uint64{}
+	for _, txn := range w.wal {
+		for _, it := range txn.items {
+			if it.Kind == event.ItemChange && it.Change.Table == crashTable {
+				id, _ := strconv.ParseInt(string(it.Change.New[0].Data), 10, 64)
+				lastEnd[id] = txn.end
+			}
+		}
+	}
 	for id, v := range w.rows {
 		k := fmt.Sprintf(`{"id":%d}`, id)
+		if exactlyOnce && lastEnd[id] <= w.activeAt {
+			// Only Changes: a key last written before the table's first
+			// Active checkpoint is owed nothing (a run that stopped before
+			// that checkpoint left the table Pending, and the next run drops
+			// what it streams before activation, as Flow does); how much
+			// the writer wrote by then depends on the scheduling.
+			continue
+		}
 		if d := last[k]; d == nil || d.Meta.Op == "d" || d.V != v {
 			t.Errorf("%s: key %s should end at v%d, has %+v", scenario, k, v, d)
 		}
