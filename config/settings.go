@@ -223,7 +223,7 @@ var settings = []setting{
 	{path: "kafka.schema_registry.password", field: func(c *Config) any { return &c.Kafka.SchemaRegistry.Password },
 		doc: "Schema registry basic-auth password (optional)."},
 	{path: "kafka.slot_busy_retries", field: func(c *Config) any { return &c.Kafka.SlotBusyRetries }, def: -1, check: atLeastMsg(-1, "must be -1 (forever) or more, got %d"),
-		doc: "Retries while another process holds the slot (`-1` = forever, backing off to 10 s)."},
+		doc: "Retries while another process holds the slot (`-1` = forever, backing off to 10 s; `0` fails at once)."},
 
 	{path: "http.listen", field: func(c *Config) any { return &c.HTTP.Listen }, def: "127.0.0.1:9187", check: optional(listenAddress),
 		doc: "Prometheus `/metrics`, `/healthz`, `/readyz` ([docs/operations.md](docs/operations.md)); empty disables."},
