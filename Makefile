@@ -10,15 +10,27 @@ COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w -X main.commit=$(COMMIT)" -o bin/pg2kafka ./cmd/pg2kafka
 
+# staticcheck (all its checks, unused included) at a pinned version,
+# fetched through the module proxy by go run on first use (a clean checkout
+# needs only Go and the network) and cached by the Go build cache after.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+STATICCHECK_PKGS ?= ./...
+
 vet:
 	$(GO) vet ./...
+	$(STATICCHECK) $(STATICCHECK_PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
 
-# The whole suite: unit tests, then end-to-end tests against a throwaway
-# PostgreSQL (installed binaries) and a real Kafka broker; then the
-# core end-to-end tests again against the newest supported PostgreSQL.
+# The whole suite: the unit tests (every package but e2e) under the race
+# detector, then the end-to-end tests against a throwaway PostgreSQL
+# (installed binaries) and a real Kafka broker; then the core end-to-end
+# tests again against the newest supported PostgreSQL. The race detector
+# needs cgo (a C compiler); e2e runs without it, as it is too slow under it.
+UNIT_PKGS ?= $(shell $(GO) list ./... | grep -v '/e2e$$')
 test: vet
-	$(GO) test -count=1 -timeout 20m -p 2 ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m -p 2 $(UNIT_PKGS)
+	$(GO) test -count=1 -timeout 20m -p 2 ./e2e/
 	$(MAKE) --no-print-directory test-pg-newest
 
 # The core end-to-end tests, run against each PostgreSQL major version:

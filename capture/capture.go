@@ -132,7 +132,8 @@ type Options struct {
 	Tombstones bool
 	// MaxDelay, MaxRecords and MaxBytes close a batch (a Kafka transaction)
 	// at the next PostgreSQL commit once reached; a batch also closes as
-	// soon as no more changes are waiting.
+	// soon as no more changes are waiting. A zero MaxDelay closes it at
+	// every commit; MaxRecords and MaxBytes must be at least 1.
 	MaxDelay   time.Duration
 	MaxRecords int
 	MaxBytes   int64
@@ -140,7 +141,7 @@ type Options struct {
 	// either across Kafka transactions (so none outlives the broker's
 	// transaction timeout): the checkpoint then keeps the position inside
 	// it (event.Checkpoint.Within) and a restart skips exactly what was
-	// committed. Zero: 200,000 records, 128 MiB.
+	// committed. Both must be at least 1.
 	SplitRecords int
 	SplitBytes   int64
 	// Within is the position inside a split transaction from the checkpoint
@@ -171,10 +172,10 @@ type Options struct {
 	// large values cut as Flow cuts oversized values (§3.5), when the
 	// encoder supports it; otherwise the sink fails the batch clearly.
 	TruncateOversize bool
-	// ChunkSize is the rows per backfill chunk (default 50,000).
+	// ChunkSize is the rows per backfill chunk (at least 1).
 	ChunkSize int
 	// CommitTimeout bounds one commit of a batch, including the final one
-	// on a graceful stop (default: one minute, Kafka's transaction timeout).
+	// on a graceful stop (at least 1s; Kafka's transaction timeout).
 	CommitTimeout time.Duration
 	// Relations are the OIDs of every table discovery saw (captured or
 	// not): a change of any other relation, or of a captured table under a
@@ -270,32 +271,8 @@ type tableRun struct {
 // New prepares a capture of bindings from state (as read from the
 // checkpoint topic; empty for a new capture).
 func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, opts Options) *Capture {
-	if opts.MaxDelay <= 0 {
-		opts.MaxDelay = 100 * time.Millisecond
-	}
-	if opts.MaxRecords <= 0 {
-		opts.MaxRecords = 50_000
-	}
-	if opts.MaxBytes <= 0 {
-		opts.MaxBytes = 16 << 20
-	}
-	if opts.ChunkSize <= 0 {
-		opts.ChunkSize = 50_000
-	}
-	if opts.CommitTimeout <= 0 {
-		opts.CommitTimeout = time.Minute
-	}
-	if opts.SplitRecords <= 0 {
-		opts.SplitRecords = 200_000
-	}
-	if opts.SplitBytes <= 0 {
-		opts.SplitBytes = 128 << 20
-	}
 	if opts.ChunkBytes <= 0 {
 		opts.ChunkBytes = 32 << 20
-	}
-	if opts.Encoder == nil {
-		panic("capture.New: Options.Encoder is nil")
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
@@ -331,6 +308,9 @@ var errStopAsked = errors.New("stop requested")
 // batch if it is whole, else aborts it, and returns nil) or an error stops
 // it.
 func (c *Capture) Run(ctx context.Context) error {
+	if err := c.opts.check(); err != nil {
+		return err
+	}
 	err := c.run(ctx)
 	if errors.Is(err, ErrRediscover) && ctx.Err() != nil {
 		// Stopping anyway: the next start discovers the tables afresh.

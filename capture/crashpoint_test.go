@@ -296,6 +296,8 @@ func (d fakeDB) ReadPages(context.Context, *event.PagesQuery) ([]event.Row, erro
 }
 
 func (d fakeDB) TableSize(context.Context, string, string) (uint32, float64, error) {
+	d.w.mu.Lock()
+	defer d.w.mu.Unlock()
 	return 1, float64(len(d.w.rows)), nil
 }
 
@@ -527,8 +529,8 @@ func runOnce(t *testing.T, w *world, mode string, split, faultAt int, f fault) (
 		KeyColumns: []string{"id"}, Columns: crashTable.Columns,
 	}
 	sink := &fakeSink{w: w}
-	c := New(fakeDB{w}, sink, state, []Binding{binding}, Options{Encoder: flowEncoder, Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split,
-		Within: within, Sweeps: sweeps, Topics: sink, SlotBusyRetries: 0, Logger: testLogger(), Side: w.side})
+	c := New(fakeDB{w}, sink, state, []Binding{binding}, testOptions(Options{Tombstones: true, MaxDelay: time.Millisecond, ChunkSize: 7, SplitRecords: split,
+		Within: within, Sweeps: sweeps, Topics: sink, SlotBusyRetries: 0, Logger: testLogger(), Side: w.side}))
 	done := make(chan error, 1)
 	go func() {
 		err := c.Run(ctx)
@@ -627,8 +629,26 @@ func (w *world) check(t *testing.T, exactlyOnce bool, scenario string) {
 		}
 		last[k] = d
 	}
+	// lastEnd is the commit end of each key's last change.
+	lastEnd := map[int64]uint64{}
+	for _, txn := range w.wal {
+		for _, it := range txn.items {
+			if it.Kind == event.ItemChange && it.Change.Table == crashTable {
+				id, _ := strconv.ParseInt(string(it.Change.New[0].Data), 10, 64)
+				lastEnd[id] = txn.end
+			}
+		}
+	}
 	for id, v := range w.rows {
 		k := fmt.Sprintf(`{"id":%d}`, id)
+		if exactlyOnce && lastEnd[id] <= w.activeAt {
+			// Only Changes: a key last written before the table's first
+			// Active checkpoint is owed nothing (a run that stopped before
+			// that checkpoint left the table Pending, and the next run drops
+			// what it streams before activation, as Flow does); how much
+			// the writer wrote by then depends on the scheduling.
+			continue
+		}
 		if d := last[k]; d == nil || d.Meta.Op == "d" || d.V != v || dead[k] {
 			t.Errorf("%s: key %s should end at v%d, has %+v (tombstoned: %v)", scenario, k, v, d, dead[k])
 		}
@@ -703,7 +723,7 @@ func TestCrashPoints(t *testing.T) {
 			clean.checkTxns(t, tc.exactlyOnce, "clean")
 			kinds := map[string]int{}
 			for _, f := range []fault{faultFail, faultCancel, faultCrash, faultCrashAfter} {
-				for k := 1; k <= total; k++ {
+				for k := 1; k <= total; k += faultStride {
 					w := world()
 					_, err := runOnce(t, w, tc.mode, tc.split, k, f)
 					scenario := fmt.Sprintf("%s at step %d (%s)", f, k, w.kind)
@@ -746,7 +766,7 @@ func testLogger() zerolog.Logger {
 // passes, each a share of the keys: every ghost is still tombstoned.
 func TestSweepInPasses(t *testing.T) {
 	defer func(n int) { sweepKeys = n }(sweepKeys)
-	sweepKeys = 4
+	sweepKeys = 12 // 45 live keys: four passes
 	w := newWorld(11, 30, 20, 3).withGhosts()
 	if _, err := runOnce(t, w, "", 0, 0, faultNone); err != nil {
 		t.Fatal(err)

@@ -45,7 +45,7 @@ func TestRunEndsForRediscovery(t *testing.T) {
 			c := New(fakeDB{w}, &fakeSink{w: w}, &checkpoint.State{}, []Binding{{
 				Schema: "public", Table: "t", OID: 42, StateKey: "public%2Ft", Topic: "t", Mode: "Only Changes",
 				KeyColumns: []string{"id"}, Columns: crashTable.Columns,
-			}}, Options{Encoder: flowEncoder, Relations: map[uint32]bool{42: true}, Rediscovered: tc.rediscovered, Rediscover: told, Logger: zerolog.Nop()})
+			}}, testOptions(Options{Relations: map[uint32]bool{42: true}, Rediscovered: tc.rediscovered, Rediscover: told, Logger: zerolog.Nop()}))
 			done := make(chan error, 1)
 			go func() { done <- c.Run(ctx) }()
 			if tc.table != nil {

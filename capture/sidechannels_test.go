@@ -142,8 +142,8 @@ func runSide(t *testing.T, w *world, side SideChannels, rebackfill string, timeo
 	b := Binding{Schema: "public", Table: "t", StateKey: "public%2Ft", Topic: "t",
 		KeyColumns: []string{"id"}, Columns: crashTable.Columns, Rebackfill: rebackfill}
 	sink := &fakeSink{w: w}
-	c := New(fakeDB{w}, sink, state, []Binding{b}, Options{Encoder: flowEncoder, Tombstones: true, MaxDelay: time.Millisecond,
-		Topics: sink, SlotBusyRetries: 0, Logger: testLogger(), Side: side})
+	c := New(fakeDB{w}, sink, state, []Binding{b}, testOptions(Options{Tombstones: true, MaxDelay: time.Millisecond,
+		Topics: sink, SlotBusyRetries: 0, Logger: testLogger(), Side: side}))
 	return c, c.Run(ctx)
 }
 

@@ -34,7 +34,7 @@ func TestChunkTimeoutHalvesTheChunk(t *testing.T) {
 			c := New(fakeDB{w}, &fakeSink{w: w}, &checkpoint.State{}, []Binding{{
 				Schema: "public", Table: "t", StateKey: "public%2Ft", Topic: "t",
 				KeyColumns: []string{"id"}, Columns: crashTable.Columns,
-			}}, Options{Encoder: flowEncoder, ChunkSize: 1000, MaxDelay: time.Millisecond, Logger: zerolog.Nop()})
+			}}, testOptions(Options{ChunkSize: 1000, MaxDelay: time.Millisecond, Logger: zerolog.Nop()}))
 			done := make(chan error, 1)
 			go func() { done <- c.Run(ctx) }()
 			deadline := time.After(10 * time.Second)

@@ -386,45 +386,6 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Defaults returns a configuration holding every default. It is not valid
-// by itself: source.address and kafka.brokers have no default.
-func Defaults() *Config {
-	return &Config{
-		Source: Source{
-			User:        "flow_capture",
-			Database:    "postgres",
-			Credentials: Credentials{AuthType: AuthUserPassword},
-			Advanced: Advanced{
-				PublicationName:     "flow_publication",
-				SlotName:            "flow_slot",
-				WatermarksTable:     "public.flow_watermarks",
-				BackfillChunkSize:   DefaultBackfillChunkSize,
-				RediscoveryInterval: DefaultRediscoveryInterval,
-			},
-		},
-		Kafka: Kafka{
-			TopicPrefix:        DefaultTopicPrefix,
-			Partitions:         1,
-			ReplicationFactor:  -1,
-			Compression:        "lz4",
-			Delivery:           DeliveryExactlyOnce,
-			Tombstones:         true,
-			Format:             "json",
-			Envelope:           "flow",
-			Oversize:           "fail",
-			Batch:              Batch{MaxDelay: 100 * time.Millisecond, MaxRecords: 50000, MaxBytes: 16 << 20, SplitRecords: 200_000, SplitBytes: 128 << 20},
-			TransactionTimeout: 60 * time.Second,
-			ConnectTimeout:     60 * time.Second,
-			MaxMessageBytes:    1 << 20,
-			ClientID:           "pg2kafka",
-			SlotBusyRetries:    -1,
-		},
-		HTTP:     HTTP{Listen: "127.0.0.1:9187"},
-		Recovery: Recovery{MaxBackoff: 30 * time.Second},
-		Log:      Log{Level: "info"},
-	}
-}
-
 // ResolvePath returns flagValue when it is not empty, else the value of
 // $PG2KAFKA_CONFIG, else an error asking for one of them.
 func ResolvePath(flagValue string) (string, error) {

@@ -99,17 +99,7 @@ func (d *decoder) decode(data []byte) (cfg *Config, ok bool) {
 	if root.Kind != yaml.MappingNode {
 		return cfg, false // reported by object; nothing else to check
 	}
-	d.decodeSource(top.child("source"), &cfg.Source)
-	d.decodeBindings(top, cfg)
-	d.decodeKafka(top.child("kafka"), &cfg.Kafka)
-	h := top.child("http")
-	h.str("listen", &cfg.HTTP.Listen)
-	r := top.child("recovery")
-	r.duration("max_outage", &cfg.Recovery.MaxOutage)
-	r.duration("max_backoff", &cfg.Recovery.MaxBackoff)
-	l := top.child("log")
-	l.str("level", &cfg.Log.Level)
-	l.str("format", &cfg.Log.Format)
+	d.decodeSettings(top, cfg)
 	top.finish()
 	return cfg, true
 }
@@ -126,57 +116,6 @@ func (d *decoder) yamlError(err error) {
 	d.addf("", line, "invalid YAML: %s", msg)
 }
 
-func (d *decoder) decodeSource(o *object, s *Source) {
-	o.str("address", &s.Address)
-	o.str("user", &s.User)
-	o.str("password", &s.Password)
-	o.str("database", &s.Database)
-	o.boolean("historyMode", &s.HistoryMode)
-
-	c := o.child("credentials")
-	c.str("auth_type", &s.Credentials.AuthType)
-	c.str("password", &s.Credentials.Password)
-	c.str("aws_region", &s.Credentials.AWSRegion)
-	c.str("aws_role_arn", &s.Credentials.AWSRoleARN)
-	c.str("gcp_service_account_to_impersonate", &s.Credentials.GCPServiceAccountToImpersonate)
-	c.str("gcp_workload_identity_pool_audience", &s.Credentials.GCPWorkloadIdentityPoolAudience)
-	c.str("azure_client_id", &s.Credentials.AzureClientID)
-	c.str("azure_tenant_id", &s.Credentials.AzureTenantID)
-
-	f := o.child("discoveryFilters")
-	f.strs("include_schemas", &s.DiscoveryFilters.IncludeSchemas)
-	f.strs("exclude_schemas", &s.DiscoveryFilters.ExcludeSchemas)
-	f.strs("table_patterns", &s.DiscoveryFilters.TablePatterns)
-	f.boolean("discover_unpublished_tables", &s.DiscoveryFilters.DiscoverUnpublishedTables)
-
-	a := o.child("advanced")
-	adv := &s.Advanced
-	a.str("publicationName", &adv.PublicationName)
-	a.str("slotName", &adv.SlotName)
-	a.str("watermarksTable", &adv.WatermarksTable)
-	a.str("skip_backfills", &adv.SkipBackfills)
-	intField(a, "backfill_chunk_size", &adv.BackfillChunkSize)
-	a.str("sslmode", &adv.SSLMode)
-	a.str("sslrootcert", &adv.SSLRootCert)
-	a.str("sslcert", &adv.SSLCert)
-	a.str("sslkey", &adv.SSLKey)
-	a.strs("discover_schemas", &adv.DiscoverSchemas)
-	a.str("min_backfill_xid", &adv.MinBackfillXID)
-	a.boolean("read_only_capture", &adv.ReadOnlyCapture)
-	a.boolean("capture_as_partitions", &adv.CaptureAsPartitions)
-	a.boolean("discover_unpublished_tables", &adv.DiscoverUnpublishedTables)
-	a.str("source_tag", &adv.SourceTag)
-	a.duration("rediscovery_interval", &adv.RediscoveryInterval)
-	a.str("statement_timeout", &adv.StatementTimeout)
-	a.str("feature_flags", &adv.FeatureFlags)
-	a.ignore("discover_only_published") // hidden in Flow, ignored; kept so old configs parse
-
-	t := o.child("networkTunnel")
-	ssh := t.child("sshForwarding")
-	ssh.str("sshEndpoint", &s.NetworkTunnel.SSHForwarding.SSHEndpoint)
-	ssh.str("privateKey", &s.NetworkTunnel.SSHForwarding.PrivateKey)
-}
-
 func (d *decoder) decodeBindings(top *object, cfg *Config) {
 	n, path := top.value("bindings")
 	if n == nil {
@@ -190,90 +129,10 @@ func (d *decoder) decodeBindings(top *object, cfg *Config) {
 		ip := fmt.Sprintf("%s[%d]", path, i)
 		var b Binding
 		o := d.object(ip, item, n.Line)
-		r := o.child("resource")
-		r.str("namespace", &b.Resource.Namespace)
-		r.str("stream", &b.Resource.Stream)
-		r.str("mode", &b.Resource.Mode)
-		intField(r, "priority", &b.Resource.Priority)
-		r.strs("primary_key", &b.Resource.PrimaryKey)
-		r.ignore("syncMode") // hidden legacy in Flow, ignored
-		var filt, advFilt string
-		hasFilt := r.str("additional_backfill_filter", &filt)
-		ra := r.child("advanced")
-		hasAdvFilt := ra.str("additional_backfill_filter", &advFilt)
-		switch {
-		case hasFilt && hasAdvFilt:
-			d.at(ip+".resource.advanced.additional_backfill_filter", "set either resource.additional_backfill_filter or resource.advanced.additional_backfill_filter, not both")
-		case hasFilt:
-			b.Resource.AdditionalBackfillFilter = filt
-		case hasAdvFilt:
-			b.Resource.AdditionalBackfillFilter = advFilt
-		}
-		o.str("topic", &b.Topic)
-		intField(o, "backfill_counter", &b.BackfillCounter)
+		d.decodeBinding(o, &b)
 		cfg.Bindings = append(cfg.Bindings, b)
 		o.finish()
 	}
-}
-
-func (d *decoder) decodeKafka(o *object, k *Kafka) {
-	if n, path := o.value("brokers"); n != nil {
-		switch n.Kind {
-		case yaml.ScalarNode:
-			// A single string, possibly comma-separated (handy with ${KAFKA_BROKERS}).
-			if s, ok := d.scalarString(path, n); ok {
-				k.Brokers = splitList(s)
-				d.lines[path] = n.Line
-			}
-		case yaml.SequenceNode:
-			k.Brokers = d.stringList(path, n)
-		default:
-			d.addf(path, n.Line, "expected a list of host:port strings, got %s", kindName(n))
-		}
-	}
-	o.str("topic_prefix", &k.TopicPrefix)
-	o.str("checkpoint_topic", &k.CheckpointTopic)
-	o.str("capture", &k.Capture)
-	intField(o, "partitions", &k.Partitions)
-	intField(o, "replication_factor", &k.ReplicationFactor)
-	o.str("compression", &k.Compression)
-	o.str("delivery", &k.Delivery)
-	o.boolean("tombstones", &k.Tombstones)
-	o.boolean("truncates", &k.Truncates)
-	o.str("format", &k.Format)
-	o.str("envelope", &k.Envelope)
-	o.str("oversize", &k.Oversize)
-	b := o.child("batch")
-	b.duration("max_delay", &k.Batch.MaxDelay)
-	intField(b, "max_records", &k.Batch.MaxRecords)
-	intField(b, "max_bytes", &k.Batch.MaxBytes)
-	intField(b, "split_records", &k.Batch.SplitRecords)
-	intField(b, "split_bytes", &k.Batch.SplitBytes)
-	o.duration("transaction_timeout", &k.TransactionTimeout)
-	o.duration("connect_timeout", &k.ConnectTimeout)
-	intField(o, "max_message_bytes", &k.MaxMessageBytes)
-	o.str("client_id", &k.ClientID)
-	t := o.child("tls")
-	t.boolean("enabled", &k.TLS.Enabled)
-	t.str("ca_file", &k.TLS.CAFile)
-	t.str("cert_file", &k.TLS.CertFile)
-	t.str("key_file", &k.TLS.KeyFile)
-	t.str("server_name", &k.TLS.ServerName)
-	t.boolean("insecure_skip_verify", &k.TLS.InsecureSkipVerify)
-	s := o.child("sasl")
-	s.str("mechanism", &k.SASL.Mechanism)
-	s.str("username", &k.SASL.Username)
-	s.str("password", &k.SASL.Password)
-	r := o.child("schema_registry")
-	r.str("url", &k.SchemaRegistry.URL)
-	r.str("username", &k.SchemaRegistry.Username)
-	r.str("password", &k.SchemaRegistry.Password)
-	intField(o, "slot_busy_retries", &k.SlotBusyRetries)
-	o.duration("heartbeat_interval", &k.HeartbeatInterval)
-	o.str("heartbeat_action_query", &k.HeartbeatActionQuery)
-	o.boolean("transaction_metadata", &k.TransactionMetadata)
-	o.str("signal_table", &k.SignalTable)
-	o.str("signal_topic", &k.SignalTopic)
 }
 
 // object is a YAML mapping being decoded. Every getter marks its key as

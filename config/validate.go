@@ -32,10 +32,10 @@ const maxTopicLen = 249
 // validate checks decoded values, fills derived defaults and parses the
 // list-valued strings into the Config's lookup tables.
 func (d *decoder) validate(c *Config) {
+	d.checkSettings(c)
 	d.validateSource(c)
 	d.validateBindings(c)
 	d.validateKafka(c)
-	d.validateMisc(c)
 }
 
 func (d *decoder) required(path, value, flowName string) bool {
@@ -56,11 +56,9 @@ func (d *decoder) enum(path, value string, allowed []string) bool {
 
 func (d *decoder) validateSource(c *Config) {
 	s := &c.Source
-	if d.required("source.address", s.Address, "address") {
+	if strings.TrimSpace(s.Address) != "" {
 		d.validateAddress(s)
 	}
-	d.required("source.user", s.User, "user")
-	d.required("source.database", s.Database, "database")
 
 	switch s.Credentials.AuthType {
 	case AuthUserPassword:
@@ -77,19 +75,7 @@ func (d *decoder) validateSource(c *Config) {
 		d.enum("source.credentials.auth_type", s.Credentials.AuthType, authTypes)
 	}
 
-	d.noBlanks("source.discoveryFilters.include_schemas", s.DiscoveryFilters.IncludeSchemas)
-	d.noBlanks("source.discoveryFilters.exclude_schemas", s.DiscoveryFilters.ExcludeSchemas)
-	d.noBlanks("source.discoveryFilters.table_patterns", s.DiscoveryFilters.TablePatterns)
-
 	a := &s.Advanced
-	d.required("source.advanced.publicationName", a.PublicationName, "publicationName")
-	if d.required("source.advanced.slotName", a.SlotName, "slotName") && !slotNameRE.MatchString(a.SlotName) {
-		d.at("source.advanced.slotName", "invalid slot name %q; PostgreSQL allows only lower-case letters, digits and underscores, at most 63 characters", a.SlotName)
-	}
-	if sch, tbl, ok := strings.Cut(a.WatermarksTable, "."); !ok || sch == "" || tbl == "" {
-		d.at("source.advanced.watermarksTable", "invalid 'watermarksTable' configuration: table name %q must be fully-qualified as \"<schema>.<table>\"", a.WatermarksTable)
-	}
-
 	c.skip = map[string]bool{}
 	for _, name := range splitList(a.SkipBackfills) {
 		if name == "*.*" {
@@ -103,9 +89,6 @@ func (d *decoder) validateSource(c *Config) {
 		c.skip[strings.ToLower(name)] = true
 	}
 
-	if a.SSLMode != "" {
-		d.enum("source.advanced.sslmode", a.SSLMode, sslModes)
-	}
 	if (a.SSLCert == "") != (a.SSLKey == "") {
 		if a.SSLCert == "" {
 			d.at("source.advanced.sslkey", "sslkey is set but sslcert is not; a client certificate needs both")
@@ -113,18 +96,6 @@ func (d *decoder) validateSource(c *Config) {
 			d.at("source.advanced.sslcert", "sslcert is set but sslkey is not; a client certificate needs both")
 		}
 	}
-	d.noBlanks("source.advanced.discover_schemas", a.DiscoverSchemas)
-	if a.MinBackfillXID != "" && !allDigits(a.MinBackfillXID) {
-		d.at("source.advanced.min_backfill_xid", "invalid value %q; digits only (a transaction ID)", a.MinBackfillXID)
-	} else if a.MinBackfillXID != "" {
-		if _, err := strconv.ParseUint(a.MinBackfillXID, 10, 64); err != nil {
-			d.at("source.advanced.min_backfill_xid", "transaction ID %s out of range", a.MinBackfillXID)
-		}
-	}
-	if a.RediscoveryInterval < time.Minute || a.RediscoveryInterval > 8760*time.Hour {
-		d.at("source.advanced.rediscovery_interval", "invalid rediscovery interval %s; must be between 1m and 8760h", a.RediscoveryInterval)
-	}
-	d.enum("source.advanced.statement_timeout", a.StatementTimeout, statementTimeouts)
 
 	c.flags = map[string]bool{}
 	known := make([]string, 0, len(featureFlagDefaults))
@@ -193,9 +164,7 @@ func (d *decoder) validateBindings(c *Config) {
 		b := &c.Bindings[i]
 		p := "bindings[" + strconv.Itoa(i) + "]"
 		r := &b.Resource
-		okNS := d.required(p+".resource.namespace", r.Namespace, "namespace")
-		okStream := d.required(p+".resource.stream", r.Stream, "stream")
-		if okNS && okStream {
+		if strings.TrimSpace(r.Namespace) != "" && strings.TrimSpace(r.Stream) != "" {
 			key := strings.ToLower(r.Namespace + "." + r.Stream)
 			if j, dup := seen[key]; dup {
 				d.at(p+".resource", "duplicate binding for %s.%s (also bindings[%d], line %d)", r.Namespace, r.Stream, j, d.lineOf("bindings["+strconv.Itoa(j)+"]"))
@@ -203,20 +172,12 @@ func (d *decoder) validateBindings(c *Config) {
 				seen[key] = i
 			}
 		}
-		d.enum(p+".resource.mode", r.Mode, bindingModes)
 		if r.AdditionalBackfillFilter != "" && strings.TrimSpace(r.AdditionalBackfillFilter) == "" {
 			path := p + ".resource.additional_backfill_filter"
 			if _, ok := d.lines[p+".resource.advanced.additional_backfill_filter"]; ok {
 				path = p + ".resource.advanced.additional_backfill_filter"
 			}
 			d.at(path, "whitespace-only filter; remove it or write a SQL predicate")
-		}
-		d.noBlanks(p+".resource.primary_key", r.PrimaryKey)
-		if b.Topic != "" {
-			d.topicName(p+".topic", b.Topic)
-		}
-		if b.BackfillCounter < 0 {
-			d.at(p+".backfill_counter", "must be 0 or more, got %d", b.BackfillCounter)
 		}
 	}
 }
@@ -272,17 +233,12 @@ func (d *decoder) validateKafka(c *Config) {
 		}
 	}
 
-	if k.TopicPrefix != "" && d.topicName("kafka.topic_prefix", k.TopicPrefix) && len(k.TopicPrefix) > 200 {
-		d.at("kafka.topic_prefix", "prefix is too long (%d characters; keep it under 200)", len(k.TopicPrefix))
-	}
 	if k.CheckpointTopic == "" {
 		prefix := k.TopicPrefix
 		if prefix == "" {
 			prefix = DefaultTopicPrefix
 		}
 		k.CheckpointTopic = prefix + ".checkpoints"
-	} else {
-		d.topicName("kafka.checkpoint_topic", k.CheckpointTopic)
 	}
 	for i, b := range c.Bindings {
 		if b.Topic != "" && b.Topic == k.CheckpointTopic {
@@ -293,48 +249,12 @@ func (d *decoder) validateKafka(c *Config) {
 		k.Capture = c.Source.Advanced.SlotName
 	}
 
-	if k.Partitions == 0 || k.Partitions < -1 {
-		d.at("kafka.partitions", "must be at least 1, or -1 for the broker default; got %d", k.Partitions)
-	}
-	if k.ReplicationFactor == 0 || k.ReplicationFactor < -1 {
-		d.at("kafka.replication_factor", "must be at least 1, or -1 for the broker default; got %d", k.ReplicationFactor)
-	}
-	d.enum("kafka.compression", k.Compression, compressions)
-	d.enum("kafka.delivery", k.Delivery, deliveries)
-	d.enum("kafka.format", k.Format, formats)
-	d.enum("kafka.envelope", k.Envelope, envelopes)
-	d.enum("kafka.oversize", k.Oversize, oversizes)
-
-	if k.Batch.MaxDelay < 0 {
-		d.at("kafka.batch.max_delay", "must not be negative")
-	}
-	if k.Batch.MaxRecords < 1 {
-		d.at("kafka.batch.max_records", "must be at least 1, got %d", k.Batch.MaxRecords)
-	}
-	if k.Batch.MaxBytes < 1 {
-		d.at("kafka.batch.max_bytes", "must be at least 1, got %d", k.Batch.MaxBytes)
-	}
-	if k.Batch.SplitRecords < 1 {
-		d.at("kafka.batch.split_records", "must be at least 1, got %d", k.Batch.SplitRecords)
-	}
-	if k.Batch.SplitBytes < 1 {
-		d.at("kafka.batch.split_bytes", "must be at least 1, got %d", k.Batch.SplitBytes)
-	}
 	if k.Truncates && k.Envelope != "debezium" {
 		d.at("kafka.truncates", "truncate events exist only in the debezium envelope (set kafka.envelope: debezium, or remove kafka.truncates)")
 	}
-	if k.MaxMessageBytes < 1024 {
-		d.at("kafka.max_message_bytes", "must be at least 1024, got %d", k.MaxMessageBytes)
-	}
-	if k.ConnectTimeout < time.Second {
-		d.at("kafka.connect_timeout", "must be at least 1s, got %s", k.ConnectTimeout)
-	}
-	if k.TransactionTimeout < time.Second {
-		d.at("kafka.transaction_timeout", "must be at least 1s, got %s", k.TransactionTimeout)
-	} else if k.TransactionTimeout <= k.Batch.MaxDelay {
+	if k.TransactionTimeout >= time.Second && k.TransactionTimeout <= k.Batch.MaxDelay {
 		d.at("kafka.transaction_timeout", "must be longer than kafka.batch.max_delay (%s)", k.Batch.MaxDelay)
 	}
-	d.required("kafka.client_id", k.ClientID, "client_id")
 
 	t := &k.TLS
 	if !t.Enabled {
@@ -392,27 +312,5 @@ func (d *decoder) validateKafka(c *Config) {
 	if r.Password != "" && r.Username == "" {
 		d.at("kafka.schema_registry.username", "missing 'username' (a password is set)")
 	}
-	if k.SlotBusyRetries < -1 {
-		d.at("kafka.slot_busy_retries", "must be -1 (forever) or more, got %d", k.SlotBusyRetries)
-	}
 	d.validateSideChannels(c)
-}
-
-func (d *decoder) validateMisc(c *Config) {
-	if l := c.HTTP.Listen; l != "" {
-		_, port, err := net.SplitHostPort(l)
-		if err != nil {
-			d.at("http.listen", "invalid listen address %q; expected host:port (\":9187\" for all interfaces, empty to disable)", l)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || !allDigits(port) {
-			d.at("http.listen", "invalid port %q; expected 0..65535", port)
-		}
-	}
-	if c.Recovery.MaxOutage < 0 {
-		d.at("recovery.max_outage", "must not be negative (0 retries for ever)")
-	}
-	if c.Recovery.MaxBackoff < time.Second {
-		d.at("recovery.max_backoff", "must be at least 1s, got %s", c.Recovery.MaxBackoff)
-	}
-	d.enum("log.level", c.Log.Level, logLevels)
-	d.enum("log.format", c.Log.Format, logFormats)
 }

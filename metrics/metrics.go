@@ -1,9 +1,11 @@
 // Package metrics exposes pg2kafka's measurements to Prometheus and its
 // health to orchestrators: a private registry with the capture's counters,
 // histograms and gauges (names in base units, ready for Grafana), a
-// capture.Observer that feeds them, a poller that measures replication lag
-// and retained WAL on its own PostgreSQL connection, and an HTTP server
-// with /metrics, /healthz and /readyz.
+// observer methods the capture loop calls (Record, Committed, Backfill:
+// the loop's Observer interface), ObserveSlot and SlotReadFailed that take
+// the source's readings of the replication slot (source.WatchSlot, wired by
+// cmd/pg2kafka) for the lag and slot gauges, and an HTTP server with
+// /metrics, /healthz and /readyz. It runs no query of its own.
 //
 // docs/operations.md lists every metric and the alerts worth setting.
 package metrics
@@ -17,13 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
-	"github.com/pg2kafka/pg2kafka/capture"
 	"github.com/pg2kafka/pg2kafka/event"
 )
 
 // Defaults of the options.
 const (
-	// DefaultPollInterval is how often the poller queries PostgreSQL.
+	// DefaultPollInterval is how often the slot should be read for the
+	// lag and slot gauges (cmd/pg2kafka passes it to source.WatchSlot).
 	DefaultPollInterval = 10 * time.Second
 	// DefaultReadyMaxLagBytes is the replication lag at and above which
 	// /readyz fails.
@@ -32,9 +34,9 @@ const (
 	DefaultShutdownTimeout = 5 * time.Second
 )
 
-// Metrics holds pg2kafka's metrics and health. It implements
-// capture.Observer; its observer methods are meant to be called from the
-// capture goroutine, everything else from any goroutine.
+// Metrics holds pg2kafka's metrics and health. Its Record, Committed and
+// Backfill methods are the capture loop's observer, meant to be called from
+// the capture goroutine; everything else may be called from any goroutine.
 type Metrics struct {
 	opts options
 	reg  *prometheus.Registry
@@ -60,17 +62,18 @@ type Metrics struct {
 	tables  atomic.Pointer[map[tableKey]*tableCounters]
 	cacheMu sync.Mutex
 
-	ready     atomic.Bool
-	cursor    atomic.Uint64 // last committed checkpoint cursor; 0 = none yet
-	lagKnown  atomic.Bool   // lagBytesV holds a measurement
-	lagBytesV atomic.Uint64 // last measured replication lag in bytes
+	ready      atomic.Bool
+	slotFailed atomic.Bool   // the last slot reading failed
+	cursor     atomic.Uint64 // last committed checkpoint cursor; 0 = none yet
+	lagKnown   atomic.Bool   // lagBytesV holds a measurement
+	lagBytesV  atomic.Uint64 // last measured replication lag in bytes
 
 	// Lag-in-seconds bookkeeping (see lagSeconds); guarded by lagMu.
 	lagMu      sync.Mutex
 	lastChange time.Time // commit time of the last committed change
 	caughtUpAt time.Time // when the capture was last seen caught up
 	behind     bool      // the last check found WAL past the cursor
-	walPos     uint64    // server WAL position of the last poll
+	walPos     uint64    // server WAL position of the last slot reading
 	walPosAt   time.Time // when it was read
 
 	// Runtime state of Start/Stop.
@@ -78,8 +81,6 @@ type Metrics struct {
 	srv     *serverRun
 	started bool
 }
-
-var _ capture.Observer = (*Metrics)(nil)
 
 type tableKey struct {
 	schema, table string
@@ -96,24 +97,11 @@ type tableCounters struct {
 type Option func(*options)
 
 type options struct {
-	pollInterval    time.Duration
 	readyMaxLag     int64
-	connString      string
-	slot            string
 	logger          zerolog.Logger
 	shutdownTimeout time.Duration
 	runtime         bool
 	now             func() time.Time
-}
-
-// WithPollInterval sets how often the poller queries PostgreSQL (default
-// 10s).
-func WithPollInterval(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.pollInterval = d
-		}
-	}
 }
 
 // WithReadyMaxLagBytes sets the replication lag, in bytes, at and above
@@ -123,14 +111,7 @@ func WithReadyMaxLagBytes(n int64) Option {
 	return func(o *options) { o.readyMaxLag = n }
 }
 
-// WithSource enables the poller: it connects to PostgreSQL with connString
-// (libpq URL or keyword/value string; the connection is its own, never the
-// capture's) and watches the replication slot named slot.
-func WithSource(connString, slot string) Option {
-	return func(o *options) { o.connString, o.slot = connString, slot }
-}
-
-// WithLogger sets the logger of the poller and the HTTP server.
+// WithLogger sets the logger of the slot readings and the HTTP server.
 func WithLogger(l zerolog.Logger) Option {
 	return func(o *options) { o.logger = l }
 }
@@ -159,7 +140,6 @@ func withClock(now func() time.Time) Option {
 // New builds the metrics on a registry of their own.
 func New(opts ...Option) *Metrics {
 	o := options{
-		pollInterval:    DefaultPollInterval,
 		readyMaxLag:     DefaultReadyMaxLagBytes,
 		logger:          zerolog.Nop(),
 		shutdownTimeout: DefaultShutdownTimeout,
@@ -209,7 +189,7 @@ func New(opts ...Option) *Metrics {
 		"Transient faults the capture recovered from in process (it resumed from its last checkpoint), by cause: postgres or kafka.",
 		"cause")
 	m.pollErrors = f.counter("pg2kafka_poll_errors_total",
-		"Failed polls of PostgreSQL for the lag and slot gauges.")
+		"Failed readings of the replication slot for the lag and slot gauges.")
 
 	if o.runtime {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -353,7 +333,7 @@ func (m *Metrics) setLagBytes(wal, cursor uint64) {
 	m.lagBytes.Set(float64(lag))
 }
 
-// observeWAL takes a poll's measurements: the server's WAL insert
+// observeWAL takes a slot reading's measurements: the server's WAL insert
 // position and the slot's confirmed_flush_lsn (0 if unknown), read at at.
 func (m *Metrics) observeWAL(at time.Time, wal, slotConfirmed uint64) {
 	cursor := max(m.cursor.Load(), slotConfirmed)
@@ -429,4 +409,56 @@ func (f factory) histogram(name, help string, buckets []float64) prometheus.Hist
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
 	f.reg.MustRegister(h)
 	return h
+}
+
+// SlotReading is one reading of the server's WAL positions and the
+// capture's replication slot, taken by the source (source.WatchSlot).
+type SlotReading struct {
+	// At is when it was taken.
+	At time.Time
+	// WALInsert and WALWrite are the server's WAL insert and write
+	// positions (0 if unknown).
+	WALInsert, WALWrite uint64
+	// SlotExists is false when the slot is missing.
+	SlotExists bool
+	// RestartLSN and ConfirmedFlushLSN are the slot's positions (0 if
+	// unknown).
+	RestartLSN, ConfirmedFlushLSN uint64
+	// WALStatus is the slot's wal_status ("" before PostgreSQL 13).
+	WALStatus string
+	// Invalidated is set when PostgreSQL invalidated the slot.
+	Invalidated bool
+}
+
+// ObserveSlot takes one slot reading: the replication lag (server WAL
+// insert position minus the confirmed cursor), the WAL the slot retains,
+// and whether the slot is lost.
+func (m *Metrics) ObserveSlot(r SlotReading) {
+	if m.slotFailed.Swap(false) {
+		m.opts.logger.Info().Msg("metrics: polling PostgreSQL for replication lag works again")
+	}
+	lost := !r.SlotExists || r.RestartLSN == 0 || r.WALStatus == "lost" || r.Invalidated
+	if lost && m.cursor.Load() != 0 {
+		m.slotLost.Set(1)
+	} else {
+		m.slotLost.Set(0)
+	}
+	if r.RestartLSN != 0 && r.WALWrite > r.RestartLSN {
+		m.retainedWAL.Set(float64(r.WALWrite - r.RestartLSN))
+	} else {
+		m.retainedWAL.Set(0)
+	}
+	if r.WALInsert != 0 {
+		m.observeWAL(r.At, r.WALInsert, r.ConfirmedFlushLSN)
+	}
+}
+
+// SlotReadFailed counts a failed slot reading (pg2kafka_poll_errors_total)
+// and logs the first of a streak of failures; the lag and slot gauges keep
+// their last values.
+func (m *Metrics) SlotReadFailed(err error) {
+	m.pollErrors.Inc()
+	if !m.slotFailed.Swap(true) {
+		m.opts.logger.Warn().Err(err).Msg("metrics: polling PostgreSQL for replication lag failed; retrying every poll interval")
+	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/internal/pgtest"
+	"github.com/pg2kafka/pg2kafka/source"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -411,9 +412,9 @@ func TestPollerAgainstPostgres(t *testing.T) {
 	wal := currentLSN(t, conn, "pg_current_wal_insert_lsn")
 
 	var logs syncBuffer
-	m := New(WithSource(url, slot), WithPollInterval(50*time.Millisecond), WithReadyMaxLagBytes(1<<20),
-		WithLogger(zerolog.New(&logs)))
+	m := New(WithReadyMaxLagBytes(1<<20), WithLogger(zerolog.New(&logs)))
 	base := start(t, m)
+	watch(t, m, url, slot, 50*time.Millisecond)
 	m.Ready()
 
 	// The slot holds the WAL of the writes; nothing is confirmed past the
@@ -474,15 +475,16 @@ func TestPollerErrorsDoNotLeakPassword(t *testing.T) {
 	const secret = "metrics-pw-Zq8Vn3Kt5"
 	var logs syncBuffer
 	// Port 1 refuses connections.
-	m := New(WithSource("postgres://someone:"+secret+"@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "s"),
-		WithPollInterval(20*time.Millisecond), WithLogger(zerolog.New(&logs)), WithoutRuntimeMetrics())
+	m := New(WithLogger(zerolog.New(&logs)), WithoutRuntimeMetrics())
 	if err := m.Start(""); err != nil {
 		t.Fatal(err)
 	}
 	defer m.Stop()
+	stop := watch(t, m, "postgres://someone:"+secret+"@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "s", 20*time.Millisecond)
 	waitFor(t, "two poll errors", func() bool {
 		return value(t, gather(t, m), dto.MetricType_COUNTER, "pg2kafka_poll_errors_total") >= 2
 	})
+	stop()
 	if err := m.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -539,4 +541,52 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// watch feeds m from the source's slot readings, as cmd/pg2kafka does,
+// until the test ends or stop is called.
+func watch(t *testing.T, m *Metrics, url, slot string, every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		source.WatchSlot(ctx, source.Config{ConnString: url, Slot: slot}, every, func(r source.SlotReading, err error) {
+			if err != nil {
+				m.SlotReadFailed(err)
+				return
+			}
+			m.ObserveSlot(SlotReading{At: r.At, WALInsert: r.WALInsert, WALWrite: r.WALWrite, SlotExists: r.Slot.Exists,
+				RestartLSN: r.Slot.RestartLSN, ConfirmedFlushLSN: r.Slot.ConfirmedFlushLSN, WALStatus: r.Slot.WALStatus, Invalidated: r.Slot.Invalidated})
+		})
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestObserveSlot checks the gauges a slot reading sets, without a server.
+func TestObserveSlot(t *testing.T) {
+	m := New(WithoutRuntimeMetrics())
+	m.ObserveSlot(SlotReading{At: time.Now(), WALInsert: 5000, WALWrite: 4000, SlotExists: true, RestartLSN: 1000, ConfirmedFlushLSN: 2000})
+	mfs := gather(t, m)
+	if v := value(t, mfs, dto.MetricType_GAUGE, "pg2kafka_slot_retained_wal_bytes"); v != 3000 {
+		t.Errorf("retained WAL = %v, want 3000", v)
+	}
+	if v := value(t, mfs, dto.MetricType_GAUGE, "pg2kafka_replication_lag_bytes"); v != 3000 {
+		t.Errorf("lag = %v, want 3000 (insert position minus confirmed_flush_lsn)", v)
+	}
+	if v := value(t, mfs, dto.MetricType_GAUGE, "pg2kafka_slot_lost"); v != 0 {
+		t.Errorf("slot lost = %v before any checkpoint", v)
+	}
+	m.Committed(1, time.Millisecond, 4500, time.Now())
+	m.ObserveSlot(SlotReading{At: time.Now(), WALInsert: 5000, WALWrite: 5000, WALStatus: "lost"})
+	mfs = gather(t, m)
+	if v := value(t, mfs, dto.MetricType_GAUGE, "pg2kafka_slot_lost"); v != 1 {
+		t.Errorf("slot lost = %v for a missing slot after a checkpoint", v)
+	}
+	m.SlotReadFailed(fmt.Errorf("test"))
+	if v := value(t, gather(t, m), dto.MetricType_COUNTER, "pg2kafka_poll_errors_total"); v != 1 {
+		t.Errorf("poll errors = %v, want 1", v)
+	}
 }

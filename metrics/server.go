@@ -13,11 +13,9 @@ import (
 
 // serverRun is what Start started.
 type serverRun struct {
-	ln         net.Listener
-	http       *http.Server
-	served     chan struct{} // closed when Serve returns
-	stopPoll   context.CancelFunc
-	pollerDone chan struct{} // closed when the poller returns
+	ln     net.Listener
+	http   *http.Server
+	served chan struct{} // closed when Serve returns
 }
 
 // Handler returns the HTTP handler of /metrics, /healthz and /readyz.
@@ -61,16 +59,15 @@ func (m *Metrics) NotReadyReason() string {
 }
 
 // Start listens on listen (host:port; "" serves no HTTP) and serves
-// Handler there, and starts the poller if WithSource was given. A listen
-// error (a port in use, say) is returned at once. The server and poller
-// run until Stop. Start may be called once.
+// Handler there. A listen error (a port in use, say) is returned at once.
+// The server runs until Stop. Start may be called once.
 func (m *Metrics) Start(listen string) error {
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
 	if m.started {
 		return errors.New("metrics: already started")
 	}
-	r := &serverRun{served: make(chan struct{}), pollerDone: make(chan struct{})}
+	r := &serverRun{served: make(chan struct{})}
 	if listen != "" {
 		ln, err := net.Listen("tcp", listen)
 		if err != nil {
@@ -88,17 +85,6 @@ func (m *Metrics) Start(listen string) error {
 	} else {
 		close(r.served)
 	}
-	if m.opts.connString != "" {
-		ctx, cancel := context.WithCancel(context.Background())
-		r.stopPoll = cancel
-		p := &poller{m: m}
-		go func() {
-			defer close(r.pollerDone)
-			p.run(ctx)
-		}()
-	} else {
-		close(r.pollerDone)
-	}
 	m.srv, m.started = r, true
 	return nil
 }
@@ -113,7 +99,7 @@ func (m *Metrics) Addr() string {
 	return m.srv.ln.Addr().String()
 }
 
-// Stop stops the poller and shuts the HTTP server down gracefully: it
+// Stop shuts the HTTP server down gracefully: it
 // stops accepting, lets requests in flight finish within the shutdown
 // timeout, then closes what is left. It marks the capture not ready first.
 // Stop without Start, or a second Stop, does nothing.
@@ -126,9 +112,6 @@ func (m *Metrics) Stop() error {
 		return nil
 	}
 	m.NotReady()
-	if r.stopPoll != nil {
-		r.stopPoll()
-	}
 	var err error
 	if r.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), m.opts.shutdownTimeout)
@@ -139,6 +122,5 @@ func (m *Metrics) Stop() error {
 		}
 	}
 	<-r.served
-	<-r.pollerDone
 	return err
 }

@@ -176,12 +176,21 @@ func (db *Database) WriteWatermark(ctx context.Context, watermark string) error 
 
 // SlotInfo is what pg_replication_slots says of the capture's slot.
 type SlotInfo struct {
-	Exists            bool
-	Database          string
-	Active            bool
+	// Exists is false when there is no slot of that name.
+	Exists bool
+	// Database is the slot's database.
+	Database string
+	// Active is set while a process streams the slot.
+	Active bool
+	// ConfirmedFlushLSN is what the capture last confirmed to the slot.
 	ConfirmedFlushLSN uint64
-	RestartLSN        uint64
-	WALStatus         string
+	// RestartLSN is the oldest WAL the slot holds (0: none, invalidated).
+	RestartLSN uint64
+	// WALStatus is the slot's wal_status (PostgreSQL 13+; "" before).
+	WALStatus string
+	// Invalidated is set when PostgreSQL invalidated the slot (conflicting
+	// on 16, an invalidation_reason on 17+).
+	Invalidated bool
 }
 
 // HasRows reports whether the relation with this OID holds any row.
@@ -208,35 +217,11 @@ func (db *Database) SlotHolder(ctx context.Context) (int32, error) {
 	return pid, nil
 }
 
-// Slot reads the capture's slot from pg_replication_slots (wal_status is
-// read through to_jsonb, as the column only exists from PostgreSQL 13 on).
+// Slot reads the capture's slot from pg_replication_slots, with the
+// source's one query of the slot (slotQuery).
 func (db *Database) Slot(ctx context.Context) (SlotInfo, error) {
-	var info SlotInfo
-	var database, confirmed, restart, walStatus *string
-	err := db.conn.QueryRow(ctx, `SELECT database, active, confirmed_flush_lsn::text, restart_lsn::text, to_jsonb(s) ->> 'wal_status' FROM pg_replication_slots s WHERE slot_name = $1`, db.cfg.Slot).
-		Scan(&database, &info.Active, &confirmed, &restart, &walStatus)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return info, nil
-	}
-	if err != nil {
-		return info, fmt.Errorf("reading replication slot %q: %w", db.cfg.Slot, err)
-	}
-	info.Exists = true
-	if database != nil {
-		info.Database = *database
-	}
-	if walStatus != nil {
-		info.WALStatus = *walStatus
-	}
-	if confirmed != nil {
-		l, _ := pglogrepl.ParseLSN(*confirmed)
-		info.ConfirmedFlushLSN = uint64(l)
-	}
-	if restart != nil {
-		l, _ := pglogrepl.ParseLSN(*restart)
-		info.RestartLSN = uint64(l)
-	}
-	return info, nil
+	r, err := readSlot(ctx, db.conn, db.cfg.Slot)
+	return r.Slot, err
 }
 
 // quoteIdent quotes a name as a PostgreSQL identifier.

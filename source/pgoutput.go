@@ -130,12 +130,6 @@ type pgoRelation struct {
 	columns   []pgoRelationColumn
 }
 
-type pgoType struct {
-	oid       uint32
-	namespace string
-	name      string
-}
-
 func parseBegin(b []byte) (pgoBegin, error) {
 	r := pgoReader{b: b}
 	m := pgoBegin{finalLSN: r.u64(), commitTime: int64(r.u64()), xid: r.u32()}
@@ -157,12 +151,6 @@ func parseRelation(b []byte) (pgoRelation, error) {
 	for i := 0; i < n && r.err == nil; i++ {
 		m.columns = append(m.columns, pgoRelationColumn{flags: r.u8(), name: r.cstring(), typeOID: r.u32(), typmod: int32(r.u32())})
 	}
-	return m, r.err
-}
-
-func parseType(b []byte) (pgoType, error) {
-	r := pgoReader{b: b}
-	m := pgoType{oid: r.u32(), namespace: r.cstring(), name: r.cstring()}
 	return m, r.err
 }
 

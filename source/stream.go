@@ -43,8 +43,6 @@ type Stream struct {
 	prevEnd  uint64 // end LSN of the last commit seen (loc[0])
 	lastSent uint64 // highest LSN announced through a Commit or Idle item
 	batch    []event.Item
-	newBuf   []event.Value
-	oldBuf   []event.Value
 
 	// Group commit: decoded items wait in pending while the consumer is
 	// busy (committing a Kafka transaction, typically), and it takes all

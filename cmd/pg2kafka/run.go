@@ -222,10 +222,7 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 	var ready func()
 	var rec *metrics.Metrics
 	if cfg.HTTP.Listen != "" {
-		m := metrics.New(
-			metrics.WithSource(cfg.ConnString(), cfg.Source.Advanced.SlotName),
-			metrics.WithLogger(log),
-		)
+		m := metrics.New(metrics.WithLogger(log))
 		if err := m.Start(cfg.HTTP.Listen); err != nil {
 			return err
 		}
@@ -234,6 +231,8 @@ func runCapture(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 				log.Warn().Err(err).Msg("stopping the metrics server")
 			}
 		}()
+		// The lag and slot gauges come from the source's readings of the slot.
+		defer watchSlot(sourceConfig(cfg), m)()
 		// Not ready from the first signal on, while the last batch drains.
 		stopReady := context.AfterFunc(ctx, m.NotReady)
 		defer stopReady()
@@ -655,33 +654,19 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 	if err != nil {
 		return err
 	}
-	debezium := cfg.Kafka.Envelope == "debezium"
-	c := capture.New(db, sink, state, sig.apply(binds), capture.Options{
-		Encoder:                 encoder,
-		KeyChangeAsDeleteCreate: debezium,                             // as Debezium: delete + tombstone + create
-		MaxRecordBytes:          int(cfg.Kafka.MaxMessageBytes) - 512, // headers and batch overhead
-		TruncateOversize:        cfg.Kafka.Oversize == "truncate",
-		Truncates:               cfg.Kafka.Truncates,
-		Observer:                observer,
-		Ready:                   func() { sig.ran(true); ready() }, // the first checkpoint is durable
-		Tombstones:              cfg.Kafka.Tombstones,
-		MaxDelay:                cfg.Kafka.Batch.MaxDelay,
-		MaxRecords:              cfg.Kafka.Batch.MaxRecords,
-		MaxBytes:                cfg.Kafka.Batch.MaxBytes,
-		SplitRecords:            cfg.Kafka.Batch.SplitRecords,
-		SplitBytes:              cfg.Kafka.Batch.SplitBytes,
-		Within:                  cp.Within,
-		Sweeps:                  cp.Sweeps,
-		Topics:                  sink,
-		SlotBusyRetries:         cfg.Kafka.SlotBusyRetries,
-		ChunkSize:               cfg.ChunkSize(),
-		CommitTimeout:           cfg.Kafka.TransactionTimeout,
-		Relations:               relations,
-		Rediscover:              changed,
-		Rediscovered:            rediscovered,
-		Side:                    sig.side(cfg),
-		Logger:                  log,
-	})
+	opts := loopSettings(cfg)
+	opts.Encoder = encoder
+	opts.Observer = observer
+	opts.Ready = func() { sig.ran(true); ready() } // the first checkpoint is durable
+	opts.Within = cp.Within
+	opts.Sweeps = cp.Sweeps
+	opts.Topics = sink
+	opts.Relations = relations
+	opts.Rediscover = changed
+	opts.Rediscovered = rediscovered
+	opts.Side = sig.side(cfg)
+	opts.Logger = log
+	c := capture.New(db, sink, state, sig.apply(binds), opts)
 	err = c.Run(ctx)
 	sig.ran(c.Durable() != "")
 	if err == nil || errors.Is(err, context.Canceled) {

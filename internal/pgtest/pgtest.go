@@ -207,10 +207,10 @@ func (s *Server) Restart() error {
 		return errors.New("pgtest: Restart needs a server this package started")
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
+	// The goroutine Start (or the last Restart) began waits for the
+	// process; a second Wait on it would race with that one.
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(60 * time.Second):
 		return errors.New("pgtest: the server did not shut down within 60s")
 	}
@@ -226,7 +226,9 @@ func (s *Server) Restart() error {
 		return fmt.Errorf("starting postgres again: %w", err)
 	}
 	logf.Close()
-	s.cmd = cmd
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s.cmd, s.exited = cmd, exited
 	return s.waitAccepting(60 * time.Second)
 }
 

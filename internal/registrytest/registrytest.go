@@ -286,7 +286,7 @@ func start(script, version string, env []string) (*Registry, error) {
 			if err := r.warm(); err != nil {
 				logs := r.logs()
 				r.Stop()
-				return nil, fmt.Errorf("Apicurio Registry %s answered but failed its warm-up: %v\n%s", version, err, logs)
+				return nil, fmt.Errorf("registrytest: Apicurio Registry %s answered but failed its warm-up: %w\n%s", version, err, logs)
 			}
 			return r, nil
 		}
@@ -294,13 +294,13 @@ func start(script, version string, env []string) (*Registry, error) {
 		case <-r.exited:
 			logs := r.logs()
 			r.Stop()
-			return nil, fmt.Errorf("Apicurio Registry %s exited before answering (%s)\n%s", version, cmd.ProcessState, logs)
+			return nil, fmt.Errorf("registrytest: Apicurio Registry %s exited before answering (%s)\n%s", version, cmd.ProcessState, logs)
 		default:
 		}
 		if time.Now().After(deadline) {
 			logs := r.logs()
 			r.Stop()
-			return nil, fmt.Errorf("Apicurio Registry %s did not answer within %s: %v\n%s", version, time.Since(started).Round(time.Second), err, logs)
+			return nil, fmt.Errorf("registrytest: Apicurio Registry %s did not answer within %s: %w\n%s", version, time.Since(started).Round(time.Second), err, logs)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
