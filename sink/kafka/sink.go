@@ -128,6 +128,9 @@ type Sink struct {
 	// aborted or of unknown fate, so no later Commit may write a checkpoint
 	// that covers them.
 	failed error
+	// parts are the table states the checkpoint topic holds for this
+	// capture, by state key (layout.go); nil until read.
+	parts map[string][]byte
 }
 
 // New connects a sink to brokers. Nothing is sent until Init.
@@ -337,23 +340,19 @@ func (s *Sink) ReadCheckpoint(ctx context.Context) (event.Checkpoint, error) {
 func (s *Sink) ReadCheckpointWithTime(ctx context.Context) (event.Checkpoint, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
-	var last event.Checkpoint
-	var at time.Time
+	rd := NewCheckpointReader(s.cfg.capture)
 	err := s.readTopic(ctx, s.cfg.checkpointTopic, func(r *kgo.Record) error {
-		if string(r.Key) != s.cfg.capture {
-			return nil
-		}
-		last, at = event.Checkpoint{State: r.Value}, r.Timestamp
-		for _, h := range r.Headers {
-			switch h.Key {
-			case HeaderWithin:
-				last.Within = h.Value
-			case HeaderSweeps:
-				last.Sweeps = h.Value
-			}
-		}
+		rd.Add(r)
 		return nil
 	})
+	var last event.Checkpoint
+	var at time.Time
+	if err == nil {
+		var parts map[string][]byte
+		if last, at, parts, err = rd.Checkpoint(); err == nil {
+			s.parts = parts
+		}
+	}
 	if err != nil && errors.Is(err, context.DeadlineExceeded) {
 		return last, at, s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
 	}
@@ -523,6 +522,14 @@ func (s *Sink) promise(r *kgo.Record, err error) {
 		for _, h := range r.Headers {
 			size += len(h.Key) + len(h.Value)
 		}
+		if r.Topic == s.cfg.checkpointTopic {
+			// Table states are records of their own (layout.go): only a
+			// table state with a huge backfill cursor, or a document written
+			// whole, gets here.
+			s.firstErr = fmt.Errorf("kafka: checkpoint record of capture %q (key %q) is %d bytes, more than the checkpoint topic %q or kafka.max_message_bytes (%d) accepts: a table state this large holds the backfill cursor of a very large key; raise kafka.max_message_bytes and the max.message.bytes of topic %q, or give the table a smaller key: %w",
+				s.cfg.capture, r.Key, size, r.Topic, s.cfg.maxRecordBytes, r.Topic, err)
+			return
+		}
 		if int64(size) > int64(s.cfg.maxRecordBytes) {
 			s.firstErr = fmt.Errorf("kafka: record for topic %q with key %s is %d bytes, more than kafka.max_message_bytes (%d) allows: raise kafka.max_message_bytes (pg2kafka creates new topics to match; raise max.message.bytes of existing topics too), or set kafka.oversize: truncate: %w",
 				r.Topic, r.Key, size, s.cfg.maxRecordBytes, err)
@@ -566,13 +573,20 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 			s.failed = err
 		}
 	}()
-	cp := &kgo.Record{Topic: s.cfg.checkpointTopic, Key: []byte(s.cfg.capture), Value: checkpoint.State}
-	if checkpoint.Within != nil {
-		cp.Headers = append(cp.Headers, kgo.RecordHeader{Key: HeaderWithin, Value: checkpoint.Within})
+	if s.parts == nil {
+		// The parts the topic holds are known from the checkpoint read at
+		// start; a sink that writes without reading first (state import)
+		// reads them now, so that parts it no longer has are tombstoned.
+		if _, err := s.ReadCheckpoint(ctx); err != nil {
+			return err
+		}
 	}
-	if checkpoint.Sweeps != nil {
-		cp.Headers = append(cp.Headers, kgo.RecordHeader{Key: HeaderSweeps, Value: checkpoint.Sweeps})
-	}
+	cps, parts := CheckpointRecords(s.cfg.checkpointTopic, s.cfg.capture, s.parts, checkpoint)
+	defer func() {
+		if err == nil {
+			s.parts = parts
+		}
+	}()
 	if s.cfg.transactionalID == "" {
 		if err := s.cl.Flush(ctx); err != nil {
 			return fmt.Errorf("kafka: flushing records: %w", err)
@@ -580,7 +594,12 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 		if err := s.takeErr(); err != nil {
 			return err
 		}
-		s.cl.Produce(ctx, cp, s.promise)
+		// Parts first, the base last: a crash between them leaves parts of
+		// a newer checkpoint beside an older cursor, whose replay only
+		// writes again what these parts already cover (at-least-once).
+		for _, cp := range cps {
+			s.cl.Produce(ctx, cp, s.promise)
+		}
 		if err := s.cl.Flush(ctx); err != nil {
 			return fmt.Errorf("kafka: flushing the checkpoint: %w", err)
 		}
@@ -591,7 +610,9 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 			return err
 		}
 	}
-	s.cl.Produce(ctx, cp, s.promise)
+	for _, cp := range cps {
+		s.cl.Produce(ctx, cp, s.promise)
+	}
 	if err := s.cl.Flush(ctx); err != nil {
 		s.abort()
 		return fmt.Errorf("kafka: flushing the transaction did not finish within kafka.transaction_timeout (%s): %w", s.cfg.txnTimeout, err)
