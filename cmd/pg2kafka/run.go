@@ -338,11 +338,13 @@ type attachment struct {
 // attach connects to PostgreSQL, discovers and checks the tables, and
 // readies the sink (creating topics, fencing any predecessor).
 func (a *attachment) attach(ctx context.Context) error {
+	started := time.Now()
 	db, tables, err := connectAndDiscover(ctx, a.cfg)
 	if err != nil {
 		return err
 	}
 	a.db = db
+	a.log.Info().Int("tables", len(tables)).Dur("took", time.Since(started)).Msgf("discovered %d tables in %s", len(tables), time.Since(started).Round(time.Millisecond))
 	binds, err := bindings(a.cfg, db, tables)
 	if err != nil {
 		// A missing publication or permission explains "no tables" better.
@@ -352,9 +354,11 @@ func (a *attachment) attach(ctx context.Context) error {
 		return err
 	}
 	tableRefs, topics := refsOf(binds)
+	checked := time.Now()
 	if err := db.Check(ctx, tableRefs); err != nil {
 		return err
 	}
+	a.log.Info().Int("tables", len(tableRefs)).Dur("took", time.Since(checked)).Msgf("checked %d captured tables in %s", len(tableRefs), time.Since(checked).Round(time.Millisecond))
 	if !slices.ContainsFunc(tables, func(t *source.DiscoveredTable) bool { return db.IsWatermarks(t.Schema, t.Name) }) {
 		// The check created the watermarks table: know its OID, so its
 		// first change is no news to the stream.
@@ -379,7 +383,12 @@ func (a *attachment) attach(ctx context.Context) error {
 		return err
 	}
 	a.sink = sink
-	return sink.Init(ctx, topics)
+	ready := time.Now()
+	if err := sink.Init(ctx, topics); err != nil {
+		return err
+	}
+	a.log.Info().Int("topics", len(topics)).Dur("took", time.Since(ready)).Msgf("%d topics ready in %s", len(topics), time.Since(ready).Round(time.Millisecond))
+	return nil
 }
 
 // standBy waits while another process streams the capture's slot: for

@@ -205,11 +205,21 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 	}, 1); err != nil {
 		return err
 	}
-	if err := s.ensureTopics(ctx, topics, s.topicConfigs(), s.cfg.partitions); err != nil {
+	if err := s.ensureTopicsInBatches(ctx, topics); err != nil {
 		return err
 	}
 	if s.cfg.transactionalID != "" {
-		if _, _, err := s.cl.ProducerID(ctx); err != nil {
+		_, _, err := s.cl.ProducerID(ctx)
+		for err != nil && kerr.IsRetriable(err) && ctx.Err() == nil {
+			// A broker busy (creating thousands of topics, say) may still be
+			// loading the transaction coordinator: wait for it.
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+				_, _, err = s.cl.ProducerID(ctx)
+			}
+		}
+		if err != nil {
 			if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
 				return fmt.Errorf("kafka: initializing transactional producer %q: not authorized (grant WRITE and DESCRIBE on transactional ID %q, or set kafka.delivery: at-least-once): %w", s.cfg.transactionalID, s.cfg.transactionalID, err)
 			}
@@ -223,7 +233,24 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 func (s *Sink) EnsureTopics(ctx context.Context, topics []string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
-	return s.ensureTopics(ctx, topics, s.topicConfigs(), s.cfg.partitions)
+	return s.ensureTopicsInBatches(ctx, topics)
+}
+
+// topicBatch bounds the topics of one CreateTopics request: a broker
+// creating thousands at once may take longer than a request's timeout.
+const topicBatch = 1000
+
+// ensureTopicsInBatches is ensureTopics of the table topics, topicBatch at
+// a time.
+func (s *Sink) ensureTopicsInBatches(ctx context.Context, topics []string) error {
+	for len(topics) > 0 {
+		n := min(len(topics), topicBatch)
+		if err := s.ensureTopics(ctx, topics[:n], s.topicConfigs(), s.cfg.partitions); err != nil {
+			return err
+		}
+		topics = topics[n:]
+	}
+	return nil
 }
 
 // topicConfigs are the settings of created table topics: they accept the
@@ -391,6 +418,41 @@ func (s *Sink) Holds(ctx context.Context, topic string) (bool, error) {
 		return false, topicError("listing the offsets of", topic, lerr)
 	}
 	return holds, nil
+}
+
+// HoldsEach is Holds of many topics in two requests (capture.TopicsHolder).
+func (s *Sink) HoldsEach(ctx context.Context, topics []string) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
+	starts, err := s.adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, s.unreachable("listing the offsets of the captured topics", err)
+	}
+	ends, err := s.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, s.unreachable("listing the offsets of the captured topics", err)
+	}
+	out := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		out[t] = false
+	}
+	var lerr error
+	ends.Each(func(o kadm.ListedOffset) {
+		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return
+		}
+		if o.Err != nil {
+			lerr = topicError("listing the offsets of", o.Topic, o.Err)
+			return
+		}
+		if st, ok := starts.Lookup(o.Topic, o.Partition); ok && st.Err == nil && o.Offset > st.Offset {
+			out[o.Topic] = true
+		}
+	})
+	if lerr != nil {
+		return nil, lerr
+	}
+	return out, nil
 }
 
 // ReadKeys reads topic from its start to its last stable offset at the call,

@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchTables is the number of tables of BenchmarkManyTables
+// (PG2KAFKA_BENCH_TABLES, default 10,000).
+func benchTables() int {
+	if n, err := strconv.Atoi(os.Getenv("PG2KAFKA_BENCH_TABLES")); err == nil && n > 0 {
+		return n
+	}
+	return 10_000
+}
+
+// createTables creates n published tables of one row each, many_00001 on,
+// 500 to a transaction (one transaction would pass the lock table).
+func createTables(e *env, n int) {
+	e.t.Helper()
+	for from := 1; from <= n; from += 500 {
+		to := min(from+499, n)
+		e.exec(fmt.Sprintf(`DO $$ BEGIN FOR i IN %d..%d LOOP
+  EXECUTE format('CREATE TABLE many_%%s (id bigint PRIMARY KEY, v integer)', lpad(i::text, 5, '0'));
+  EXECUTE format('INSERT INTO many_%%s VALUES (1, %%s)', lpad(i::text, 5, '0'), i);
+  EXECUTE format('ALTER PUBLICATION flow_publication ADD TABLE many_%%s', lpad(i::text, 5, '0'));
+END LOOP; END $$`, from, to))
+	}
+	e.exec(`ANALYZE`)
+}
+
+// waitLine waits until p has logged a line containing s.
+func waitLine(t testing.TB, p *proc, s string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.output(), s) {
+		select {
+		case <-p.exited:
+			t.Fatalf("pg2kafka exited before logging %q: %v\n%s", s, p.err, p.output())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pg2kafka did not log %q within %s\n%s", s, d, lastLines(p.output(), 40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func lastLines(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	return strings.Join(l[max(0, len(l)-lines):], "\n")
+}
+
+// checkpointBytes sums the keys, values and headers of every committed
+// record of the capture's checkpoint topic.
+func checkpointBytes(e *env) (records, bytes int) {
+	for _, r := range e.settle(e.prefix+".checkpoints", 500*time.Millisecond) {
+		records++
+		bytes += len(r.Key) + len(r.Value)
+		for _, h := range r.Headers {
+			bytes += len(h.Key) + len(h.Value)
+		}
+	}
+	return records, bytes
+}
+
+// BenchmarkManyTables starts a capture of PG2KAFKA_BENCH_TABLES (default
+// 10,000) one-row tables: it reports the time until the capture streams
+// (discovery, checks, topics, the first checkpoint, activation; issue 13
+// wants it under a minute), until every table is backfilled, and the bytes
+// of checkpoints written meanwhile (each of the tables' backfill commits
+// one).
+func BenchmarkManyTables(b *testing.B) {
+	n := benchTables()
+	e := newEnv(b)
+	created := time.Now()
+	createTables(e, n)
+	b.Logf("created %d tables in %s", n, time.Since(created).Round(time.Millisecond))
+	b.ResetTimer()
+	start := time.Now()
+	p := e.start(false)
+	waitLine(b, p, "capture is streaming", 10*time.Minute)
+	streaming := time.Since(start)
+	p.waitReady(b, 30*time.Minute)
+	backfilled := time.Since(start)
+	b.StopTimer()
+	p.stop(b)
+	restart := time.Now()
+	p = e.start(false)
+	waitLine(b, p, "capture is streaming", 10*time.Minute)
+	restarted := time.Since(restart)
+	p.stop(b)
+	b.ReportMetric(restarted.Seconds(), "restart_s")
+	b.Logf("restarted: streaming after %s", restarted.Round(time.Millisecond))
+	records, bytes := checkpointBytes(e)
+	b.ReportMetric(streaming.Seconds(), "startup_s")
+	b.ReportMetric(backfilled.Seconds(), "backfilled_s")
+	b.ReportMetric(float64(bytes), "checkpoint_bytes")
+	b.Logf("%d tables: streaming after %s, backfilled after %s; %d checkpoint records, %d bytes",
+		n, streaming.Round(time.Millisecond), backfilled.Round(time.Millisecond), records, bytes)
+	for _, l := range strings.Split(p.output(), "\n") {
+		if strings.Contains(l, "discovered") || strings.Contains(l, "checked") || strings.Contains(l, "topics") || strings.Contains(l, "TMPDEBUG") {
+			b.Log(l)
+		}
+	}
+}
