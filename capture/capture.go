@@ -275,6 +275,9 @@ type Capture struct {
 	// as activation read it at once (TopicsHolder); a table's later
 	// backfill asks anew.
 	holds map[string]bool
+	// enc encodes the state of each commit, re-encoding only the table
+	// states that changed.
+	enc checkpoint.Encoder
 }
 
 type tableSize struct {
@@ -663,7 +666,7 @@ func (c *Capture) commit() error {
 		return errors.New("capture: a commit failed earlier; nothing more may be committed by this run")
 	}
 	c.state.Cursor = checkpoint.LSN(c.cursor).String()
-	doc, err := c.state.Marshal()
+	doc, tables, err := c.enc.Marshal(c.state)
 	if err != nil {
 		c.broken = true
 		return fmt.Errorf("encoding the checkpoint: %w", err)
@@ -681,7 +684,7 @@ func (c *Capture) commit() error {
 		// its committed part must stay skipped after another restart.
 		within = c.skip.text()
 	}
-	if err := c.sink.Commit(ctx, event.Checkpoint{State: doc, Within: within, Sweeps: c.sweepsText()}); err != nil {
+	if err := c.sink.Commit(ctx, event.Checkpoint{State: doc, Tables: tables, Within: within, Sweeps: c.sweepsText()}); err != nil {
 		// From here the state in memory is ahead of Kafka: never commit it.
 		c.broken = true
 		return fmt.Errorf("committing the batch ending at %s: %w", c.state.Cursor, err)

@@ -89,6 +89,31 @@ func splitState(doc []byte) (base []byte, parts map[string][]byte, ok bool) {
 	return base, parts, true
 }
 
+// baseOf is the base document of a reduced state document (its cursor),
+// read from its first members only.
+func baseOf(doc []byte) ([]byte, bool) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	name, err := dec.Token()
+	if err != nil {
+		return nil, false
+	}
+	switch name {
+	case json.Delim('}'), "bindingStateV1":
+		return []byte("{}"), true
+	case "cursor":
+		var cursor string
+		if err := dec.Decode(&cursor); err != nil {
+			return nil, false
+		}
+		base, err := encodeDoc(cursor, nil)
+		return base, err == nil
+	}
+	return nil, false
+}
+
 // encodeDoc writes a state document as checkpoint.State.Marshal does:
 // compact, keys sorted, no HTML escaping.
 func encodeDoc(cursor string, parts map[string][]byte) ([]byte, error) {
@@ -119,7 +144,16 @@ func encodeDoc(cursor string, parts map[string][]byte) ([]byte, error) {
 // must be committed together (one transaction) or, without transactions,
 // in this order.
 func CheckpointRecords(topic, capture string, known map[string][]byte, cp event.Checkpoint) (recs []*kgo.Record, next map[string][]byte) {
-	base, parts, ok := splitState(cp.State)
+	var base []byte
+	var parts map[string][]byte
+	var ok bool
+	if cp.Tables != nil {
+		base, ok = baseOf(cp.State)
+		parts = cp.Tables
+	}
+	if !ok {
+		base, parts, ok = splitState(cp.State)
+	}
 	var headers []kgo.RecordHeader
 	if cp.Within != nil {
 		headers = append(headers, kgo.RecordHeader{Key: HeaderWithin, Value: cp.Within})

@@ -63,6 +63,7 @@ func stateDoc(t *testing.T, cursor uint64, tables map[string]*checkpoint.TableSt
 // parts at the next commit; two captures sharing the topic never mix.
 func TestCheckpointLayoutRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	var enc checkpoint.Encoder
 	log := &compactedLog{}
 	tables := map[string]*checkpoint.TableState{}
 	// A previous version's record, and another capture's.
@@ -92,7 +93,20 @@ func TestCheckpointLayoutRoundTrip(t *testing.T) {
 		if i%3 == 0 {
 			sweeps = []byte("x")
 		}
-		recs, next := CheckpointRecords("cp", "cap", known, event.Checkpoint{State: doc, Sweeps: sweeps})
+		cp := event.Checkpoint{State: doc, Sweeps: sweeps}
+		if i%2 == 0 {
+			// As the capture commits: the table states given beside.
+			st := &checkpoint.State{Cursor: checkpoint.LSN(uint64(10 + i)).String(), Bindings: tables}
+			if i%4 == 0 {
+				st.Cursor = ""
+			}
+			d, ts, err := enc.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, cp.State, cp.Tables = d, d, ts
+		}
+		recs, next := CheckpointRecords("cp", "cap", known, cp)
 		if i > 0 && len(recs) > changes+1 {
 			t.Fatalf("commit %d wrote %d records for %d changed tables", i, len(recs), changes)
 		}
