@@ -112,7 +112,7 @@ func BenchmarkManyTables(b *testing.B) {
 // logStartup logs p's start-up progress lines.
 func logStartup(b *testing.B, p *proc) {
 	for _, l := range strings.Split(p.output(), "\n") {
-		if strings.Contains(l, "discovered") || strings.Contains(l, "checked") || strings.Contains(l, "topics ready") || strings.Contains(l, "TMPDEBUG") {
+		if strings.Contains(l, "discovered") || strings.Contains(l, "checked") || strings.Contains(l, "topics ready") || strings.Contains(l, "topics checked") || strings.Contains(l, "capture is streaming") {
 			b.Log(l)
 		}
 	}

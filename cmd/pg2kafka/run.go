@@ -60,6 +60,9 @@ func sinkOptions(cfg *config.Config, transactional bool, log zerolog.Logger) ([]
 	k := cfg.Kafka
 	opts := []kafka.Opt{
 		kafka.Logger(kgoLogger{log}),
+		kafka.TopicProgress(func(done, total int) {
+			log.Info().Int("done", done).Int("topics", total).Msgf("topics checked or created: %d of %d", done, total)
+		}),
 		kafka.Checkpoints(cfg.CheckpointTopic(), cfg.CaptureName()),
 		kafka.Compression(k.Compression),
 		kafka.TopicDefaults(k.Partitions, k.ReplicationFactor),

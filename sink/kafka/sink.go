@@ -48,6 +48,7 @@ type cfg struct {
 	connectTimeout  time.Duration
 	maxRecordBytes  int32
 	logger          kgo.Logger
+	topicProgress   func(done, total int)
 }
 
 // Opt configures a Sink.
@@ -107,6 +108,11 @@ func ConnectTimeout(d time.Duration) Opt { return func(c *cfg) { c.connectTimeou
 
 // MaxRecordBytes sets the largest record batch the producer sends.
 func MaxRecordBytes(n int32) Opt { return func(c *cfg) { c.maxRecordBytes = n } }
+
+// TopicProgress is told, while topics are checked and created topicBatch
+// at a time, how many of how many are done (only when there are more than
+// one batch).
+func TopicProgress(fn func(done, total int)) Opt { return func(c *cfg) { c.topicProgress = fn } }
 
 // Logger routes the client's logs.
 func Logger(l kgo.Logger) Opt { return func(c *cfg) { c.logger = l } }
@@ -198,16 +204,21 @@ func (s *Sink) unreachable(doing string, err error) error {
 // ID and aborts its open transaction — so the checkpoint read afterwards is
 // the last one that committed.
 func (s *Sink) Init(ctx context.Context, topics []string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
-	defer cancel()
-	if err := s.ensureTopics(ctx, []string{s.cfg.checkpointTopic}, map[string]*string{
+	// The connect timeout bounds each step, not their sum: a cluster
+	// creating thousands of topics takes longer, and is not unreachable.
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	err := s.ensureTopics(cctx, []string{s.cfg.checkpointTopic}, map[string]*string{
 		"cleanup.policy": kadm.StringPtr("compact"),
-	}, 1); err != nil {
+	}, 1)
+	cancel()
+	if err != nil {
 		return err
 	}
 	if err := s.ensureTopicsInBatches(ctx, topics); err != nil {
 		return err
 	}
+	ctx, cancel = context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
 	if s.cfg.transactionalID != "" {
 		_, _, err := s.cl.ProducerID(ctx)
 		for err != nil && kerr.IsRetriable(err) && ctx.Err() == nil {
@@ -231,8 +242,6 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 
 // EnsureTopics creates the given topics if they are missing.
 func (s *Sink) EnsureTopics(ctx context.Context, topics []string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
-	defer cancel()
 	return s.ensureTopicsInBatches(ctx, topics)
 }
 
@@ -241,14 +250,22 @@ func (s *Sink) EnsureTopics(ctx context.Context, topics []string) error {
 const topicBatch = 1000
 
 // ensureTopicsInBatches is ensureTopics of the table topics, topicBatch at
-// a time.
+// a time, each within the connect timeout; the progress option hears of
+// each batch.
 func (s *Sink) ensureTopicsInBatches(ctx context.Context, topics []string) error {
-	for len(topics) > 0 {
-		n := min(len(topics), topicBatch)
-		if err := s.ensureTopics(ctx, topics[:n], s.topicConfigs(), s.cfg.partitions); err != nil {
+	total := len(topics)
+	for done := 0; done < total; {
+		n := min(total-done, topicBatch)
+		bctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+		err := s.ensureTopics(bctx, topics[done:done+n], s.topicConfigs(), s.cfg.partitions)
+		cancel()
+		if err != nil {
 			return err
 		}
-		topics = topics[n:]
+		done += n
+		if s.cfg.topicProgress != nil && total > topicBatch {
+			s.cfg.topicProgress(done, total)
+		}
 	}
 	return nil
 }
