@@ -221,7 +221,9 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 	defer cancel()
 	if s.cfg.transactionalID != "" {
 		_, _, err := s.cl.ProducerID(ctx)
+		var loading error // the coordinator's last answer while it loads
 		for err != nil && kerr.IsRetriable(err) && ctx.Err() == nil {
+			loading = err
 			// A broker busy (creating thousands of topics, say) may still be
 			// loading the transaction coordinator: wait for it.
 			select {
@@ -229,6 +231,10 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 			case <-time.After(500 * time.Millisecond):
 				_, _, err = s.cl.ProducerID(ctx)
 			}
+		}
+		if err != nil && loading != nil && errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("kafka: initializing transactional producer %q: the transaction coordinator was still not available after kafka.connect_timeout (%s): a broker busy (creating many topics, or starting) loads it late; start again, or raise kafka.connect_timeout: %w",
+				s.cfg.transactionalID, s.cfg.connectTimeout, loading)
 		}
 		if err != nil {
 			if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
