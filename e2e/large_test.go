@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -138,11 +139,23 @@ func BenchmarkManyTables(b *testing.B) {
 	logStartup(b, p)
 }
 
-// logStartup logs p's start-up progress lines.
+// logStartup logs the time and message of p's start-up progress lines.
 func logStartup(b *testing.B, p *proc) {
+	var lines []string
 	for _, l := range strings.Split(p.output(), "\n") {
-		if strings.Contains(l, "discovered") || strings.Contains(l, "checked") || strings.Contains(l, "topics ready") || strings.Contains(l, "topics checked") || strings.Contains(l, "capture is streaming") {
-			b.Log(l)
+		var m struct{ Time, Message string }
+		if json.Unmarshal([]byte(l), &m) != nil {
+			continue
+		}
+		if strings.HasPrefix(m.Message, "topics checked or created") && !strings.Contains(m.Message, "0000 of") {
+			continue
+		}
+		for _, want := range []string{"discovered", "checked", "topics ready", "starting capture", "replication slot", "capture is streaming"} {
+			if strings.Contains(m.Message, want) {
+				lines = append(lines, m.Time+" "+m.Message)
+				break
+			}
 		}
 	}
+	b.Log("\n" + strings.Join(lines, "\n"))
 }
