@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/pg2kafka/pg2kafka/event"
@@ -321,7 +322,7 @@ func (s *Sink) ensureTopics(ctx context.Context, topics []string, configs map[st
 						return topicError("creating", r.Topic, r.Err)
 					}
 				}
-				return nil
+				return s.awaitLeaders(ctx, missing)
 			}
 		}
 		if ctx.Err() != nil {
@@ -335,6 +336,45 @@ func (s *Sink) ensureTopics(ctx context.Context, topics []string, configs map[st
 		case <-ctx.Done():
 			return s.unreachable("creating topics", ctx.Err())
 		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// awaitLeaders waits until every partition of the created topics has a
+// leader: a broker creating thousands of topics creates their partitions
+// after it answers, and records produced before fail with
+// UNKNOWN_TOPIC_OR_PARTITION.
+func (s *Sink) awaitLeaders(ctx context.Context, topics []string) error {
+	for {
+		// A metadata request of its own: the client's cached metadata
+		// would not show the new topics for seconds.
+		req := kmsg.NewPtrMetadataRequest()
+		for _, t := range topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, s.cl)
+		if err == nil {
+			ready := len(resp.Topics) == len(topics)
+			for _, t := range resp.Topics {
+				if t.ErrorCode != 0 || len(t.Partitions) == 0 {
+					ready = false
+				}
+				for _, p := range t.Partitions {
+					if p.ErrorCode != 0 || p.Leader < 0 {
+						ready = false
+					}
+				}
+			}
+			if ready {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return s.unreachable(fmt.Sprintf("waiting for the partitions of %d created topics to have leaders", len(topics)), ctx.Err())
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
