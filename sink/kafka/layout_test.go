@@ -191,3 +191,29 @@ func TestLargeCheckpointCommits(t *testing.T) {
 		t.Fatalf("read back %d bytes (within %q), %v; want the %d bytes committed", len(cp.State), cp.Within, err, len(doc))
 	}
 }
+
+// A checkpoint record over the record limit (only a table state holding a
+// huge backfill cursor can be) fails the commit with an error naming the
+// checkpoint, the limit and the settings that fix it.
+func TestOversizedCheckpointNamesTheFix(t *testing.T) {
+	brokers := kafkatest.Fake(t)
+	s, err := New(brokers, Checkpoints("t8.checkpoints", "cap"), Transactional("pg2kafka-test-t8"), MaxRecordBytes(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Init(ctx, []string{"t8"}); err != nil {
+		t.Fatal(err)
+	}
+	doc := stateDoc(t, 9, map[string]*checkpoint.TableState{"public%2Fwide": {Mode: checkpoint.ModeBackfill, KeyColumns: []string{"k"}, Scanned: make([]byte, 100<<10)}})
+	err = s.Commit(ctx, event.Checkpoint{State: doc})
+	if err == nil {
+		t.Fatal("an oversized checkpoint committed")
+	}
+	for _, want := range []string{`capture "cap"`, "public%2Fwide", "kafka.max_message_bytes (65536)", `max.message.bytes of topic "t8.checkpoints"`, "backfill cursor"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
