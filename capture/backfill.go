@@ -110,9 +110,14 @@ func (c *Capture) newBackfill(ctx context.Context, b *binding) (*backfill, error
 	if bf.enc, err = c.opts.Encoder(bf.table, kafkaKey); err != nil {
 		return nil, fmt.Errorf("encoding %s.%s: %w", b.Schema, b.Table, err)
 	}
-	pages, rows, err := c.db.TableSize(ctx, b.Schema, b.Table)
-	if err != nil {
-		return nil, err
+	size, known := c.sizes[b.Schema+"."+b.Table]
+	delete(c.sizes, b.Schema+"."+b.Table) // read once: a later backfill reads it anew
+	pages, rows := size.pages, size.rows
+	if !known {
+		var err error
+		if pages, rows, err = c.db.TableSize(ctx, b.Schema, b.Table); err != nil {
+			return nil, err
+		}
 	}
 	bf.estimate = rows
 	bf.pageCeiling = uint32(math.Ceil(1.05 * float64(pages)))

@@ -47,6 +47,20 @@ type Database interface {
 	TableSize(ctx context.Context, schema, table string) (pages uint32, rows float64, err error)
 }
 
+// TableSizer is a Database that reads the sizes of many tables in one
+// query (TableSize of each, in the order asked): activation then reads the
+// sizes of all the tables it backfills at once.
+type TableSizer interface {
+	TableSizes(ctx context.Context, schemas, tables []string) (pages []uint32, rows []float64, err error)
+}
+
+// TopicsHolder is an event.Topics that tells of many topics in one request
+// whether each holds any record (Holds of each): activation then asks it
+// once for every table it backfills.
+type TopicsHolder interface {
+	HoldsEach(ctx context.Context, topics []string) (map[string]bool, error)
+}
+
 // Sink is what the loop needs of Kafka.
 type Sink interface {
 	Begin() error
@@ -248,6 +262,21 @@ type Capture struct {
 	rowKey      []byte    // reused row-key buffer of the reconciliation
 	scratch     []byte
 	txnMeta     txnMeta // transaction metadata (sidechannels.go)
+	// sizes are the table sizes activation read at once (TableSizer), by
+	// "schema.table", each taken by the table's backfill.
+	sizes map[string]tableSize
+	// holds says whether each topic of a table to backfill holds records,
+	// as activation read it at once (TopicsHolder); a table's later
+	// backfill asks anew.
+	holds map[string]bool
+	// enc encodes the state of each commit, re-encoding only the table
+	// states that changed.
+	enc checkpoint.Encoder
+}
+
+type tableSize struct {
+	pages uint32
+	rows  float64
 }
 
 type binding struct {
@@ -623,7 +652,7 @@ func (c *Capture) commit() error {
 		return errors.New("capture: a commit failed earlier; nothing more may be committed by this run")
 	}
 	c.state.Cursor = checkpoint.LSN(c.cursor).String()
-	doc, err := c.state.Marshal()
+	doc, tables, err := c.enc.Marshal(c.state)
 	if err != nil {
 		c.broken = true
 		return fmt.Errorf("encoding the checkpoint: %w", err)
@@ -641,7 +670,7 @@ func (c *Capture) commit() error {
 		// its committed part must stay skipped after another restart.
 		within = c.skip.text()
 	}
-	if err := c.sink.Commit(ctx, event.Checkpoint{State: doc, Within: within, Sweeps: c.sweepsText()}); err != nil {
+	if err := c.sink.Commit(ctx, event.Checkpoint{State: doc, Tables: tables, Within: within, Sweeps: c.sweepsText()}); err != nil {
 		// From here the state in memory is ahead of Kafka: never commit it.
 		c.broken = true
 		return fmt.Errorf("committing the batch ending at %s: %w", c.state.Cursor, err)
@@ -1073,6 +1102,8 @@ func (c *Capture) writeWith(b *binding, enc Encoder, ch *event.Change, lsn uint6
 // activate gives each Pending binding its mode (§4.5) and prepares the
 // backfill of every backfilling binding (resumed ones included).
 func (c *Capture) activate(ctx context.Context) error {
+	c.prefetch(ctx)
+	defer func() { c.sizes, c.holds = nil, nil }()
 	for _, b := range c.bindings {
 		if b.state.Mode == checkpoint.ModePending {
 			b.state.Mode = activationMode(&b.Binding)
@@ -1100,6 +1131,49 @@ func (c *Capture) activate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// prefetch reads, when the database can (TableSizer), the sizes of every
+// table activation will backfill in one query, rather than one per table;
+// and likewise whether their topics hold records (TopicsHolder).
+func (c *Capture) prefetch(ctx context.Context) {
+	var schemas, tables, topics []string
+	for _, b := range c.bindings {
+		mode := b.state.Mode
+		if mode == checkpoint.ModePending {
+			mode = activationMode(&b.Binding)
+		}
+		if checkpoint.IsBackfillMode(mode) && !b.SkipBackfill {
+			schemas, tables = append(schemas, b.Schema), append(tables, b.Table)
+			topics = append(topics, b.Topic)
+		}
+	}
+	if len(tables) < 2 {
+		return
+	}
+	if holder, ok := c.opts.Topics.(TopicsHolder); ok && c.opts.Tombstones {
+		holds, err := holder.HoldsEach(ctx, topics)
+		if err == nil {
+			c.holds = holds
+		} else {
+			c.log.Debug().Err(err).Msg("asking whether the topics of the tables to backfill hold records at once failed; asking one by one")
+		}
+	}
+	sizer, ok := c.db.(TableSizer)
+	if !ok {
+		return
+	}
+	pages, rows, err := sizer.TableSizes(ctx, schemas, tables)
+	if err != nil {
+		// Each backfill reads its table's size itself, and names the
+		// table that fails.
+		c.log.Debug().Err(err).Msg("reading the sizes of the tables to backfill at once failed; reading them one by one")
+		return
+	}
+	c.sizes = make(map[string]tableSize, len(tables))
+	for i := range tables {
+		c.sizes[schemas[i]+"."+tables[i]] = tableSize{pages[i], rows[i]}
+	}
 }
 
 // activationMode is the mode a Pending binding starts in (§4.5). A key

@@ -10,6 +10,7 @@ package capture
 // slot never confirmed past the durable checkpoint.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,9 +24,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/sink/kafka"
 )
 
 // fault is what happens at the chosen step.
@@ -97,6 +100,12 @@ type world struct {
 	checkpoint []byte
 	within     []byte
 	sweeps     []byte
+	// cpLog is the compacted checkpoint topic, in the sink's layout
+	// (sink/kafka/layout.go); checkpoint, within and sweeps are what
+	// reading it gives.
+	cpLog   []*kgo.Record
+	commits int
+	upgrade bool // withOldCheckpoint
 	// ghosts: the log starts with a previous capture's records, some of
 	// keys the table no longer has (a state reset): the sweep tombstones
 	// them, without a delete record before.
@@ -144,6 +153,18 @@ func newWorld(seed uint64, initial, txns, maxOps int) *world {
 		}
 		w.script = append(w.script, txn)
 	}
+	return w
+}
+
+// withOldCheckpoint starts the checkpoint topic with a checkpoint in the
+// layout of versions before table states had records of their own: one
+// whole document, of a table removed from the capture (no cursor yet),
+// whose state must survive. The first commit writes it as parts.
+func (w *world) withOldCheckpoint() *world {
+	old := []byte(`{"bindingStateV1":{"public%2Fold":{"mode":"Ignore","backfilled":3}}}`)
+	w.cpLog = []*kgo.Record{{Key: []byte("cap"), Value: old}}
+	w.checkpoint = old
+	w.upgrade = true
 	return w
 }
 
@@ -382,6 +403,36 @@ type fakeSink struct {
 	w       *world
 	failed  bool // a produce failed: Commit fails (as franz-go's promise)
 	records int
+	// parts are the table states the checkpoint topic holds (nil: read
+	// them at the first commit, as the real sink does).
+	parts map[string][]byte
+}
+
+// readCheckpoint reassembles the checkpoint from the compacted checkpoint
+// topic as the real sink does at start.
+func (w *world) readCheckpoint() (event.Checkpoint, map[string][]byte, error) {
+	rd := kafka.NewCheckpointReader("cap")
+	for _, r := range w.cpLog {
+		rd.Add(r)
+	}
+	cp, _, parts, err := rd.Checkpoint()
+	return cp, parts, err
+}
+
+// compact is the broker's log compaction of the checkpoint topic: the last
+// record of each key is kept, tombstones dropped or not.
+func (w *world) compact(dropTombstones bool) {
+	last := map[string]int{}
+	for i, r := range w.cpLog {
+		last[string(r.Key)] = i
+	}
+	var kept []*kgo.Record
+	for i, r := range w.cpLog {
+		if last[string(r.Key)] == i && (r.Value != nil || !dropTombstones) {
+			kept = append(kept, r)
+		}
+	}
+	w.cpLog = kept
 }
 
 func (k *fakeSink) Begin() error {
@@ -423,6 +474,26 @@ func (k *fakeSink) Commit(ctx context.Context, cp event.Checkpoint) error {
 		w.open, w.inTxn, k.failed = nil, false, false
 		return err
 	}
+	// The checkpoint's records join the transaction one by one (a crash
+	// may fall between any two).
+	if k.parts == nil {
+		_, parts, err := w.readCheckpoint()
+		if err != nil {
+			return abort(err)
+		}
+		k.parts = parts
+	}
+	cpRecs, parts := kafka.CheckpointRecords("checkpoints", "cap", k.parts, cp)
+	for range cpRecs {
+		fail, crashAfter := w.hit(stepProduce)
+		if fail || ctx.Err() != nil {
+			k.failed = true
+		}
+		if crashAfter {
+			w.crashNow()
+			return abort(errors.New("crashed"))
+		}
+	}
 	// As franz-go: a flush on a cancelled context fails, and the sink
 	// aborts the transaction.
 	if fail, crashAfter := w.hit(stepFlush); fail || k.failed || ctx.Err() != nil {
@@ -440,7 +511,19 @@ func (k *fakeSink) Commit(ctx context.Context, cp event.Checkpoint) error {
 	}
 	// The broker commits the records and the checkpoint atomically.
 	w.log = append(w.log, w.open...)
-	w.checkpoint, w.within, w.sweeps = slices.Clone(cp.State), slices.Clone(cp.Within), slices.Clone(cp.Sweeps)
+	w.cpLog = append(w.cpLog, cpRecs...)
+	k.parts = parts
+	w.commits++
+	if w.commits%3 == 0 {
+		w.compact(w.commits%2 == 0)
+	}
+	// What a restart reads is exactly what was committed.
+	read, _, err := w.readCheckpoint()
+	if err != nil || !bytes.Equal(read.State, cp.State) || !bytes.Equal(read.Within, cp.Within) || !bytes.Equal(read.Sweeps, cp.Sweeps) {
+		w.violations = append(w.violations, fmt.Sprintf("checkpoint read back as %s within %q sweeps %q (%v); committed %s within %q sweeps %q",
+			read.State, read.Within, read.Sweeps, err, cp.State, cp.Within, cp.Sweeps))
+	}
+	w.checkpoint, w.within, w.sweeps = read.State, read.Within, read.Sweeps
 	w.open, w.inTxn = nil, false
 	if st, err := checkpoint.Parse(cp.State); err == nil && w.activeAt == 0 && st.Bindings["public%2Ft"] != nil && st.Bindings["public%2Ft"].Mode == checkpoint.ModeActive {
 		w.activeAt = w.durableCursor()
@@ -580,6 +663,9 @@ func (w *world) check(t *testing.T, exactlyOnce bool, scenario string) {
 	for _, v := range w.violations {
 		t.Errorf("%s: %s", scenario, v)
 	}
+	if st, err := checkpoint.Parse(w.checkpoint); w.upgrade && (err != nil || st.Bindings["public%2Fold"] == nil || st.Bindings["public%2Fold"].Backfilled != 3) {
+		t.Errorf("%s: the previous version's table state was lost: %s (%v)", scenario, w.checkpoint, err)
+	}
 	type doc struct {
 		ID   int64 `json:"id"`
 		V    int64 `json:"v"`
@@ -705,7 +791,7 @@ func TestCrashPoints(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// The steps of a clean run bound the fault points.
 			world := func() *world {
-				w := newWorld(7, tc.initialRows, 40, tc.maxOps)
+				w := newWorld(7, tc.initialRows, 40, tc.maxOps).withOldCheckpoint()
 				if tc.ghosts {
 					w.withGhosts()
 				}
@@ -767,7 +853,7 @@ func testLogger() zerolog.Logger {
 func TestSweepInPasses(t *testing.T) {
 	defer func(n int) { sweepKeys = n }(sweepKeys)
 	sweepKeys = 12 // 45 live keys: four passes
-	w := newWorld(11, 30, 20, 3).withGhosts()
+	w := newWorld(11, 30, 20, 3).withGhosts().withOldCheckpoint()
 	if _, err := runOnce(t, w, "", 0, 0, faultNone); err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,9 @@ func (c *Capture) needsSweep(ctx context.Context, b *binding) (bool, error) {
 	if b.state.Scanned != nil || b.state.Backfilled > 0 {
 		return true, nil
 	}
+	if holds, known := c.holds[b.Topic]; known {
+		return holds, nil
+	}
 	holds, err := c.opts.Topics.Holds(ctx, b.Topic)
 	if err != nil {
 		return false, fmt.Errorf("checking whether topic %s holds records of an earlier capture: %w", b.Topic, err)

@@ -108,6 +108,10 @@ type Checkpoint struct {
 	// table no longer has (after a re-backfill); opaque to the sink, nil
 	// when none is.
 	Sweeps []byte
+	// Tables, when not nil, holds State's table states ("bindingStateV1")
+	// by state key, each the JSON State holds: the sink stores them without
+	// parsing State again.
+	Tables map[string][]byte
 }
 
 // Topics reads back what the capture's topics already hold, for the sweep

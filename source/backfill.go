@@ -102,6 +102,40 @@ FROM pg_class c WHERE c.oid = $1::regclass OR c.oid IN (SELECT inhrelid FROM pg_
 	return pages, rows, nil
 }
 
+// TableSizes is TableSize of many tables in one query (capture.TableSizer):
+// pages and rows are in the order of schemas and tables.
+func (db *Database) TableSizes(ctx context.Context, schemas, tables []string) (pages []uint32, rows []float64, err error) {
+	pages, rows = make([]uint32, len(tables)), make([]float64, len(tables))
+	names := make([]string, len(tables))
+	for i := range tables {
+		names[i] = QuoteTable(schemas[i], tables[i])
+	}
+	rs, err := db.conn.Query(ctx, `
+WITH u AS (SELECT name::regclass::oid AS oid, i FROM unnest($1::text[]) WITH ORDINALITY AS u(name, i)),
+rels AS (SELECT u.i, u.oid AS rel FROM u UNION ALL SELECT u.i, inh.inhrelid FROM u JOIN pg_inherits inh ON inh.inhparent = u.oid)
+SELECT rels.i, coalesce(max(pg_relation_size(c.oid) / current_setting('block_size')::int), 0)::bigint,
+       coalesce(sum(greatest(c.reltuples, 0)), 0)::float8
+FROM rels JOIN pg_class c ON c.oid = rels.rel
+GROUP BY rels.i`, names)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the sizes of %d tables: %w", len(tables), err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var i int64
+		var p int64
+		var r float64
+		if err := rs.Scan(&i, &p, &r); err != nil {
+			return nil, nil, fmt.Errorf("reading the sizes of %d tables: %w", len(tables), err)
+		}
+		pages[i-1], rows[i-1] = uint32(p), r
+	}
+	if err := rs.Err(); err != nil {
+		return nil, nil, fmt.Errorf("reading the sizes of %d tables: %w", len(tables), err)
+	}
+	return pages, rows, nil
+}
+
 // ReadPages reads the rows stored in pages (q.From, q.To] of a table read by
 // physical location (§4.6): WHERE ctid > '(From,0)' AND ctid <= '(To,0)',
 // and q.Filter (an SQL predicate, the binding's backfill filter) unless it

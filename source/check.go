@@ -220,27 +220,43 @@ FROM pg_roles r WHERE r.rolname = current_user`).Scan(&canReplicate)
 		}
 	}
 
-	for _, t := range tables {
+	// What each table needs is read for all of them at once (a constant
+	// number of queries, whatever the number of tables); only a table that
+	// looks unreadable is probed on its own, for PostgreSQL's own message.
+	infos, err := db.tableInfos(ctx, tables)
+	if err != nil {
+		return nil, err
+	}
+	idents, identErr := db.identities(ctx, tables)
+	added := map[int]bool{}
+	if pubExists {
+		added = db.publishAll(ctx, tables, infos)
+	}
+	for i, t := range tables {
 		check := "table " + t.String()
-		if _, err := db.conn.Exec(ctx, `SELECT * FROM `+QuoteTable(t.Schema, t.Name)+` LIMIT 0`); err != nil {
-			bad(StatusFail, check, fmt.Sprintf("GRANT SELECT ON %s TO %s; (%v)", QuoteTable(t.Schema, t.Name), quoteIdent(db.User), pgMessage(err)),
-				"user %q cannot read from table %q", db.User, strings.ToLower(t.String()))
-			continue
+		if !infos[i].readable {
+			if _, err := db.conn.Exec(ctx, `SELECT * FROM `+QuoteTable(t.Schema, t.Name)+` LIMIT 0`); err != nil {
+				bad(StatusFail, check, fmt.Sprintf("GRANT SELECT ON %s TO %s; (%v)", QuoteTable(t.Schema, t.Name), quoteIdent(db.User), pgMessage(err)),
+					"user %q cannot read from table %q", db.User, strings.ToLower(t.String()))
+				continue
+			}
 		}
-		out = append(out, db.diagnoseIdentity(ctx, t)...)
-		var partitioned bool
-		if err := db.conn.QueryRow(ctx, `SELECT c.relkind = 'p' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
-			t.Schema, t.Name).Scan(&partitioned); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("reading table %s: %w", t, err)
+		if identErr != nil {
+			out = append(out, Finding{Check: "replica identity " + t.String(), Status: StatusFail, Detail: fmt.Sprintf("reading the replica identity of %s: %v", t, pgMessage(identErr))})
+		} else {
+			out = append(out, identityFindings(t, idents[i])...)
 		}
+		partitioned := infos[i].partitioned
 		if !pubExists {
 			ok(check, "readable")
 			continue
 		}
-		if err := db.ensurePublished(ctx, t); err != nil {
-			detail, fix := splitFix(err)
-			bad(StatusFail, check, fix, "%s", detail)
-			continue
+		if !infos[i].published && !added[i] {
+			if err := db.ensurePublished(ctx, t); err != nil {
+				detail, fix := splitFix(err)
+				bad(StatusFail, check, fix, "%s", detail)
+				continue
+			}
 		}
 		if partitioned && !viaRoot {
 			bad(StatusFail, check, fmt.Sprintf("ALTER PUBLICATION %s SET (publish_via_partition_root = true);", pub),
@@ -261,38 +277,138 @@ FROM pg_roles r WHERE r.rolname = current_user`).Scan(&canReplicate)
 // NOTHING, or DEFAULT without a primary key, or USING INDEX on a dropped
 // index) is named with a warning: PostgreSQL refuses UPDATE and DELETE on it
 // once it is published, so nothing is lost, but its writers fail.
-func (db *Database) diagnoseIdentity(ctx context.Context, t TableRef) []Finding {
-	check := "replica identity " + t.String()
+// identityRel is one relation of a table's tree (the table, or each leaf
+// partition of a partitioned root) with its replica identity and the
+// columns that identity sends.
+type identityRel struct {
+	schema, name, ident string
+	cols                []string
+}
+
+// identities reads the replica identity of every table's tree in one
+// query, by index into tables.
+func (db *Database) identities(ctx context.Context, tables []TableRef) (map[int][]identityRel, error) {
+	schemas, names := refColumns(tables)
 	rows, err := db.conn.Query(ctx, `
-WITH RECURSIVE tree(oid) AS (
-  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2
-  UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
-SELECT n.nspname, c.relname, c.relreplident::text,
+WITH RECURSIVE tree(i, oid) AS (
+  SELECT u.i, c.oid FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(s, t, i)
+    JOIN pg_namespace n ON n.nspname = u.s JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = u.t
+  UNION SELECT tree.i, inh.inhrelid FROM pg_inherits inh JOIN tree ON inh.inhparent = tree.oid)
+SELECT tree.i, n.nspname, c.relname, c.relreplident::text,
        coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_index i
                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                  WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))), '{}')
 FROM tree JOIN pg_class c ON c.oid = tree.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind <> 'p'
-ORDER BY 1, 2`, t.Schema, t.Name)
+ORDER BY 1, 2, 3`, schemas, names)
 	if err != nil {
-		return []Finding{{Check: check, Status: StatusFail, Detail: fmt.Sprintf("reading the replica identity of %s: %v", t, pgMessage(err))}}
+		return nil, err
 	}
-	type rel struct {
-		schema, name, ident string
-		cols                []string
-	}
-	var rels []rel
+	out := map[int][]identityRel{}
 	for rows.Next() {
-		var r rel
-		if err := rows.Scan(&r.schema, &r.name, &r.ident, &r.cols); err != nil {
+		var i int64
+		var r identityRel
+		if err := rows.Scan(&i, &r.schema, &r.name, &r.ident, &r.cols); err != nil {
 			rows.Close()
-			return []Finding{{Check: check, Status: StatusFail, Detail: fmt.Sprintf("reading the replica identity of %s: %v", t, err)}}
+			return nil, err
 		}
-		rels = append(rels, r)
+		out[int(i-1)] = append(out[int(i-1)], r)
+	}
+	return out, rows.Err()
+}
+
+// refColumns splits tables into their schemas and names, for unnest.
+func refColumns(tables []TableRef) (schemas, names []string) {
+	schemas, names = make([]string, len(tables)), make([]string, len(tables))
+	for i, t := range tables {
+		schemas[i], names[i] = t.Schema, t.Name
+	}
+	return schemas, names
+}
+
+// tableInfo is what the check needs of a table, read for every table at
+// once (tableInfos).
+type tableInfo struct {
+	// readable: the user may SELECT every column (and use the schema);
+	// false also when the table does not exist.
+	readable    bool
+	partitioned bool
+	// published as ensurePublished tells it.
+	published bool
+}
+
+// tableInfos reads whether each table is readable, partitioned and
+// published, in one query.
+func (db *Database) tableInfos(ctx context.Context, tables []TableRef) ([]tableInfo, error) {
+	out := make([]tableInfo, len(tables))
+	if len(tables) == 0 {
+		return out, nil
+	}
+	schemas, names := refColumns(tables)
+	rows, err := db.conn.Query(ctx, `
+SELECT u.i,
+       coalesce(has_schema_privilege(n.oid, 'USAGE') AND (has_table_privilege(c.oid, 'SELECT') OR NOT EXISTS (
+         SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+           AND NOT has_column_privilege(c.oid, a.attnum, 'SELECT'))), false),
+       coalesce(c.relkind = 'p', false),
+       pt.tablename IS NOT NULL
+         OR EXISTS (SELECT 1 FROM pg_publication p JOIN pg_publication_rel r ON r.prpubid = p.oid WHERE p.pubname = $3 AND r.prrelid = c.oid)
+         OR EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $3 AND puballtables)
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(s, t, i)
+LEFT JOIN pg_namespace n ON n.nspname = u.s
+LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = u.t
+LEFT JOIN (SELECT DISTINCT schemaname, tablename FROM pg_publication_tables WHERE pubname = $3) pt ON pt.schemaname = u.s AND pt.tablename = u.t`,
+		schemas, names, db.cfg.Publication)
+	if err != nil {
+		return nil, fmt.Errorf("reading the captured tables: %w", err)
+	}
+	for rows.Next() {
+		var i int64
+		var ti tableInfo
+		if err := rows.Scan(&i, &ti.readable, &ti.partitioned, &ti.published); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading the captured tables: %w", err)
+		}
+		out[i-1] = ti
 	}
 	if err := rows.Err(); err != nil {
-		return []Finding{{Check: check, Status: StatusFail, Detail: fmt.Sprintf("reading the replica identity of %s: %v", t, pgMessage(err))}}
+		return nil, fmt.Errorf("reading the captured tables: %w", err)
 	}
+	return out, nil
+}
+
+// publishAll adds every readable table missing from the publication in one
+// ALTER PUBLICATION, and reports which it added; on failure it adds none
+// (ensurePublished then tries each, and names the one that fails).
+func (db *Database) publishAll(ctx context.Context, tables []TableRef, infos []tableInfo) map[int]bool {
+	var names []string
+	added := map[int]bool{}
+	for i, t := range tables {
+		if infos[i].readable && !infos[i].published {
+			names = append(names, QuoteTable(t.Schema, t.Name))
+			added[i] = true
+		}
+	}
+	if len(names) < 2 {
+		return nil
+	}
+	if _, err := db.conn.Exec(ctx, `ALTER PUBLICATION `+quoteIdent(db.cfg.Publication)+` ADD TABLE `+strings.Join(names, ", ")); err != nil {
+		return nil
+	}
+	return added
+}
+
+// identityFindings checks that the replica identity of t (of each of its
+// partitions, for a partitioned root) carries the binding's key columns:
+// deletes and key-changing updates send only the identity's columns as the
+// old row, so a key outside them would make their records and tombstones
+// keyed null, and the deleted row would live forever in a compacted topic.
+// That fails. A table with no usable identity at all (REPLICA IDENTITY
+// NOTHING, or DEFAULT without a primary key, or USING INDEX on a dropped
+// index) is named with a warning: PostgreSQL refuses UPDATE and DELETE on it
+// once it is published, so nothing is lost, but its writers fail.
+func identityFindings(t TableRef, rels []identityRel) []Finding {
+	check := "replica identity " + t.String()
 	var out []Finding
 	for _, r := range rels {
 		ref := TableRef{Schema: r.schema, Name: r.name}

@@ -37,13 +37,17 @@ type DiscoveredTable struct {
 
 // Discover lists the capturable tables of the database (§7.3): permanent
 // tables and partitioned roots outside the system schemas, with their
-// columns, types and keys. Unpublished tables are included and marked.
+// columns, types and keys. Unpublished tables are included and marked. It
+// runs a constant number of queries, whatever the number of tables (the
+// publication's tables are read once, not once per table).
 func (db *Database) Discover(ctx context.Context) ([]*DiscoveredTable, error) {
 	rows, err := db.conn.Query(ctx, `
 SELECT c.oid, n.nspname, c.relname, c.relkind = 'p', coalesce(obj_description(c.oid, 'pg_class'), ''), c.relnatts,
-       EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $1 AND p.schemaname = n.nspname AND p.tablename = c.relname),
+       pt.tablename IS NOT NULL,
        CASE WHEN c.relkind = 'p' THEN (SELECT array_agg(relid::oid ORDER BY relid) FROM pg_partition_tree(c.oid) WHERE isleaf) END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN (SELECT DISTINCT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1) pt
+  ON pt.schemaname = n.nspname AND pt.tablename = c.relname
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
   AND n.nspname <> ALL($2) AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
 ORDER BY n.nspname, c.relname`, db.cfg.Publication, excludedSchemas)

@@ -46,8 +46,10 @@ func (c *typeCache) close() {
 func (c *typeCache) load(ctx context.Context, oids []uint32) error {
 	for len(oids) > 0 {
 		var want []uint32
+		seen := map[uint32]bool{}
 		for _, o := range oids {
-			if _, ok := c.rows[o]; !ok && o != 0 {
+			if _, ok := c.rows[o]; !ok && o != 0 && !seen[o] {
+				seen[o] = true
 				want = append(want, o)
 			}
 		}

@@ -61,6 +61,9 @@ func sinkOptions(cfg *config.Config, transactional bool, log zerolog.Logger) ([]
 	k := cfg.Kafka
 	opts := []kafka.Opt{
 		kafka.Logger(kgoLogger{log}),
+		kafka.TopicProgress(func(done, total int) {
+			log.Info().Int("done", done).Int("topics", total).Msgf("topics checked or created: %d of %d", done, total)
+		}),
 		kafka.Checkpoints(cfg.CheckpointTopic(), cfg.CaptureName()),
 		kafka.Compression(k.Compression),
 		kafka.TopicDefaults(k.Partitions, k.ReplicationFactor),
@@ -344,11 +347,13 @@ type attachment struct {
 // attach connects to PostgreSQL, discovers and checks the tables, and
 // readies the sink (creating topics, fencing any predecessor).
 func (a *attachment) attach(ctx context.Context) error {
+	started := time.Now()
 	db, tables, err := connectAndDiscover(ctx, a.cfg)
 	if err != nil {
 		return err
 	}
 	a.db = db
+	a.log.Info().Int("tables", len(tables)).Dur("took", time.Since(started)).Msgf("discovered %d tables in %s", len(tables), time.Since(started).Round(time.Millisecond))
 	binds, err := bindings(a.cfg, db, tables)
 	if err != nil {
 		// A missing publication or permission explains "no tables" better.
@@ -358,9 +363,11 @@ func (a *attachment) attach(ctx context.Context) error {
 		return err
 	}
 	tableRefs, topics := refsOf(binds)
+	checked := time.Now()
 	if err := db.Check(ctx, tableRefs); err != nil {
 		return err
 	}
+	a.log.Info().Int("tables", len(tableRefs)).Dur("took", time.Since(checked)).Msgf("checked %d captured tables in %s", len(tableRefs), time.Since(checked).Round(time.Millisecond))
 	if err := checkSignalTable(a.cfg, tables); err != nil {
 		return err
 	}
@@ -389,7 +396,12 @@ func (a *attachment) attach(ctx context.Context) error {
 		return err
 	}
 	a.sink = sink
-	return sink.Init(ctx, topics)
+	ready := time.Now()
+	if err := sink.Init(ctx, topics); err != nil {
+		return err
+	}
+	a.log.Info().Int("topics", len(topics)).Dur("took", time.Since(ready)).Msgf("%d topics ready in %s", len(topics), time.Since(ready).Round(time.Millisecond))
+	return nil
 }
 
 // standBy waits while another process streams the capture's slot: for

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/pg2kafka/pg2kafka/event"
@@ -48,6 +49,7 @@ type cfg struct {
 	connectTimeout  time.Duration
 	maxRecordBytes  int32
 	logger          kgo.Logger
+	topicProgress   func(done, total int)
 }
 
 // Opt configures a Sink.
@@ -108,6 +110,11 @@ func ConnectTimeout(d time.Duration) Opt { return func(c *cfg) { c.connectTimeou
 // MaxRecordBytes sets the largest record batch the producer sends.
 func MaxRecordBytes(n int32) Opt { return func(c *cfg) { c.maxRecordBytes = n } }
 
+// TopicProgress is told, while topics are checked and created topicBatch
+// at a time, how many of how many are done (only when there are more than
+// one batch).
+func TopicProgress(fn func(done, total int)) Opt { return func(c *cfg) { c.topicProgress = fn } }
+
 // Logger routes the client's logs.
 func Logger(l kgo.Logger) Opt { return func(c *cfg) { c.logger = l } }
 
@@ -131,6 +138,9 @@ type Sink struct {
 	// aborted or of unknown fate, so no later Commit may write a checkpoint
 	// that covers them.
 	failed error
+	// parts are the table states the checkpoint topic holds for this
+	// capture, by state key (layout.go); nil until read.
+	parts map[string][]byte
 }
 
 // New connects a sink to brokers. Nothing is sent until Init.
@@ -198,18 +208,39 @@ func (s *Sink) unreachable(doing string, err error) error {
 // ID and aborts its open transaction — so the checkpoint read afterwards is
 // the last one that committed.
 func (s *Sink) Init(ctx context.Context, topics []string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
-	defer cancel()
-	if err := s.ensureTopics(ctx, []string{s.cfg.checkpointTopic}, map[string]*string{
+	// The connect timeout bounds each step, not their sum: a cluster
+	// creating thousands of topics takes longer, and is not unreachable.
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	err := s.ensureTopics(cctx, []string{s.cfg.checkpointTopic}, map[string]*string{
 		"cleanup.policy": kadm.StringPtr("compact"),
-	}, 1); err != nil {
+	}, 1)
+	cancel()
+	if err != nil {
 		return err
 	}
-	if err := s.ensureTopics(ctx, topics, s.topicConfigs(), s.cfg.partitions); err != nil {
+	if err := s.ensureTopicsInBatches(ctx, topics); err != nil {
 		return err
 	}
+	ctx, cancel = context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
 	if s.cfg.transactionalID != "" {
-		if _, _, err := s.cl.ProducerID(ctx); err != nil {
+		_, _, err := s.cl.ProducerID(ctx)
+		var loading error // the coordinator's last answer while it loads
+		for err != nil && kerr.IsRetriable(err) && ctx.Err() == nil {
+			loading = err
+			// A broker busy (creating thousands of topics, say) may still be
+			// loading the transaction coordinator: wait for it.
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+				_, _, err = s.cl.ProducerID(ctx)
+			}
+		}
+		if err != nil && loading != nil && errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("kafka: initializing transactional producer %q: the transaction coordinator was still not available after kafka.connect_timeout (%s): a broker busy (creating many topics, or starting) loads it late; start again, or raise kafka.connect_timeout: %w",
+				s.cfg.transactionalID, s.cfg.connectTimeout, loading)
+		}
+		if err != nil {
 			if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
 				return fmt.Errorf("kafka: initializing transactional producer %q: not authorized (grant WRITE and DESCRIBE on transactional ID %q, or set kafka.delivery: at-least-once): %w", s.cfg.transactionalID, s.cfg.transactionalID, err)
 			}
@@ -221,9 +252,32 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 
 // EnsureTopics creates the given topics if they are missing.
 func (s *Sink) EnsureTopics(ctx context.Context, topics []string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
-	defer cancel()
-	return s.ensureTopics(ctx, topics, s.topicConfigs(), s.cfg.partitions)
+	return s.ensureTopicsInBatches(ctx, topics)
+}
+
+// topicBatch bounds the topics of one CreateTopics request: a broker
+// creating thousands at once may take longer than a request's timeout.
+const topicBatch = 1000
+
+// ensureTopicsInBatches is ensureTopics of the table topics, topicBatch at
+// a time, each within the connect timeout; the progress option hears of
+// each batch.
+func (s *Sink) ensureTopicsInBatches(ctx context.Context, topics []string) error {
+	total := len(topics)
+	for done := 0; done < total; {
+		n := min(total-done, topicBatch)
+		bctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+		err := s.ensureTopics(bctx, topics[done:done+n], s.topicConfigs(), s.cfg.partitions)
+		cancel()
+		if err != nil {
+			return err
+		}
+		done += n
+		if s.cfg.topicProgress != nil && total > topicBatch {
+			s.cfg.topicProgress(done, total)
+		}
+	}
+	return nil
 }
 
 // topicConfigs are the settings of created table topics: they accept the
@@ -271,7 +325,7 @@ func (s *Sink) ensureTopics(ctx context.Context, topics []string, configs map[st
 						return topicError("creating", r.Topic, r.Err)
 					}
 				}
-				return nil
+				return s.awaitLeaders(ctx, missing)
 			}
 		}
 		if ctx.Err() != nil {
@@ -285,6 +339,45 @@ func (s *Sink) ensureTopics(ctx context.Context, topics []string, configs map[st
 		case <-ctx.Done():
 			return s.unreachable("creating topics", ctx.Err())
 		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// awaitLeaders waits until every partition of the created topics has a
+// leader: a broker creating thousands of topics creates their partitions
+// after it answers, and records produced before fail with
+// UNKNOWN_TOPIC_OR_PARTITION.
+func (s *Sink) awaitLeaders(ctx context.Context, topics []string) error {
+	for {
+		// A metadata request of its own: the client's cached metadata
+		// would not show the new topics for seconds.
+		req := kmsg.NewPtrMetadataRequest()
+		for _, t := range topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, s.cl)
+		if err == nil {
+			ready := len(resp.Topics) == len(topics)
+			for _, t := range resp.Topics {
+				if t.ErrorCode != 0 || len(t.Partitions) == 0 {
+					ready = false
+				}
+				for _, p := range t.Partitions {
+					if p.ErrorCode != 0 || p.Leader < 0 {
+						ready = false
+					}
+				}
+			}
+			if ready {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return s.unreachable(fmt.Sprintf("waiting for the partitions of %d created topics to have leaders", len(topics)), ctx.Err())
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
@@ -340,23 +433,19 @@ func (s *Sink) ReadCheckpoint(ctx context.Context) (event.Checkpoint, error) {
 func (s *Sink) ReadCheckpointWithTime(ctx context.Context) (event.Checkpoint, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
-	var last event.Checkpoint
-	var at time.Time
+	rd := NewCheckpointReader(s.cfg.capture)
 	err := s.readTopic(ctx, s.cfg.checkpointTopic, func(r *kgo.Record) error {
-		if string(r.Key) != s.cfg.capture {
-			return nil
-		}
-		last, at = event.Checkpoint{State: r.Value}, r.Timestamp
-		for _, h := range r.Headers {
-			switch h.Key {
-			case HeaderWithin:
-				last.Within = h.Value
-			case HeaderSweeps:
-				last.Sweeps = h.Value
-			}
-		}
+		rd.Add(r)
 		return nil
 	})
+	var last event.Checkpoint
+	var at time.Time
+	if err == nil {
+		var parts map[string][]byte
+		if last, at, parts, err = rd.Checkpoint(); err == nil {
+			s.parts = parts
+		}
+	}
 	if err != nil && errors.Is(err, context.DeadlineExceeded) {
 		return last, at, s.unreachable("reading checkpoints from "+s.cfg.checkpointTopic, err)
 	}
@@ -395,6 +484,41 @@ func (s *Sink) Holds(ctx context.Context, topic string) (bool, error) {
 		return false, topicError("listing the offsets of", topic, lerr)
 	}
 	return holds, nil
+}
+
+// HoldsEach is Holds of many topics in two requests (capture.TopicsHolder).
+func (s *Sink) HoldsEach(ctx context.Context, topics []string) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
+	starts, err := s.adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, s.unreachable("listing the offsets of the captured topics", err)
+	}
+	ends, err := s.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, s.unreachable("listing the offsets of the captured topics", err)
+	}
+	out := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		out[t] = false
+	}
+	var lerr error
+	ends.Each(func(o kadm.ListedOffset) {
+		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return
+		}
+		if o.Err != nil {
+			lerr = topicError("listing the offsets of", o.Topic, o.Err)
+			return
+		}
+		if st, ok := starts.Lookup(o.Topic, o.Partition); ok && st.Err == nil && o.Offset > st.Offset {
+			out[o.Topic] = true
+		}
+	})
+	if lerr != nil {
+		return nil, lerr
+	}
+	return out, nil
 }
 
 // ReadKeys reads topic from its start to its last stable offset at the call,
@@ -541,6 +665,14 @@ func (s *Sink) promise(r *kgo.Record, err error) {
 		for _, h := range r.Headers {
 			size += len(h.Key) + len(h.Value)
 		}
+		if r.Topic == s.cfg.checkpointTopic {
+			// Table states are records of their own (layout.go): only a
+			// table state with a huge backfill cursor, or a document written
+			// whole, gets here.
+			s.firstErr = fmt.Errorf("kafka: checkpoint record of capture %q (key %q) is %d bytes, more than the checkpoint topic %q or kafka.max_message_bytes (%d) accepts: a table state this large holds the backfill cursor of a very large key; raise kafka.max_message_bytes and the max.message.bytes of topic %q, or give the table a smaller key: %w",
+				s.cfg.capture, r.Key, size, r.Topic, s.cfg.maxRecordBytes, r.Topic, err)
+			return
+		}
 		if int64(size) > int64(s.cfg.maxRecordBytes) {
 			s.firstErr = fmt.Errorf("kafka: record for topic %q with key %s is %d bytes, more than kafka.max_message_bytes (%d) allows: raise kafka.max_message_bytes (pg2kafka creates new topics to match; raise max.message.bytes of existing topics too), or set kafka.oversize: truncate: %w",
 				r.Topic, r.Key, size, s.cfg.maxRecordBytes, err)
@@ -584,13 +716,20 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 			s.failed = err
 		}
 	}()
-	cp := &kgo.Record{Topic: s.cfg.checkpointTopic, Key: []byte(s.cfg.capture), Value: checkpoint.State}
-	if checkpoint.Within != nil {
-		cp.Headers = append(cp.Headers, kgo.RecordHeader{Key: HeaderWithin, Value: checkpoint.Within})
+	if s.parts == nil {
+		// The parts the topic holds are known from the checkpoint read at
+		// start; a sink that writes without reading first (state import)
+		// reads them now, so that parts it no longer has are tombstoned.
+		if _, err := s.ReadCheckpoint(ctx); err != nil {
+			return err
+		}
 	}
-	if checkpoint.Sweeps != nil {
-		cp.Headers = append(cp.Headers, kgo.RecordHeader{Key: HeaderSweeps, Value: checkpoint.Sweeps})
-	}
+	cps, parts := CheckpointRecords(s.cfg.checkpointTopic, s.cfg.capture, s.parts, checkpoint)
+	defer func() {
+		if err == nil {
+			s.parts = parts
+		}
+	}()
 	if s.cfg.transactionalID == "" {
 		if err := s.cl.Flush(ctx); err != nil {
 			return fmt.Errorf("kafka: flushing records: %w", err)
@@ -598,7 +737,12 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 		if err := s.takeErr(); err != nil {
 			return err
 		}
-		s.cl.Produce(ctx, cp, s.promise)
+		// Parts first, the base last: a crash between them leaves parts of
+		// a newer checkpoint beside an older cursor, whose replay only
+		// writes again what these parts already cover (at-least-once).
+		for _, cp := range cps {
+			s.cl.Produce(ctx, cp, s.promise)
+		}
 		if err := s.cl.Flush(ctx); err != nil {
 			return fmt.Errorf("kafka: flushing the checkpoint: %w", err)
 		}
@@ -609,7 +753,9 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 			return err
 		}
 	}
-	s.cl.Produce(ctx, cp, s.promise)
+	for _, cp := range cps {
+		s.cl.Produce(ctx, cp, s.promise)
+	}
 	if err := s.cl.Flush(ctx); err != nil {
 		s.abort()
 		return fmt.Errorf("kafka: flushing the transaction did not finish within kafka.transaction_timeout (%s): %w", s.cfg.txnTimeout, err)
