@@ -162,7 +162,7 @@ type Options struct {
 	// the run resumes from (event.Checkpoint.Within).
 	Within []byte
 	// ChunkBytes bounds a backfill chunk in bytes as ChunkSize bounds it in
-	// rows (default 32 MiB): chunk sizes follow the table's row width.
+	// rows (default 8 MiB): chunk sizes follow the table's row width.
 	ChunkBytes int64
 	// SlotBusyRetries bounds the retries while another process holds the
 	// slot; negative retries forever.
@@ -301,7 +301,7 @@ type tableRun struct {
 // checkpoint topic; empty for a new capture).
 func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, opts Options) *Capture {
 	if opts.ChunkBytes <= 0 {
-		opts.ChunkBytes = 32 << 20
+		opts.ChunkBytes = 8 << 20 // with the prefetched chunk and the records, about 40 MiB
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
