@@ -149,8 +149,17 @@ func BenchmarkBackfillLarge(b *testing.B) {
 	}
 }
 
+// benchCompression applies PG2KAFKA_BENCH_COMPRESSION (kafka.compression:
+// none, lz4, zstd, snappy, gzip) to the run, for choosing the default.
+func benchCompression(e *env) {
+	if c := os.Getenv("PG2KAFKA_BENCH_COMPRESSION"); c != "" {
+		e.kafka = append(e.kafka, "compression: "+c)
+	}
+}
+
 func benchBackfill(b *testing.B, n int) float64 {
 	e := newEnv(b)
+	benchCompression(e)
 	e.exec(eventsTable)
 	for from := 1; from <= n; from += 1_000_000 {
 		eventsFill(e, from, min(from+999_999, n))
@@ -225,6 +234,7 @@ func benchTxns() int {
 
 func benchDrain(b *testing.B, txnRows, rows int, target float64, targetTxt string) {
 	e := newEnv(b)
+	benchCompression(e)
 	srv := pgtest.Shared(e.t)
 	if srv.BinDir == "" {
 		b.Skip("pg_recvlogical needs the local server binaries (PG2KAFKA_TEST_PG_URL is set)")
