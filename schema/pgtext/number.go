@@ -117,13 +117,67 @@ func ParseFloat(text []byte, bits int) (float64, error) {
 }
 
 // ParseNumeric reads a numeric into pgx's Numeric (arbitrary precision;
-// NaN and ±Infinity are flagged, not errors). It allocates.
+// NaN and ±Infinity are flagged, not errors): the digits as an integer and
+// the exponent, exactly as pgx's text scanner reads them (row keys are
+// pgx's binary encoding of it). It allocates.
 func ParseNumeric(text []byte) (pgtype.Numeric, error) {
-	var n pgtype.Numeric
-	if err := n.Scan(string(text)); err != nil {
-		return n, fmt.Errorf("parse numeric: %w", err)
+	switch string(text) {
+	case "NaN":
+		return pgtype.Numeric{NaN: true, Valid: true}, nil
+	case "Infinity":
+		return pgtype.Numeric{InfinityModifier: pgtype.Infinity, Valid: true}, nil
+	case "-Infinity":
+		return pgtype.Numeric{InfinityModifier: pgtype.NegativeInfinity, Valid: true}, nil
 	}
-	return n, nil
+	neg, intPart, frac, ok := splitNumeric(text)
+	if !ok {
+		return pgtype.Numeric{}, fmt.Errorf("parse numeric: %q is not a numeric", text)
+	}
+	exp := -int32(len(frac))
+	if indexByte(text, '.') < 0 {
+		// As pgx: an integer's trailing zeros go to the exponent.
+		for len(intPart) > 1 && intPart[len(intPart)-1] == '0' {
+			intPart = intPart[:len(intPart)-1]
+			exp++
+		}
+	}
+	x, ok := new(big.Int).SetString(string(intPart)+string(frac), 10)
+	if !ok {
+		return pgtype.Numeric{}, fmt.Errorf("parse numeric: %q is not a numeric", text)
+	}
+	if neg {
+		x.Neg(x)
+	}
+	return pgtype.Numeric{Int: x, Exp: exp, Valid: true}, nil
+}
+
+// splitNumeric splits a numeric's text ("-12.340") into its sign, integer
+// digits and fraction digits; ok is false for anything else (NaN and the
+// infinities included).
+func splitNumeric(text []byte) (neg bool, intPart, frac []byte, ok bool) {
+	neg = len(text) > 0 && text[0] == '-'
+	s := text
+	if neg || (len(s) > 0 && s[0] == '+') {
+		s = s[1:]
+	}
+	intPart = s
+	if i := indexByte(s, '.'); i >= 0 {
+		intPart, frac = s[:i], s[i+1:]
+	}
+	if len(intPart) == 0 && len(frac) == 0 {
+		return false, nil, nil, false
+	}
+	for _, c := range intPart {
+		if !IsDigit(c) {
+			return false, nil, nil, false
+		}
+	}
+	for _, c := range frac {
+		if !IsDigit(c) {
+			return false, nil, nil, false
+		}
+	}
+	return neg, intPart, frac, true
 }
 
 // AppendUnscaled appends the big-endian two's-complement bytes (shortest
@@ -133,25 +187,12 @@ func ParseNumeric(text []byte) (pgtype.Numeric, error) {
 // failure dst may hold garbage after its original length. Only values of
 // more than 18 digits allocate.
 func AppendUnscaled(dst, text []byte, scale int) ([]byte, bool) {
-	neg := len(text) > 0 && text[0] == '-'
-	s := text
-	if neg || (len(s) > 0 && s[0] == '+') {
-		s = s[1:]
-	}
-	intPart, frac := s, []byte(nil)
-	if i := indexByte(s, '.'); i >= 0 {
-		intPart, frac = s[:i], s[i+1:]
-	}
-	if len(intPart) == 0 && len(frac) == 0 {
+	neg, intPart, frac, ok := splitNumeric(text)
+	if !ok {
 		return dst, false
 	}
-	for _, c := range intPart {
-		if !IsDigit(c) {
-			return dst, false
-		}
-	}
 	for i, c := range frac {
-		if !IsDigit(c) || (i >= scale && c != '0') {
+		if i >= scale && c != '0' {
 			return dst, false
 		}
 	}
