@@ -808,27 +808,47 @@ func TestCrashPoints(t *testing.T) {
 			clean.check(t, tc.exactlyOnce, "clean")
 			clean.checkTxns(t, tc.exactlyOnce, "clean")
 			kinds := map[string]int{}
+			tryAt := func(f fault, k int) {
+				w := world()
+				_, err := runOnce(t, w, tc.mode, tc.split, k, f)
+				scenario := fmt.Sprintf("%s at step %d (%s)", f, k, w.kind)
+				if w.kind == "" {
+					return // this run had fewer steps
+				}
+				kinds[w.kind]++
+				switch {
+				case f == faultCancel && err != nil:
+					t.Errorf("%s: a stop request ended the run with %v", scenario, err)
+				case f == faultFail && err == nil && w.kind != stepConfirm && w.restarts == 0:
+					t.Errorf("%s: a failed step did not stop the run", scenario)
+				}
+				// Restart from what the broker and the slot hold, and finish.
+				if _, err := runOnce(t, w, tc.mode, tc.split, 0, faultNone); err != nil {
+					t.Fatalf("%s: restart: %v", scenario, err)
+				}
+				w.check(t, tc.exactlyOnce, scenario)
+				w.checkTxns(t, tc.exactlyOnce, scenario)
+			}
+			missing := func() bool {
+				for _, k := range []string{stepProduce, stepFlush, stepEnd, stepConfirm} {
+					if kinds[k] == 0 {
+						return true
+					}
+				}
+				return false
+			}
 			for _, f := range []fault{faultFail, faultCancel, faultCrash, faultCrashAfter} {
 				for k := 1; k <= total; k += faultStride {
-					w := world()
-					_, err := runOnce(t, w, tc.mode, tc.split, k, f)
-					scenario := fmt.Sprintf("%s at step %d (%s)", f, k, w.kind)
-					if w.kind == "" {
-						continue // this run had fewer steps
+					tryAt(f, k)
+				}
+			}
+			// With a stride (under -race), the steps skipped are tried in
+			// turn until every kind of step has had a fault.
+			for off := 1; off < faultStride && missing(); off++ {
+				for k := 1 + off; k <= total && missing(); k += faultStride {
+					for _, f := range []fault{faultFail, faultCancel, faultCrash, faultCrashAfter} {
+						tryAt(f, k)
 					}
-					kinds[w.kind]++
-					switch {
-					case f == faultCancel && err != nil:
-						t.Errorf("%s: a stop request ended the run with %v", scenario, err)
-					case f == faultFail && err == nil && w.kind != stepConfirm && w.restarts == 0:
-						t.Errorf("%s: a failed step did not stop the run", scenario)
-					}
-					// Restart from what the broker and the slot hold, and finish.
-					if _, err := runOnce(t, w, tc.mode, tc.split, 0, faultNone); err != nil {
-						t.Fatalf("%s: restart: %v", scenario, err)
-					}
-					w.check(t, tc.exactlyOnce, scenario)
-					w.checkTxns(t, tc.exactlyOnce, scenario)
 				}
 			}
 			for _, k := range []string{stepProduce, stepFlush, stepEnd, stepConfirm} {

@@ -3,6 +3,7 @@
 package capture
 
 // faultStride is the step between the fault points the crash-point test
-// tries: under the race detector (ten times slower) every third step, so
-// that make test's race phase stays short; every step otherwise.
+// tries first: under the race detector (ten times slower) every third
+// step, then the others in turn until each kind of step (produce, flush,
+// end, confirm) has had a fault; every step otherwise.
 const faultStride = 3
