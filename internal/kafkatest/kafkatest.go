@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +35,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/pg2kafka/pg2kafka/internal/launch"
 )
 
 // EnvBrokers names the environment variable listing external brokers
@@ -193,9 +194,7 @@ func StopShared() {
 }
 
 // missingTools is the error of a machine without Java or Maven.
-type missingTools struct{ msg string }
-
-func (e *missingTools) Error() string { return e.msg }
+type missingTools = launch.MissingTools
 
 // Script returns the path of kafka.sh, next to this file.
 func Script() (string, error) {
@@ -229,34 +228,15 @@ func Start() (*Broker, error) {
 	}
 	for _, tool := range []string{"java", "bash"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return nil, &missingTools{tool + " not found (apt-get install -y openjdk-17-jre-headless)"}
+			return nil, &missingTools{Msg: tool + " not found (apt-get install -y openjdk-17-jre-headless)"}
 		}
 	}
 	version := Version()
 	env := append(os.Environ(), EnvVersion+"="+version)
-	fetch := exec.Command(script, "fetch")
-	fetch.Env = env
-	var fetchErr bytes.Buffer
-	fetch.Stderr = &fetchErr
-	if _, err := fetch.Output(); err != nil {
-		msg := strings.TrimSpace(fetchErr.String())
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == 3 {
-			return nil, &missingTools{msg}
-		}
-		return nil, fmt.Errorf("fetching Kafka %s with %s: %v\n%s", version, script, err, msg)
+	if err := launch.Fetch(script, env, "Kafka "+version); err != nil {
+		return nil, err
 	}
-	// A port taken between choosing it and the broker binding it is worth
-	// a retry.
-	var last error
-	for attempt := 0; attempt < 3; attempt++ {
-		b, err := start(script, version, env)
-		if err == nil {
-			return b, nil
-		}
-		last = err
-	}
-	return nil, last
+	return launch.Retry(func() (*Broker, error) { return start(script, version, env) })
 }
 
 func start(script, version string, env []string) (*Broker, error) {
@@ -264,11 +244,11 @@ func start(script, version string, env []string) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the broker's directory: %w", err)
 	}
-	port, err := freePort()
+	port, err := launch.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	ctrl, err := freePort()
+	ctrl, err := launch.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -410,13 +390,4 @@ func (b *Broker) Stop() {
 		}
 	}
 	_ = os.RemoveAll(b.Dir)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

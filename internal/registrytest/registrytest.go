@@ -23,12 +23,10 @@
 package registrytest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,6 +40,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/pg2kafka/pg2kafka/internal/launch"
 )
 
 // EnvRegistry names the environment variable choosing the registry URL
@@ -183,9 +183,7 @@ func StopShared() {
 }
 
 // missingTools is the error of a machine without Java 21+ or Maven.
-type missingTools struct{ msg string }
-
-func (e *missingTools) Error() string { return e.msg }
+type missingTools = launch.MissingTools
 
 // Script returns the path of registry.sh, next to this file.
 func Script() (string, error) {
@@ -217,33 +215,14 @@ func Start() (*Registry, error) {
 		return nil, err
 	}
 	if _, err := exec.LookPath("bash"); err != nil {
-		return nil, &missingTools{"bash not found"}
+		return nil, &missingTools{Msg: "bash not found"}
 	}
 	version := Version()
 	env := append(os.Environ(), EnvVersion+"="+version)
-	fetch := exec.Command(script, "fetch")
-	fetch.Env = env
-	var fetchErr bytes.Buffer
-	fetch.Stderr = &fetchErr
-	if _, err := fetch.Output(); err != nil {
-		msg := strings.TrimSpace(fetchErr.String())
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == 3 {
-			return nil, &missingTools{msg}
-		}
-		return nil, fmt.Errorf("fetching Apicurio Registry %s with %s: %v\n%s", version, script, err, msg)
+	if err := launch.Fetch(script, env, "Apicurio Registry "+version); err != nil {
+		return nil, err
 	}
-	// A port taken between choosing it and the registry binding it is
-	// worth a retry.
-	var last error
-	for attempt := 0; attempt < 3; attempt++ {
-		r, err := start(script, version, env)
-		if err == nil {
-			return r, nil
-		}
-		last = err
-	}
-	return nil, last
+	return launch.Retry(func() (*Registry, error) { return start(script, version, env) })
 }
 
 func start(script, version string, env []string) (*Registry, error) {
@@ -251,11 +230,11 @@ func start(script, version string, env []string) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the registry's directory: %w", err)
 	}
-	port, err := freePort()
+	port, err := launch.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	mgmt, err := freePort()
+	mgmt, err := launch.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -387,13 +366,4 @@ func (r *Registry) Stop() {
 		}
 	}
 	_ = os.RemoveAll(r.Dir)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
