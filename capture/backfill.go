@@ -310,7 +310,7 @@ func (c *Capture) startRead(ctx context.Context, b *binding) *chunkRead {
 	bf, st, limit, pages := b.backfill, *b.state, b.backfill.limit, b.backfill.pagesPerChunk
 	go func() {
 		defer close(r.done)
-		r.rows, r.complete, r.scanned, r.err = c.readChunk(ctx, b, bf, &st, limit, pages)
+		r.rows, r.complete, r.scanned, r.err = c.readChunk(ctx, b, bf, &st, limit, pages, columnNames(bf.table), b.Filter)
 	}()
 	return r
 }
@@ -321,7 +321,11 @@ func (c *Capture) waitPrefetch() {
 	}
 }
 
-func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *checkpoint.TableState, limit int, pages uint32) (rows []event.Row, complete bool, scanned []byte, err error) {
+// readChunk reads the chunk after st's cursor of the columns cols (the
+// table's for a backfill, the key's for a sweep), with filter (an SQL
+// predicate, or ""). scanned is the cursor after the chunk for a read by
+// location, the one before it for a keyed read.
+func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *checkpoint.TableState, limit int, pages uint32, cols []string, filter string) (rows []event.Row, complete bool, scanned []byte, err error) {
 	if bf.keyless {
 		from := uint32(0)
 		if st.Scanned != nil {
@@ -330,15 +334,15 @@ func (c *Capture) readChunk(ctx context.Context, b *binding, bf *backfill, st *c
 			}
 		}
 		to := from + pages
-		q := &event.PagesQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
-			From: from, To: to, Filter: b.Filter, Attributes: b.Attributes}
+		q := &event.PagesQuery{Schema: b.Schema, Table: b.Table, Columns: cols,
+			From: from, To: to, Filter: filter, Attributes: b.Attributes}
 		if rows, err = c.db.ReadPages(ctx, q); err != nil {
 			return nil, false, nil, err
 		}
 		return rows, to >= bf.pageCeiling, checkpoint.FormatTID(to), nil
 	}
-	q := &event.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: columnNames(bf.table),
-		Key: st.KeyColumns, CollateC: bf.collateC, Limit: limit, Filter: b.Filter, Attributes: b.Attributes}
+	q := &event.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: cols,
+		Key: st.KeyColumns, CollateC: bf.collateC, Limit: limit, Filter: filter, Attributes: b.Attributes}
 	if st.Scanned != nil {
 		if q.After, err = rowkey.Decode(st.Scanned, bf.keyTypes); err != nil {
 			return nil, false, nil, fmt.Errorf("backfill of %s.%s: decoding cursor %x: %w", b.Schema, b.Table, st.Scanned, err)

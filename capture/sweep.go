@@ -11,7 +11,6 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
-	"github.com/pg2kafka/pg2kafka/schema/rowkey"
 )
 
 // The sweep (docs/operations.md, "After a lost slot"): a table backfilled anew into a
@@ -259,32 +258,11 @@ func (c *Capture) scanKeys(ctx context.Context, b *binding) ([]event.Row, bool, 
 			return nil, false, fmt.Errorf("sweeping topic %s: key column %q of %s.%s not found", b.Topic, name, b.Schema, b.Table)
 		}
 	}
-	var (
-		rows     []event.Row
-		complete bool
-		err      error
-	)
+	// The key's columns without the backfill's filters: a row a filter
+	// leaves out still exists, so its key is kept.
+	rows, complete, scanned, err := c.readChunk(ctx, b, bf, &sw.st, bf.limit, bf.pagesPerChunk, cols, "")
 	if bf.keyless {
-		from := uint32(0)
-		if sw.st.Scanned != nil {
-			if from, _, err = checkpoint.ParseTID(sw.st.Scanned); err != nil {
-				return nil, false, err
-			}
-		}
-		to := from + bf.pagesPerChunk
-		rows, err = c.db.ReadPages(ctx, &event.PagesQuery{Schema: b.Schema, Table: b.Table, Columns: cols, From: from, To: to})
-		complete = to >= bf.pageCeiling
-		sw.st.Scanned = checkpoint.FormatTID(to)
-	} else {
-		q := &event.ChunkQuery{Schema: b.Schema, Table: b.Table, Columns: cols,
-			Key: sw.st.KeyColumns, CollateC: bf.collateC, Limit: bf.limit}
-		if sw.st.Scanned != nil {
-			if q.After, err = rowkey.Decode(sw.st.Scanned, bf.keyTypes); err != nil {
-				return nil, false, fmt.Errorf("sweeping topic %s: decoding cursor %x: %w", b.Topic, sw.st.Scanned, err)
-			}
-		}
-		rows, err = c.db.ReadChunk(ctx, q)
-		complete = len(rows) < bf.limit
+		sw.st.Scanned = scanned
 	}
 	if err != nil {
 		if errors.Is(err, event.ErrTableChanged) {
