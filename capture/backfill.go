@@ -151,11 +151,12 @@ func (c *Capture) sizeChunks(bf *backfill, rows []event.Row) {
 }
 
 // nextBackfill picks the table whose chunk runs next: among backfilling
-// bindings of the highest priority, one at random (§4.1).
-func (c *Capture) nextBackfill() *binding {
+// bindings of the highest priority, one at random (§4.1). completing, when
+// not nil, is a binding whose last chunk is being written.
+func (c *Capture) nextBackfill(completing *binding) *binding {
 	var best []*binding
 	for _, b := range c.bindings {
-		if b.backfill == nil || !checkpoint.IsBackfillMode(b.state.Mode) {
+		if b.backfill == nil || !checkpoint.IsBackfillMode(b.state.Mode) || b == completing {
 			continue
 		}
 		switch {
@@ -175,7 +176,7 @@ func (c *Capture) nextBackfill() *binding {
 // reconciliation): read a chunk (the stream is at the previous fence), hold
 // it while streaming to a new fence, write the rows no change touched, and
 // commit all of it with the checkpoint in one Kafka transaction.
-func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
+func (c *Capture) backfillChunk(ctx context.Context, b *binding) (err error) {
 	bf := b.backfill
 	st := b.state
 	read := c.prefetched
@@ -206,39 +207,9 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		return read.err
 	}
 	rows, complete, scanned := read.rows, read.complete, read.scanned
-	var err error
-
-	win := &window{rows: rows, dropped: make([]bool, len(rows)), emitAll: complete}
+	win := &window{rows: rows, dropped: make([]bool, len(rows)), emitAll: complete, index: read.index}
 	if !bf.keyless {
-		win.index = make(map[string]int, len(rows))
 		win.latest = map[string]known{}
-		precise := st.Mode == checkpoint.ModeBackfill
-		var key []byte
-		last := scanned
-		for i, row := range rows {
-			ch := event.Change{New: row}
-			if key, err = bf.enc.AppendRowKey(key[:0], &ch); err != nil {
-				return err
-			}
-			if precise && last != nil && bytes.Compare(key, last) <= 0 {
-				return fmt.Errorf("backfill of %s.%s: scan key ordering failure: last=%x, next=%x (PostgreSQL orders this key differently from its encoding: set the binding's resource.mode to \"Normal\" and bump its backfill_counter)", b.Schema, b.Table, last, key)
-			}
-			k := string(key) // the map's copy doubles as the previous key
-			win.index[k] = i
-			last = unsafeBytes(k)
-		}
-		if len(rows) > 0 {
-			scanned = []byte(string(last))
-		}
-	} else if bf.kafkaKeyed {
-		// Rows read by physical location are held by their Kafka key: a
-		// change in the window to the same key supersedes the held row.
-		win.index = make(map[string]int, len(rows))
-		var key []byte
-		for i, row := range rows {
-			key = bf.enc.AppendKey(key[:0], &event.Change{New: row})
-			win.index[string(key)] = i
-		}
 	}
 	// The precise filter of the window uses the new cursor (§4.4).
 	prevScanned := st.Scanned
@@ -253,6 +224,25 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 		return err
 	}
 
+	// The next chunk's query runs while this one is written and committed:
+	// the stream has reached this chunk's fence, which is all the DBLog
+	// order asks of the next read (changes before the fence are in it, and
+	// those after reach its window).
+	st.Scanned = scanned
+	c.sizeChunks(bf, rows)
+	completing := b
+	if !complete {
+		completing = nil
+	}
+	if next := c.nextBackfill(completing); next != nil {
+		c.prefetched = c.startRead(ctx, next)
+		defer func() {
+			if err != nil {
+				// Nothing else may use the connection until the read ends.
+				c.waitPrefetch()
+			}
+		}()
+	}
 	for i, row := range rows {
 		if win.dropped[i] {
 			continue
@@ -270,22 +260,12 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) error {
 			// the moment the backfill is complete, across restarts.
 			b.sweep, b.sweepAfter = &sweep{}, false
 		}
-	} else {
-		st.Scanned = scanned
 	}
 	c.markDirty()
-	c.sizeChunks(bf, rows)
-	// The next chunk's query may run while this chunk commits to Kafka: the
-	// stream has reached this chunk's fence, which is all the DBLog order
-	// asks of it.
-	if next := c.nextBackfill(); next != nil {
-		c.prefetched = c.startRead(ctx, next)
-	}
 	// A stop asked now waits for this commit (its own context): the chunk,
 	// its window's changes and the checkpoint naming both are one
 	// transaction, whole or absent.
-	if err := c.commit(); err != nil {
-		c.waitPrefetch()
+	if err = c.commit(); err != nil {
 		return err
 	}
 	c.progress(b, complete)
@@ -298,8 +278,13 @@ type chunkRead struct {
 	done     chan struct{}
 	rows     []event.Row
 	complete bool
-	scanned  []byte // the cursor after the chunk (keyless) or the one before (keyed)
-	err      error
+	// scanned is the cursor after the chunk: its last row's key for a
+	// keyed read (the cursor before it when the chunk is empty).
+	scanned []byte
+	// index is the window's index of the rows (indexChunk), made with
+	// the read, off the loop's goroutine.
+	index map[string]int
+	err   error
 }
 
 // startRead reads b's next chunk in the background from a copy of its
@@ -311,8 +296,53 @@ func (c *Capture) startRead(ctx context.Context, b *binding) *chunkRead {
 	go func() {
 		defer close(r.done)
 		r.rows, r.complete, r.scanned, r.err = c.readChunk(ctx, b, bf, &st, limit, pages, columnNames(bf.table), b.Filter)
+		if r.err == nil {
+			r.index, r.scanned, r.err = indexChunk(b, bf, &st, r.rows, r.scanned)
+		}
 	}()
 	return r
+}
+
+// indexChunk indexes a chunk's rows for its window: by row key for a keyed
+// read (checking, in precise mode, that they ascend past the cursor), by
+// Kafka key for a read by location of a table that has one. It returns the
+// keyed read's cursor after the chunk. Encoders only append to the buffer
+// they are given, so this runs beside the loop's own encoding.
+func indexChunk(b *binding, bf *backfill, st *checkpoint.TableState, rows []event.Row, scanned []byte) (map[string]int, []byte, error) {
+	switch {
+	case !bf.keyless:
+		index := make(map[string]int, len(rows))
+		precise := st.Mode == checkpoint.ModeBackfill
+		var key []byte
+		var err error
+		last := scanned
+		for i, row := range rows {
+			if key, err = bf.enc.AppendRowKey(key[:0], &event.Change{New: row}); err != nil {
+				return nil, nil, err
+			}
+			if precise && last != nil && bytes.Compare(key, last) <= 0 {
+				return nil, nil, fmt.Errorf("backfill of %s.%s: scan key ordering failure: last=%x, next=%x (PostgreSQL orders this key differently from its encoding: set the binding's resource.mode to \"Normal\" and bump its backfill_counter)", b.Schema, b.Table, last, key)
+			}
+			k := string(key) // the map's copy doubles as the previous key
+			index[k] = i
+			last = unsafeBytes(k)
+		}
+		if len(rows) > 0 {
+			scanned = []byte(string(last))
+		}
+		return index, scanned, nil
+	case bf.kafkaKeyed:
+		// Rows read by physical location are held by their Kafka key: a
+		// change in the window to the same key supersedes the held row.
+		index := make(map[string]int, len(rows))
+		var key []byte
+		for i, row := range rows {
+			key = bf.enc.AppendKey(key[:0], &event.Change{New: row})
+			index[string(key)] = i
+		}
+		return index, scanned, nil
+	}
+	return nil, scanned, nil
 }
 
 func (c *Capture) waitPrefetch() {

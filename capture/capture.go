@@ -454,7 +454,7 @@ func (c *Capture) run(ctx context.Context) error {
 			}
 		default:
 		}
-		b := c.nextBackfill()
+		b := c.nextBackfill(nil)
 		if c.prefetched != nil {
 			b = c.prefetched.b
 		}
