@@ -39,9 +39,12 @@ type pacer struct {
 // wait sleeps until pause has passed since the last commit.
 func (p *pacer) wait() {
 	p.mu.Lock()
-	d := p.pause - time.Since(p.ended)
+	var d time.Duration
+	if !p.ended.IsZero() {
+		d = p.pause - time.Since(p.ended)
+	}
 	p.mu.Unlock()
-	if !p.ended.IsZero() && d > 0 {
+	if d > 0 {
 		time.Sleep(d)
 	}
 }
