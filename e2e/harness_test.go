@@ -41,8 +41,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PG2KAFKA_E2E_RACE") != "" {
 		args = append(args, "-race") // the race detector in the binary under test
 	}
-	out, err := exec.Command("go", append(args, "../cmd/pg2kafka")...).CombinedOutput()
-	if err != nil {
+	if given := os.Getenv("PG2KAFKA_E2E_BINARY"); given != "" {
+		// A binary built elsewhere (another commit): benchmarks compare
+		// builds in one harness this way.
+		binary = given
+	} else if out, err := exec.Command("go", append(args, "../cmd/pg2kafka")...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building pg2kafka: %v\n%s", err, out)
 		os.Exit(1)
 	}
