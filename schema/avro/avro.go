@@ -388,13 +388,8 @@ func (p *Plan) KeySchema() string { return p.keySchema }
 // record: every column in attribute order as a field ["null", T] with
 // default null, without _meta. An envelope's own row record is a record
 // with these fields.
-func (p *Plan) ColumnFields() json.RawMessage {
-	b, err := json.Marshal(p.row)
-	if err != nil {
-		// The fields were marshalled once already, in the Value record.
-		panic(err)
-	}
-	return b
+func (p *Plan) ColumnFields() (json.RawMessage, error) {
+	return json.Marshal(p.row)
 }
 
 // StringOrBytes reports whether column i (an index of Table().Columns) is

@@ -80,8 +80,12 @@ func avroValueSchema(p *avro.Plan) (string, error) {
 		{Name: "total_order", Type: "long"},
 		{Name: "data_collection_order", Type: "long"},
 	}}
+	fields, err := p.ColumnFields()
+	if err != nil {
+		return "", fmt.Errorf("avro debezium schema of %s.%s: %w", p.Table().Schema, p.Table().Name, err)
+	}
 	env := avroRecord{Type: "record", Name: "Envelope", Namespace: p.Namespace(), Fields: []avroField{
-		nullable("before", avroRecord{Type: "record", Name: "Value", Fields: p.ColumnFields()}),
+		nullable("before", avroRecord{Type: "record", Name: "Value", Fields: fields}),
 		nullable("after", "Value"),
 		{Name: "source", Type: source},
 		{Name: "op", Type: "string"},
