@@ -1,7 +1,9 @@
-// Package avro writes the Avro forms of changes, in the Confluent wire
-// format, for both envelopes (the Flow document's and Debezium's), and
-// registers their schemas in a Confluent schema registry (Registry).
-// Values are read by pgtext; row keys are rowkey's.
+// Package avro writes changes as Avro records in the Confluent wire
+// format (the Flow document's envelope), and registers their schemas in a
+// Confluent schema registry (Registry). Its encoding plan (Plan), with the
+// Avro primitives AppendLong and AppendString, is what other envelopes in
+// Avro are built on: schema/debezium writes Debezium's with it. Values are
+// read by pgtext; row keys are rowkey's.
 package avro
 
 import (
@@ -43,7 +45,7 @@ import (
 //     columns, an update leaves unchanged TOASTed values out, and the
 //     stream does not know nullability. All of those are written as null.
 
-// Option configures Schemas and an Registry.
+// Option configures Schemas, NewPlan and a Registry.
 type Option func(*options)
 
 type options struct {
@@ -265,8 +267,12 @@ type fieldJSON struct {
 
 var nullDefault = json.RawMessage("null")
 
-// layout is a table shape's schemas and how its columns are written.
-type layout struct {
+// Plan is the encoding plan of a table shape: its Avro schemas (the Key
+// record and the Flow envelope's Value record) and how each of its columns
+// is written. Other envelopes in Avro (schema/debezium's) build their
+// value schema from its Namespace and ColumnFields and write the columns
+// with AppendColumn. A Plan is immutable and safe for concurrent use.
+type Plan struct {
 	table       *event.Table
 	key         []int
 	names       []string
@@ -275,18 +281,18 @@ type layout struct {
 	valueSchema string
 	// ns is the records' namespace and row the column fields of the
 	// Value record, for the other envelopes built on the plan
-	// (debezium.go).
+	// (ColumnFields).
 	ns  string
 	row []fieldJSON
 }
 
-func newLayout(t *event.Table, key []int, o *options) (*layout, error) {
+func newLayout(t *event.Table, key []int, o *options) (*Plan, error) {
 	for _, k := range key {
 		if k < 0 || k >= len(t.Columns) {
 			return nil, fmt.Errorf("avro schema of %s.%s: key index %d out of range", t.Schema, t.Name, k)
 		}
 	}
-	p := &layout{table: t, key: key, names: fieldNames(t), cols: make([]column, len(t.Columns))}
+	p := &Plan{table: t, key: key, names: fieldNames(t), cols: make([]column, len(t.Columns))}
 	var ns []string
 	for _, part := range strings.Split(o.namespace, ".") {
 		if part != "" {
@@ -354,6 +360,64 @@ func newLayout(t *event.Table, key []int, o *options) (*layout, error) {
 	return p, nil
 }
 
+// NewPlan returns the encoding plan of a table shape, its records in
+// namespace "<namespace>.<schema>.<table>" (as Schemas). key indexes
+// t.Columns. Of opts, only Decimal applies.
+func NewPlan(t *event.Table, key []int, namespace string, opts ...Option) (*Plan, error) {
+	o := newOptions(opts)
+	o.namespace = namespace
+	return newLayout(t, key, &o)
+}
+
+// Table returns the table shape the plan was made for.
+func (p *Plan) Table() *event.Table { return p.table }
+
+// Key returns the key columns, indexes of Table().Columns in key order
+// (none for a keyless table).
+func (p *Plan) Key() []int { return p.key }
+
+// Namespace returns the namespace of the plan's records,
+// "<namespace>.<schema>.<table>" with every part sanitized.
+func (p *Plan) Namespace() string { return p.ns }
+
+// KeySchema returns the key schema, the record "Key" ("" for a keyless
+// table).
+func (p *Plan) KeySchema() string { return p.keySchema }
+
+// ColumnFields returns the JSON array of the column fields of the Value
+// record: every column in attribute order as a field ["null", T] with
+// default null, without _meta. An envelope's own row record is a record
+// with these fields.
+func (p *Plan) ColumnFields() (json.RawMessage, error) {
+	return json.Marshal(p.row)
+}
+
+// StringOrBytes reports whether column i (an index of Table().Columns) is
+// written as an Avro string or bytes, whose non-null values are both a
+// length and then the bytes (AppendString).
+func (p *Plan) StringOrBytes(i int) bool {
+	return p.cols[i].kind == typeString || p.cols[i].kind == typeBytes
+}
+
+// AppendColumn appends the value of column i (an index of
+// Table().Columns) as its ["null", T] union: null for SQL NULL, an
+// unchanged TOASTed or an absent value, and for text that does not parse
+// as the column's type.
+func (p *Plan) AppendColumn(dst []byte, i int, v event.Value) []byte {
+	return appendField(dst, &p.cols[i], v)
+}
+
+// AppendKey appends the Key record of a change: its key columns (the new
+// values for inserts and updates, the old for deletes, both in c.New),
+// without the wire format's header. It appends nothing for a keyless
+// table.
+func (p *Plan) AppendKey(dst []byte, c *event.Change) []byte {
+	for _, k := range p.key {
+		dst = appendField(dst, &p.cols[k], c.New[k])
+	}
+	return dst
+}
+
 // Schemas returns the Avro schemas of a table shape: the key schema
 // (a record "Key" of the key columns in key order, "" for a keyless table)
 // and the value schema (a record "Value" of every column in attribute
@@ -361,9 +425,7 @@ func newLayout(t *event.Table, key []int, o *options) (*layout, error) {
 // key indexes t.Columns. The mapping of PostgreSQL types and the rules for
 // names are in docs/avro.md. Of opts, only Decimal applies.
 func Schemas(t *event.Table, key []int, namespace string, opts ...Option) (keySchema, valueSchema string, err error) {
-	o := newOptions(opts)
-	o.namespace = namespace
-	p, err := newLayout(t, key, &o)
+	p, err := NewPlan(t, key, namespace, opts...)
 	if err != nil {
 		return "", "", err
 	}
@@ -380,14 +442,14 @@ func Schemas(t *event.Table, key []int, namespace string, opts ...Option) (keySc
 // never sends) is written as null, as are SQL NULL, unchanged TOASTed
 // values and the columns a delete's old tuple leaves out.
 type Encoder struct {
-	plan                *layout
+	plan                *Plan
 	keyID, valueID      int
 	keyHeader, valueHdr [5]byte
 	source              []byte // schema and table, encoded
 	tag                 []byte // tag union, encoded
 }
 
-func newEncoder(p *layout, keyID, valueID int, tag string) *Encoder {
+func newEncoder(p *Plan, keyID, valueID int, tag string) *Encoder {
 	e := &Encoder{plan: p, keyID: keyID, valueID: valueID}
 	binary.BigEndian.PutUint32(e.keyHeader[1:], uint32(keyID))
 	binary.BigEndian.PutUint32(e.valueHdr[1:], uint32(valueID))
@@ -417,11 +479,7 @@ func (e *Encoder) AppendKey(dst []byte, c *event.Change) []byte {
 	if len(e.plan.key) == 0 {
 		return dst
 	}
-	dst = append(dst, e.keyHeader[:]...)
-	for _, k := range e.plan.key {
-		dst = appendField(dst, &e.plan.cols[k], c.New[k])
-	}
-	return dst
+	return e.plan.AppendKey(append(dst, e.keyHeader[:]...), c)
 }
 
 // AppendRowKey appends the change's row key (§2.1), exactly as
@@ -565,6 +623,20 @@ func appendValue(dst []byte, c *column, text []byte) ([]byte, bool) {
 	return appendString(dst, text), true
 }
 
+// AppendLong appends v as an Avro int or long: zig-zag, then a base-128
+// varint.
+func AppendLong(dst []byte, v int64) []byte { return appendLong(dst, v) }
+
+// AppendString appends s as an Avro string or bytes: its length (as
+// AppendLong), then s.
+func AppendString(dst, s []byte) []byte { return appendString(dst, s) }
+
+// AppendHeader appends the header of the Confluent wire format: the magic
+// byte 0 and the schema's registry ID, 4 bytes big-endian.
+func AppendHeader(dst []byte, id int) []byte {
+	return binary.BigEndian.AppendUint32(append(dst, 0), uint32(id))
+}
+
 // appendLong writes an Avro int or long: zig-zag, then a base-128 varint.
 func appendLong(dst []byte, v int64) []byte {
 	u := uint64(v<<1) ^ uint64(v>>63)
@@ -700,16 +772,29 @@ func (r *Registry) Encoder(ctx context.Context, topic string, t *event.Table, ke
 	if err != nil {
 		return nil, err
 	}
-	keyID, valueID, err := r.registerTopic(ctx, topic, p, p.valueSchema)
+	keyID, valueID, err := r.Register(ctx, topic, p, p.valueSchema)
 	if err != nil {
 		return nil, err
 	}
 	return newEncoder(p, keyID, valueID, r.opts.tag), nil
 }
 
-// registerTopic registers a table shape's key schema (keyed tables only)
-// under <topic>-key and valueSchema under <topic>-value.
-func (r *Registry) registerTopic(ctx context.Context, topic string, p *layout, valueSchema string) (keyID, valueID int, err error) {
+// Plan returns the encoding plan of a table shape with the registry's
+// options (Namespace and Decimal). key indexes t.Columns.
+func (r *Registry) Plan(t *event.Table, key []int) (*Plan, error) {
+	return newLayout(t, key, &r.opts)
+}
+
+// RequestTimeout returns the bound of the registry requests made for one
+// table shape by the function NewEncoder returns (the Timeout option).
+func (r *Registry) RequestTimeout() time.Duration { return r.opts.timeout }
+
+// Register registers a plan's schemas for topic, as Encoder does: the key
+// schema (keyed tables only) under "<topic>-key" and valueSchema, the
+// value schema of the envelope written with the plan, under
+// "<topic>-value". It returns their registry IDs (keyID 0 for a keyless
+// table); a refusal is a *SchemaError.
+func (r *Registry) Register(ctx context.Context, topic string, p *Plan, valueSchema string) (keyID, valueID int, err error) {
 	if p.keySchema != "" {
 		if keyID, err = r.register(ctx, topic+"-key", p.keySchema, p); err != nil {
 			return 0, 0, err
@@ -721,7 +806,7 @@ func (r *Registry) registerTopic(ctx context.Context, topic string, p *layout, v
 	return keyID, valueID, nil
 }
 
-func (r *Registry) register(ctx context.Context, subject, schema string, p *layout) (int, error) {
+func (r *Registry) register(ctx context.Context, subject, schema string, p *Plan) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if id, ok := r.ids[[2]string{subject, schema}]; ok {
@@ -762,7 +847,7 @@ func (r *Registry) register(ctx context.Context, subject, schema string, p *layo
 
 // culprit compares a refused schema with the subject's latest version and
 // names the first column whose field changed incompatibly (or at all).
-func (r *Registry) culprit(ctx context.Context, subject, schema string, p *layout) (column, change string) {
+func (r *Registry) culprit(ctx context.Context, subject, schema string, p *Plan) (column, change string) {
 	latest, err := r.client.SchemaByVersion(ctx, subject, -1)
 	if err != nil {
 		return "", ""

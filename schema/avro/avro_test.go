@@ -3,11 +3,7 @@ package avro
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"math"
 	"math/big"
 	"net/http"
@@ -19,9 +15,9 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/internal/avrotest"
 	"github.com/pg2kafka/pg2kafka/schema"
 	"github.com/pg2kafka/pg2kafka/schema/flow"
 )
@@ -39,138 +35,6 @@ var (
 	avroUnchanged = event.Value{Marker: event.MarkerUnchanged}
 	avroAbsent    = event.Value{}
 )
-
-// avroFake is an in-memory registry whose registrations are checked for
-// BACKWARD compatibility against the subject's latest version with hamba's
-// checker (srfake accepts anything), refused as Confluent's registry does.
-type avroFake struct {
-	*srfake.Registry
-	client *sr.Client
-}
-
-func newAvroFake(t *testing.T) *avroFake {
-	t.Helper()
-	f := &avroFake{Registry: srfake.New(srfake.WithGlobalCompat(sr.CompatNone))}
-	t.Cleanup(f.Close)
-	f.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/subjects/") || !strings.HasSuffix(r.URL.Path, "/versions") {
-			return false
-		}
-		subject := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/subjects/"), "/versions")
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var s sr.Schema
-		if json.Unmarshal(body, &s) != nil {
-			return false
-		}
-		var latest sr.SubjectSchema
-		for v := 1; ; v++ {
-			ss, ok := f.GetSchema(subject, v)
-			if !ok {
-				break
-			}
-			latest = ss
-		}
-		if latest.Schema.Schema == "" {
-			return false
-		}
-		writer, err1 := avro.ParseWithCache(latest.Schema.Schema, "", &avro.SchemaCache{})
-		reader, err2 := avro.ParseWithCache(s.Schema, "", &avro.SchemaCache{})
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		if err := avro.NewSchemaCompatibility().Compatible(reader, writer); err != nil {
-			w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
-			w.WriteHeader(http.StatusConflict)
-			_ = json.NewEncoder(w).Encode(sr.ResponseError{ErrorCode: 409, Message: fmt.Sprintf(
-				"Schema being registered is incompatible with an earlier schema for subject %q, details: [%v]", subject, err)})
-			return true
-		}
-		return false
-	})
-	cl, err := sr.NewClient(sr.URLs(f.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.client = cl
-	return f
-}
-
-// decode reads a record in the Confluent wire format with the schema the
-// registry holds under the ID in its header, into hamba's generic form
-// normalized by avroNorm.
-func (f *avroFake) decode(t *testing.T, rec []byte) (any, int) {
-	t.Helper()
-	if len(rec) < 5 || rec[0] != 0 {
-		t.Fatalf("not in the wire format: % x", rec)
-	}
-	id := int(binary.BigEndian.Uint32(rec[1:5]))
-	s, err := f.client.SchemaByID(context.Background(), id)
-	if err != nil {
-		t.Fatalf("schema %d: %v", id, err)
-	}
-	schema, err := avro.ParseWithCache(s.Schema, "", &avro.SchemaCache{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Read one byte at a time, so that what is left in body after the
-	// record is exactly what the schema did not consume.
-	body := bytes.NewReader(rec[5:])
-	r := avro.NewReader(body, 1)
-	var v any
-	r.ReadVal(schema, &v)
-	if r.Error != nil {
-		t.Fatalf("decoding with schema %d: %v (% x)", id, r.Error, rec)
-	}
-	if body.Len() != 0 {
-		t.Fatalf("%d bytes beyond the record: % x", body.Len(), rec)
-	}
-	return avroNorm(v), id
-}
-
-// avroNorm makes decoded values comparable: union wrappers of arrays and
-// records ({"array": [...]}, {"ns.Before": {...}}) are dropped, decimals
-// become their exact "p/q" string and times their UTC RFC 3339 text.
-func avroNorm(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		if len(x) == 1 {
-			for k, in := range x {
-				if k == "array" || strings.Contains(k, ".") {
-					return avroNorm(in)
-				}
-			}
-		}
-		m := make(map[string]any, len(x))
-		for k, in := range x {
-			m[k] = avroNorm(in)
-		}
-		return m
-	case []any:
-		out := make([]any, len(x))
-		for i, in := range x {
-			out[i] = avroNorm(in)
-		}
-		return out
-	case *big.Rat:
-		return "rat:" + x.RatString()
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	}
-	return v
-}
-
-func avroTS(s string) string {
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return tm.UTC().Format(time.RFC3339Nano)
-}
-
-func avroDay(y int, m time.Month, d int) string {
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Format(time.RFC3339Nano)
-}
 
 // avroAllTypes has a column of every mapping of docs/avro.md.
 var avroAllTypes = &event.Table{Schema: "public", Name: "all_types", Columns: []event.Column{
@@ -202,18 +66,8 @@ var avroAllTypes = &event.Table{Schema: "public", Name: "all_types", Columns: []
 	{Name: "First Name", Type: avroT("varchar", event.KindText)},
 }}
 
-func avroDecimals(t *event.Table, col int) (int, int, bool) {
-	switch t.Columns[col].Name {
-	case "price":
-		return schema.NumericTypmod(10<<16 | 2 + 4)
-	case "big":
-		return schema.NumericTypmod(38<<16 | 5 + 4)
-	}
-	return 0, 0, false
-}
-
 func TestAvroSchemas(t *testing.T) {
-	_, value, err := Schemas(avroAllTypes, []int{0}, "acme.cdc", Decimal(avroDecimals))
+	_, value, err := Schemas(avroAllTypes, []int{0}, "acme.cdc", Decimal(avrotest.Decimals))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,8 +230,8 @@ func TestNumericTypmod(t *testing.T) {
 }
 
 func TestAvroEncodeDecode(t *testing.T) {
-	f := newAvroFake(t)
-	reg := NewRegistry(f.client, Decimal(avroDecimals), SourceTag("prod"))
+	f := avrotest.NewRegistry(t)
+	reg := NewRegistry(f.Client, Decimal(avrotest.Decimals), SourceTag("prod"))
 	enc, err := reg.NewEncoder(func(*event.Table) string { return "cdc.all" })(avroAllTypes, []int{0})
 	if err != nil {
 		t.Fatal(err)
@@ -438,9 +292,9 @@ func TestAvroEncodeDecode(t *testing.T) {
 			"f4": float32(math.MaxFloat32), "f8": -1.5e-300,
 			"n": "123456789012345678901234567890.000001", "price": "rat:-123/10",
 			"big": "rat:" + new(big.Rat).SetFrac(avroBig("-12345678901234567890123456789012345678"), big.NewInt(100000)).RatString(),
-			"raw": []byte{0, 0xff, 0x10}, "doc": `{"a": [1, 2]}`, "d": avroDay(2024, 2, 29),
+			"raw": []byte{0, 0xff, 0x10}, "doc": `{"a": [1, 2]}`, "d": avrotest.Day(2024, 2, 29),
 			"t": 13*time.Hour + 45*time.Minute + 30250*time.Millisecond, "ttz": "13:45:30+02",
-			"ts": avroTS("2024-01-02T03:04:05.123456Z"), "tstz": avroTS("2024-01-02T03:04:05+05:30"),
+			"ts": avrotest.TS("2024-01-02T03:04:05.123456Z"), "tstz": avrotest.TS("2024-01-02T03:04:05+05:30"),
 			"iv": "1 year 2 mons 3 days 04:05:06", "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "mood": "happy",
 			"txt": "héllo \"wörld\"\n", "First_Name": "Ada",
 		}),
@@ -457,7 +311,7 @@ func TestAvroEncodeDecode(t *testing.T) {
 		wantRow: want(map[string]any{
 			"id": int64(-1), "b": false, "i4": nil /* out of int range */, "f8": math.Inf(-1),
 			"price": nil /* NaN has no decimal */, "big": "rat:0", "raw": []byte("abc\x00\\"),
-			"d": avroDay(9999, 12, 31), "t": 24 * time.Hour, "ts": avroTS("0000-01-01T00:00:00Z"),
+			"d": avrotest.Day(9999, 12, 31), "t": 24 * time.Hour, "ts": avrotest.TS("0000-01-01T00:00:00Z"),
 			"tstz": time.Date(-43, 3, 15, 12, 0, 0, 0, time.UTC).Format(time.RFC3339Nano), "txt": "",
 			"f4": "NaN", // compared below
 		}),
@@ -476,7 +330,7 @@ func TestAvroEncodeDecode(t *testing.T) {
 			"id":    int64(2),
 			"ints":  []any{1, nil, 3, nil},
 			"tags":  []any{"a,b", nil, `c"d\e`, "NULL", "plain"},
-			"times": []any{avroTS("2024-01-02T03:04:05Z"), avroTS("9999-12-31T23:59:59Z")},
+			"times": []any{avrotest.TS("2024-01-02T03:04:05Z"), avrotest.TS("9999-12-31T23:59:59Z")},
 			"nums":  []any{},
 		}),
 		wantMeta: map[string]any{"op": "c", "source": source(false), "before": nil},
@@ -514,22 +368,22 @@ func TestAvroEncodeDecode(t *testing.T) {
 			if !bytes.HasPrefix(key, prefix) {
 				t.Fatal("AppendKey did not append")
 			}
-			gotKey, id := f.decode(t, key[len(prefix):])
+			gotKey, id := f.Decode(t, key[len(prefix):])
 			if id != keyID {
 				t.Errorf("key schema ID %d, want %d", id, keyID)
 			}
-			if !reflect.DeepEqual(gotKey, avroNorm(tc.wantKey)) {
+			if !reflect.DeepEqual(gotKey, avrotest.Norm(tc.wantKey)) {
 				t.Errorf("key\n got %#v\nwant %#v", gotKey, tc.wantKey)
 			}
 			doc := enc.AppendDocument(append([]byte(nil), prefix...), &tc.change)
-			gotAny, id := f.decode(t, doc[len(prefix):])
+			gotAny, id := f.Decode(t, doc[len(prefix):])
 			if id != valueID {
 				t.Errorf("value schema ID %d, want %d", id, valueID)
 			}
 			got := gotAny.(map[string]any)
 			gotMeta := got["_meta"]
 			delete(got, "_meta")
-			wantRow := avroNorm(tc.wantRow).(map[string]any)
+			wantRow := avrotest.Norm(tc.wantRow).(map[string]any)
 			if w, ok := wantRow["f4"].(string); ok && w == "NaN" {
 				if g, ok := got["f4"].(float32); !ok || !math.IsNaN(float64(g)) {
 					t.Errorf("f4 = %v, want NaN", got["f4"])
@@ -545,7 +399,7 @@ func TestAvroEncodeDecode(t *testing.T) {
 			if len(got) != len(wantRow) {
 				t.Errorf("%d fields, want %d", len(got), len(wantRow))
 			}
-			if wm := avroNorm(tc.wantMeta); !reflect.DeepEqual(gotMeta, wm) {
+			if wm := avrotest.Norm(tc.wantMeta); !reflect.DeepEqual(gotMeta, wm) {
 				t.Errorf("_meta\n got %#v\nwant %#v", gotMeta, wm)
 			}
 			// The row key is the format-independent one.
@@ -570,8 +424,8 @@ func avroBig(s string) *big.Int {
 }
 
 func TestAvroKeyless(t *testing.T) {
-	f := newAvroFake(t)
-	reg := NewRegistry(f.client)
+	f := avrotest.NewRegistry(t)
+	reg := NewRegistry(f.Client)
 	tbl := &event.Table{Schema: "public", Name: "log", Columns: []event.Column{{Name: "line", Type: avroT("text", event.KindText)}}}
 	enc, err := reg.Encoder(context.Background(), "log", tbl, nil)
 	if err != nil {
@@ -584,7 +438,7 @@ func TestAvroKeyless(t *testing.T) {
 	if f.SubjectExists("log-key") || !f.SubjectExists("log-value") {
 		t.Error("want only the log-value subject")
 	}
-	got, _ := f.decode(t, enc.AppendDocument(nil, ch))
+	got, _ := f.Decode(t, enc.AppendDocument(nil, ch))
 	if got.(map[string]any)["line"] != "x" {
 		t.Errorf("decoded %v", got)
 	}
@@ -632,8 +486,8 @@ func TestAvroDecimalBytes(t *testing.T) {
 }
 
 func TestAvroEvolution(t *testing.T) {
-	f := newAvroFake(t)
-	reg := NewRegistry(f.client)
+	f := avrotest.NewRegistry(t)
+	reg := NewRegistry(f.Client)
 	col := func(name string, typ event.Type) event.Column { return event.Column{Name: name, Type: typ} }
 	id, name := col("id", avroT("int4", event.KindInt)), col("name", avroT("text", event.KindText))
 	steps := []struct {
@@ -672,14 +526,14 @@ func TestAvroEvolution(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vs, err := f.client.SubjectVersions(context.Background(), "items-value")
+			vs, err := f.Client.SubjectVersions(context.Background(), "items-value")
 			if err != nil || !reflect.DeepEqual(vs, st.wantValue) {
 				t.Errorf("items-value versions %v (%v), want %v", vs, err, st.wantValue)
 			}
-			if ks, _ := f.client.SubjectVersions(context.Background(), "items-key"); !reflect.DeepEqual(ks, []int{1}) {
+			if ks, _ := f.Client.SubjectVersions(context.Background(), "items-key"); !reflect.DeepEqual(ks, []int{1}) {
 				t.Errorf("items-key versions %v, want [1]", ks)
 			}
-			latest, err := f.client.SchemaByVersion(context.Background(), "items-value", -1)
+			latest, err := f.Client.SchemaByVersion(context.Background(), "items-value", -1)
 			if _, vid := enc.ValueSchema(); err != nil || latest.ID != vid {
 				t.Errorf("encoder uses schema %d, latest is %d (%v)", vid, latest.ID, err)
 			}
@@ -688,14 +542,14 @@ func TestAvroEvolution(t *testing.T) {
 			for i := range row {
 				row[i] = avroTxt("1")
 			}
-			got, _ := f.decode(t, enc.AppendDocument(nil, &event.Change{Op: event.OpCreate, Table: tbl, New: row}))
+			got, _ := f.Decode(t, enc.AppendDocument(nil, &event.Change{Op: event.OpCreate, Table: tbl, New: row}))
 			if got.(map[string]any)["id"] != 1 {
 				t.Errorf("decoded %v", got)
 			}
 		})
 	}
 	// The subjects pg2kafka created are BACKWARD.
-	for _, res := range f.client.Compatibility(context.Background(), "items-key", "items-value") {
+	for _, res := range f.Client.Compatibility(context.Background(), "items-key", "items-value") {
 		if res.Err != nil || res.Level != sr.CompatBackward {
 			t.Errorf("%s: compatibility %v (%v), want BACKWARD", res.Subject, res.Level, res.Err)
 		}
@@ -703,16 +557,16 @@ func TestAvroEvolution(t *testing.T) {
 }
 
 func TestAvroRegistryCachesAndKeepsExistingCompatibility(t *testing.T) {
-	f := newAvroFake(t)
+	f := avrotest.NewRegistry(t)
 	ctx := context.Background()
-	if res := f.client.SetCompatibility(ctx, sr.SetCompatibility{Level: sr.CompatFull}, "t-value"); res[0].Err != nil {
+	if res := f.Client.SetCompatibility(ctx, sr.SetCompatibility{Level: sr.CompatFull}, "t-value"); res[0].Err != nil {
 		t.Fatal(res[0].Err)
 	}
 	// An existing subject (with a version) keeps its operator's level.
-	if _, err := f.client.RegisterSchema(ctx, "t-value", sr.Schema{Schema: `"string"`}, -1, -1); err != nil {
+	if _, err := f.Client.RegisterSchema(ctx, "t-value", sr.Schema{Schema: `"string"`}, -1, -1); err != nil {
 		t.Fatal(err)
 	}
-	reg := NewRegistry(f.client, Compatibility(sr.CompatBackward))
+	reg := NewRegistry(f.Client, Compatibility(sr.CompatBackward))
 	tbl := &event.Table{Schema: "s", Name: "t", Columns: []event.Column{{Name: "id", Type: avroT("int8", event.KindInt)}}}
 	// The fake checks compatibility with our own checker: "string" → record
 	// is refused, so allow it for this test.
@@ -736,7 +590,7 @@ func TestAvroRegistryCachesAndKeepsExistingCompatibility(t *testing.T) {
 	if requests.Load() != n {
 		t.Errorf("%d more requests for a known shape", requests.Load()-n)
 	}
-	res := f.client.Compatibility(ctx, "t-value", "t-key")
+	res := f.Client.Compatibility(ctx, "t-value", "t-key")
 	if res[0].Level != sr.CompatFull {
 		t.Errorf("t-value compatibility %v, want FULL (left alone)", res[0].Level)
 	}

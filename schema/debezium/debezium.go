@@ -1,8 +1,9 @@
 // Package debezium writes the Debezium envelope: change events shaped as
-// Debezium's PostgreSQL connector writes them, here in the JSON form of
-// Kafka Connect's JsonConverter (the Avro form is schema/avro's, built on
-// Options, Parts and UnavailableValue). Values are read by pgtext; where
-// Debezium's form is not documented, the Flow form (schema/flow) is kept.
+// Debezium's PostgreSQL connector writes them, in both of its forms: the
+// JSON form of Kafka Connect's JsonConverter (Encoder) and the Avro form of
+// Confluent's AvroConverter (AvroEncoder, built on schema/avro's encoding
+// plan and registry). Values are read by pgtext; where Debezium's form is
+// not documented, the Flow form (schema/flow) is kept.
 package debezium
 
 import (
@@ -22,7 +23,7 @@ import (
 // unavailable.value.placeholder).
 const UnavailableValue = "__debezium_unavailable_value"
 
-// Options configures a Encoder.
+// Options configures an Encoder and an AvroEncoder.
 type Options struct {
 	// Version is written as source.version: the pg2kafka version (Debezium
 	// writes its own, e.g. "2.7.0.Final").
@@ -45,29 +46,29 @@ type Options struct {
 	FlowValues bool
 }
 
-// Clock gives an envelope's times: the processing time (ts_ms) and a
+// clock gives an envelope's times: the processing time (ts_ms) and a
 // change's source.ts_ms. Both forms of the envelope keep one.
-type Clock struct {
+type clock struct {
 	now, read func() time.Time
 }
 
-// Clock returns the clock of the options: Now (time.Now when nil) and
+// clock returns the clock of the options: Now (time.Now when nil) and
 // ReadTime.
-func (o Options) Clock() Clock {
-	k := Clock{now: o.Now, read: o.ReadTime}
+func (o Options) clock() clock {
+	k := clock{now: o.Now, read: o.ReadTime}
 	if k.now == nil {
 		k.now = time.Now
 	}
 	return k
 }
 
-// NowMillis is the processing time in milliseconds since the epoch, the
+// nowMillis is the processing time in milliseconds since the epoch, the
 // envelope's top-level ts_ms.
-func (k Clock) NowMillis() int64 { return k.now().UnixMilli() }
+func (k clock) nowMillis() int64 { return k.now().UnixMilli() }
 
-// SourceMillis is source.ts_ms of a change: its commit time, or for a
+// sourceMillis is source.ts_ms of a change: its commit time, or for a
 // backfilled row the time ReadTime gives (0 without one).
-func (k Clock) SourceMillis(c *event.Change) int64 {
+func (k clock) sourceMillis(c *event.Change) int64 {
 	if !c.Snapshot {
 		return c.TSMillis
 	}
@@ -113,7 +114,7 @@ type Encoder struct {
 	table *event.Table
 	// flow writes the key and the row key: they are the Flow encoder's.
 	flow  *flow.Encoder
-	clock Clock
+	clock clock
 
 	names [][]byte // `"name":` per column
 	// elems converts a non-null element of an array column to its
@@ -132,7 +133,7 @@ type Encoder struct {
 // NewEncoder prepares the Debezium encoding of a table's changes.
 // key holds the indexes of the key columns in t.Columns, in key order.
 func NewEncoder(t *event.Table, key []int, opts Options) *Encoder {
-	e := &Encoder{table: t, flow: flow.NewEncoder(t, key, ""), clock: opts.Clock(), flowValues: opts.FlowValues}
+	e := &Encoder{table: t, flow: flow.NewEncoder(t, key, ""), clock: opts.clock(), flowValues: opts.FlowValues}
 	e.names = make([][]byte, len(t.Columns))
 	e.toast = make([][]byte, len(t.Columns))
 	e.elems = make([]func(dst, text []byte) []byte, len(t.Columns))
@@ -202,14 +203,14 @@ func (e *Encoder) AppendRowKey(dst []byte, c *event.Change) ([]byte, error) {
 
 // AppendDocument appends the change's Debezium envelope (the Kafka value).
 func (e *Encoder) AppendDocument(dst []byte, c *event.Change) []byte {
-	op, before, after := Parts(c)
+	op, before, after := parts(c)
 	dst = append(dst, `{"before":`...)
 	dst = e.appendRow(dst, before)
 	dst = append(dst, `,"after":`...)
 	dst = e.appendRow(dst, after)
 
 	dst = append(dst, e.srcHead...)
-	dst = strconv.AppendInt(dst, e.clock.SourceMillis(c), 10)
+	dst = strconv.AppendInt(dst, e.clock.sourceMillis(c), 10)
 	if c.Snapshot {
 		dst = append(dst, `,"snapshot":"true"`...)
 	} else {
@@ -243,7 +244,7 @@ func (e *Encoder) AppendDocument(dst []byte, c *event.Change) []byte {
 	dst = append(dst, `,"xmin":null},"op":"`...)
 	dst = append(dst, op)
 	dst = append(dst, `","ts_ms":`...)
-	dst = strconv.AppendInt(dst, e.clock.NowMillis(), 10)
+	dst = strconv.AppendInt(dst, e.clock.nowMillis(), 10)
 	return append(AppendTxn(append(dst, `,"transaction":`...), c.Txn), '}')
 }
 
@@ -617,10 +618,10 @@ func shiftDown(dst []byte, to, from int) []byte {
 // textType is the element type used when an array's is unknown.
 var textType = event.Type{Kind: event.KindText}
 
-// Parts gives a change's Debezium op and its before and after rows:
+// parts gives a change's Debezium op and its before and after rows:
 // r for backfill rows, a delete's old tuple as before, an update's old
 // tuple (when the server sent one) as before.
-func Parts(c *event.Change) (op byte, before, after []event.Value) {
+func parts(c *event.Change) (op byte, before, after []event.Value) {
 	switch {
 	case c.Snapshot:
 		return 'r', nil, c.New

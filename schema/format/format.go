@@ -83,7 +83,7 @@ func NewEncoder(s Settings) (event.NewEncoder, error) {
 	if debeziumEnvelope {
 		// Debezium's Avro records are named <topic.prefix>.<schema>.<table>.
 		reg := avro.NewRegistry(s.Registry, avro.Namespace(s.Debezium.Name), decimal)
-		return encoders(reg.NewDebeziumEncoder(s.TopicOf, s.Debezium)), nil
+		return encoders(debezium.NewAvroEncoder(reg, s.TopicOf, s.Debezium)), nil
 	}
 	return encoders(avro.NewRegistry(s.Registry, avro.SourceTag(s.SourceTag), decimal).NewEncoder(s.TopicOf)), nil
 }

@@ -63,7 +63,7 @@ func TestNewEncoderAvro(t *testing.T) {
 		}
 	}
 	var _ event.Encoder = (*avro.Encoder)(nil)
-	var _ event.Encoder = (*avro.DebeziumEncoder)(nil)
+	var _ event.Encoder = (*debezium.AvroEncoder)(nil)
 }
 
 func TestNewEncoderRefusesUnknownNames(t *testing.T) {

@@ -1,4 +1,4 @@
-package avro
+package debezium
 
 import (
 	"context"
@@ -8,37 +8,40 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hamba/avro/v2"
+	hamba "github.com/hamba/avro/v2"
 
 	"github.com/pg2kafka/pg2kafka/event"
-	"github.com/pg2kafka/pg2kafka/schema/debezium"
+	"github.com/pg2kafka/pg2kafka/internal/avrotest"
+	"github.com/pg2kafka/pg2kafka/schema/avro"
 )
 
+// The Debezium envelope in Avro (avro.go).
+
 var avroDbzTable = &event.Table{Schema: "inventory", Name: "customers", Columns: []event.Column{
-	{Name: "id", Type: avroT("int4", event.KindInt)},
-	{Name: "first_name", Type: avroT("text", event.KindText)},
-	{Name: "price", Type: avroT("numeric", event.KindNumeric)}, // numeric(10,2) by avroDecimals
-	{Name: "raw", Type: avroT("bytea", event.KindBytea)},
-	{Name: "seen", Type: avroT("timestamptz", event.KindTimestampTZ)},
+	{Name: "id", Type: dbzType("int4", event.KindInt)},
+	{Name: "first_name", Type: dbzType("text", event.KindText)},
+	{Name: "price", Type: dbzType("numeric", event.KindNumeric)}, // numeric(10,2) by avrotest.Decimals
+	{Name: "raw", Type: dbzType("bytea", event.KindBytea)},
+	{Name: "seen", Type: dbzType("timestamptz", event.KindTimestampTZ)},
 }}
 
-func TestAvroDebeziumSchemas(t *testing.T) {
-	key, value, err := DebeziumSchemas(avroDbzTable, []int{0}, "PostgreSQL_server", Decimal(avroDecimals))
+func TestAvroSchemas(t *testing.T) {
+	key, value, err := AvroSchemas(avroDbzTable, []int{0}, "PostgreSQL_server", avro.Decimal(avrotest.Decimals))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantKey, _, err := Schemas(avroDbzTable, []int{0}, "PostgreSQL_server", Decimal(avroDecimals))
+	wantKey, _, err := avro.Schemas(avroDbzTable, []int{0}, "PostgreSQL_server", avro.Decimal(avrotest.Decimals))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if key != wantKey {
-		t.Errorf("key schema %s, want avro.go's %s", key, wantKey)
+		t.Errorf("key schema %s, want avro.Schemas' %s", key, wantKey)
 	}
-	s, err := avro.Parse(value)
+	s, err := hamba.Parse(value)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := s.(*avro.RecordSchema)
+	rec := s.(*hamba.RecordSchema)
 	if rec.FullName() != "PostgreSQL_server.inventory.customers.Envelope" {
 		t.Errorf("value record %s", rec.FullName())
 	}
@@ -60,8 +63,8 @@ func TestAvroDebeziumSchemas(t *testing.T) {
 		}
 	}
 	// The row record: every column ["null", T], no _meta.
-	u := rec.Fields()[0].Type().(*avro.UnionSchema)
-	row := u.Types()[1].(*avro.RecordSchema)
+	u := rec.Fields()[0].Type().(*hamba.UnionSchema)
+	row := u.Types()[1].(*hamba.RecordSchema)
 	if len(row.Fields()) != len(avroDbzTable.Columns) {
 		t.Fatalf("Value has %d fields, want %d", len(row.Fields()), len(avroDbzTable.Columns))
 	}
@@ -72,31 +75,31 @@ func TestAvroDebeziumSchemas(t *testing.T) {
 	}
 }
 
-func TestAvroDebeziumEncodeDecode(t *testing.T) {
-	f := newAvroFake(t)
-	reg := NewRegistry(f.client, Decimal(avroDecimals), Namespace("PostgreSQL_server"))
+func TestAvroEncodeDecode(t *testing.T) {
+	f := avrotest.NewRegistry(t)
+	reg := avro.NewRegistry(f.Client, avro.Decimal(avrotest.Decimals), avro.Namespace("PostgreSQL_server"))
 	now := time.UnixMilli(1465584025523)
-	opts := debezium.Options{Version: "test", Name: "PostgreSQL_server", Database: "postgres",
+	opts := Options{Version: "test", Name: "PostgreSQL_server", Database: "postgres",
 		Now: func() time.Time { return now }, ReadTime: func() time.Time { return time.UnixMilli(1559033904000) }}
-	enc, err := reg.NewDebeziumEncoder(func(*event.Table) string { return "PostgreSQL_server.inventory.customers" }, opts)(avroDbzTable, []int{0})
+	enc, err := NewAvroEncoder(reg, func(*event.Table) string { return "PostgreSQL_server.inventory.customers" }, opts)(avroDbzTable, []int{0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s, id := enc.ValueSchema(); id == 0 || !strings.Contains(s, `"Envelope"`) {
 		t.Fatalf("value schema %d %s", id, s)
 	}
-	anne := []event.Value{avroTxt("1"), avroTxt("Anne"), avroTxt("12.50"), avroTxt(`\x0102`), avroTxt("2024-01-15 14:30:00+00")}
+	anne := []event.Value{dbzText("1"), dbzText("Anne"), dbzText("12.50"), dbzText(`\x0102`), dbzText("2024-01-15 14:30:00+00")}
 	anneRow := map[string]any{"id": 1, "first_name": "Anne", "price": "rat:25/2", "raw": []byte{1, 2},
-		"seen": avroTS("2024-01-15T14:30:00Z")}
+		"seen": avrotest.TS("2024-01-15T14:30:00Z")}
 	annie := append([]event.Value(nil), anne...)
-	annie[1] = avroTxt("Annie")
+	annie[1] = dbzText("Annie")
 	annieRow := map[string]any{"id": 1, "first_name": "Annie", "price": "rat:25/2", "raw": []byte{1, 2},
-		"seen": avroTS("2024-01-15T14:30:00Z")}
-	keyOnly := []event.Value{avroTxt("1"), {}, {}, {}, {}}
+		"seen": avrotest.TS("2024-01-15T14:30:00Z")}
+	keyOnly := []event.Value{dbzText("1"), {}, {}, {}, {}}
 	keyOnlyRow := map[string]any{"id": 1, "first_name": nil, "price": nil, "raw": nil, "seen": nil}
-	toasted := []event.Value{avroTxt("1"), {Marker: event.MarkerUnchanged}, avroTxt("12.50"), {Marker: event.MarkerUnchanged}, avroNull}
-	toastedRow := map[string]any{"id": 1, "first_name": debezium.UnavailableValue, "price": "rat:25/2",
-		"raw": []byte(debezium.UnavailableValue), "seen": nil}
+	toasted := []event.Value{dbzText("1"), {Marker: event.MarkerUnchanged}, dbzText("12.50"), {Marker: event.MarkerUnchanged}, dbzNull}
+	toastedRow := map[string]any{"id": 1, "first_name": UnavailableValue, "price": "rat:25/2",
+		"raw": []byte(UnavailableValue), "seen": nil}
 
 	source := func(snapshot bool) map[string]any {
 		if snapshot {
@@ -132,13 +135,13 @@ func TestAvroDebeziumEncodeDecode(t *testing.T) {
 			var key []byte
 			if tc.key {
 				key = enc.AppendKey(nil, &tc.c)
-				k, _ := f.decode(t, key)
+				k, _ := f.Decode(t, key)
 				if !reflect.DeepEqual(k, map[string]any{"id": 1}) {
 					t.Errorf("key %#v", k)
 				}
 			}
 			rec := enc.AppendDocument(key, &tc.c)
-			v, id := f.decode(t, rec[len(key):])
+			v, id := f.Decode(t, rec[len(key):])
 			if _, vid := enc.ValueSchema(); id != vid {
 				t.Errorf("value ID %d, want %d", id, vid)
 			}
@@ -151,19 +154,19 @@ func TestAvroDebeziumEncodeDecode(t *testing.T) {
 			if !reflect.DeepEqual(v, want) {
 				t.Errorf("decoded\n%#v\nwant\n%#v", v, want)
 			}
-			// avro.Unmarshal reads the same record with the registered schema.
-			s, err := f.client.SchemaByID(context.Background(), id)
+			// hamba.Unmarshal reads the same record with the registered schema.
+			s, err := f.Client.SchemaByID(context.Background(), id)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var m map[string]any
-			if err := avro.Unmarshal(avro.MustParse(s.Schema), rec[len(key)+5:], &m); err != nil {
+			if err := hamba.Unmarshal(hamba.MustParse(s.Schema), rec[len(key)+5:], &m); err != nil {
 				t.Fatal(err)
 			}
 			if m["op"] != tc.op {
-				t.Errorf("avro.Unmarshal: op %v, want %s", m["op"], tc.op)
+				t.Errorf("hamba.Unmarshal: op %v, want %s", m["op"], tc.op)
 			}
-			// The sequence is valid JSON, as DebeziumEncoder's.
+			// The sequence is valid JSON, as Encoder's.
 			if seq, ok := src["sequence"].(string); ok && !json.Valid([]byte(seq)) {
 				t.Errorf("sequence %s is not JSON", seq)
 			}
@@ -171,10 +174,10 @@ func TestAvroDebeziumEncodeDecode(t *testing.T) {
 	}
 	// A second shape of the same table registers again; the same shape
 	// costs no new version.
-	if _, err := reg.NewDebeziumEncoder(func(*event.Table) string { return "PostgreSQL_server.inventory.customers" }, opts)(avroDbzTable, []int{0}); err != nil {
+	if _, err := NewAvroEncoder(reg, func(*event.Table) string { return "PostgreSQL_server.inventory.customers" }, opts)(avroDbzTable, []int{0}); err != nil {
 		t.Fatal(err)
 	}
-	versions, err := f.client.SubjectVersions(context.Background(), "PostgreSQL_server.inventory.customers-value")
+	versions, err := f.Client.SubjectVersions(context.Background(), "PostgreSQL_server.inventory.customers-value")
 	if err != nil || len(versions) != 1 {
 		t.Errorf("value subject versions %v %v, want one", versions, err)
 	}
@@ -189,24 +192,61 @@ func nilMap(m map[string]any) any {
 }
 
 // The sequence's first element is null before the first commit the slot
-// saw, as in DebeziumEncoder.
-func TestAvroDebeziumSequenceWithoutPrevious(t *testing.T) {
-	f := newAvroFake(t)
-	reg := NewRegistry(f.client)
-	enc, err := reg.DebeziumEncoder(context.Background(), "t", avroDbzTable, nil, debezium.Options{})
+// saw, as in Encoder.
+func TestAvroSequenceWithoutPrevious(t *testing.T) {
+	f := avrotest.NewRegistry(t)
+	reg := avro.NewRegistry(f.Client)
+	enc, err := RegisterAvroEncoder(context.Background(), reg, "t", avroDbzTable, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s, id := enc.KeySchema(); s != "" || id != 0 {
 		t.Errorf("keyless table has key schema %d %s", id, s)
 	}
-	c := event.Change{Op: event.OpCreate, New: []event.Value{avroTxt("1"), avroNull, avroNull, avroNull, avroNull}, Loc: [3]int64{0, 42, 50}, XID: 7}
+	c := event.Change{Op: event.OpCreate, New: []event.Value{dbzText("1"), dbzNull, dbzNull, dbzNull, dbzNull}, Loc: [3]int64{0, 42, 50}, XID: 7}
 	if k := enc.AppendKey(nil, &c); len(k) != 0 {
 		t.Errorf("keyless key % x", k)
 	}
-	v, _ := f.decode(t, enc.AppendDocument(nil, &c))
+	v, _ := f.Decode(t, enc.AppendDocument(nil, &c))
 	src := v.(map[string]any)["source"].(map[string]any)
 	if src["sequence"] != `[null,"42"]` || src["lsn"] != int64(42) || src["txId"] != int64(7) {
 		t.Errorf("source %#v", src)
+	}
+}
+
+// The transaction block of provide.transaction.metadata in the Debezium
+// envelope's Avro form.
+func TestAvroTransactionBlock(t *testing.T) {
+	txn := &event.TxnOrder{ID: "555:24023200", TotalOrder: 3, CollectionOrder: 2}
+	now := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	f := avrotest.NewRegistry(t)
+	reg := avro.NewRegistry(f.Client, avro.Decimal(avrotest.Decimals), avro.Namespace("PostgreSQL_server"))
+	opts := Options{Version: "test", Name: "PostgreSQL_server", Database: "postgres",
+		Now: func() time.Time { return now }, ReadTime: func() time.Time { return now }}
+	aenc, err := NewAvroEncoder(reg, func(*event.Table) string { return "PostgreSQL_server.inventory.customers" }, opts)(avroDbzTable, []int{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := event.Change{Op: event.OpCreate, New: []event.Value{dbzText("1"), dbzText("Anne"), dbzText("12.50"), dbzText(`\x0102`), dbzNull},
+		Loc: [3]int64{1, 2, 3}, XID: 555, TSMillis: 1, Txn: txn}
+	rec := aenc.AppendDocument(nil, &ac)
+	_, id := f.Decode(t, rec)
+	s, err := f.Client.SchemaByID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := hamba.Unmarshal(hamba.MustParse(s.Schema), rec[5:], &m); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"id": "555:24023200", "total_order": int64(3), "data_collection_order": int64(2)}
+	got, _ := m["transaction"].(map[string]any)
+	for _, v := range got { // a union may decode as {"<record name>": value}
+		if inner, ok := v.(map[string]any); ok && len(got) == 1 {
+			got = inner
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("avro transaction %#v, want %#v", m["transaction"], want)
 	}
 }
