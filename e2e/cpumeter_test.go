@@ -20,53 +20,79 @@ import (
 // the machine with pg2kafka: the real broker's JVM and the PostgreSQL
 // server's processes (backends and walsenders), and how busy the machine
 // was. On a machine whose cores all three share, a phase whose machine is
-// busy near 100% is bound by their CPU per row, not by waiting.
+// busy near 100% is bound by their CPU per row, not by waiting. Processes
+// are sampled every 100 ms, so one that exits during the phase (the
+// walsender of pg_recvlogical) still counts, to within its last 100 ms.
 type cpuMeter struct {
 	brokerPID int // 0: no broker process of the harness (kfake, external)
-	start     cpuSample
-	began     time.Time
+	stop      chan struct{}
+	done      chan struct{}
+
+	mu          sync.Mutex
+	first, last map[int]float64 // ticks of the broker and PostgreSQL processes, by PID
+	start       machineTicks
 }
 
-type cpuSample struct {
-	broker, postgres float64 // seconds
-	busy, total      float64 // machine-wide, clock ticks
-}
+type machineTicks struct{ busy, total float64 }
 
 func newCPUMeter(t testing.TB) *cpuMeter {
-	m := &cpuMeter{}
+	m := &cpuMeter{stop: make(chan struct{}), done: make(chan struct{}), first: map[int]float64{}, last: map[int]float64{}}
 	if kafkatest.Shared() && !kafkatest.External() {
 		m.brokerPID = kafkatest.Real(t).PID()
 	}
-	m.start, m.began = m.sample(), time.Now()
+	m.start = readMachineTicks()
+	m.sample(true)
+	go func() {
+		defer close(m.done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-m.stop:
+				return
+			case <-tick.C:
+				m.sample(false)
+			}
+		}
+	}()
 	return m
 }
 
-func (m *cpuMeter) sample() cpuSample {
-	var s cpuSample
+// sample reads the ticks of the broker and every PostgreSQL process; at
+// the start, they are the baseline (a process started later has none).
+func (m *cpuMeter) sample(baseline bool) {
 	dirs, _ := os.ReadDir("/proc")
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
 			continue
 		}
 		comm, ticks, ok := procTicks(pid)
-		switch {
-		case !ok:
-		case pid == m.brokerPID:
-			s.broker = ticks / 100
-		case comm == "postgres":
-			s.postgres += ticks / 100
+		if !ok || (pid != m.brokerPID && comm != "postgres") {
+			continue
 		}
+		if baseline {
+			m.first[pid] = ticks
+		}
+		m.last[pid] = ticks
 	}
-	if raw, err := os.ReadFile("/proc/stat"); err == nil {
-		// cpu  user nice system idle iowait irq softirq steal ...
-		f := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0])
-		for i, v := range f[1:min(len(f), 9)] {
-			n, _ := strconv.ParseFloat(v, 64)
-			s.total += n
-			if i != 3 && i != 4 { // idle, iowait
-				s.busy += n
-			}
+}
+
+func readMachineTicks() machineTicks {
+	var s machineTicks
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return s
+	}
+	// cpu  user nice system idle iowait irq softirq steal ...
+	f := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0])
+	for i, v := range f[1:min(len(f), 9)] {
+		n, _ := strconv.ParseFloat(v, 64)
+		s.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			s.busy += n
 		}
 	}
 	return s
@@ -93,16 +119,29 @@ func procTicks(pid int) (comm string, ticks float64, ok bool) {
 	return s[open+1 : end], utime + stime, true
 }
 
-// report describes the phase: pg2kafka's CPU seconds (measured apart, by
-// its PID) and the others', per million rows, and the machine's busy share.
+// report ends the phase and describes it: pg2kafka's CPU seconds (measured
+// apart, by its PID) and the others', per million rows, and the machine's
+// busy share.
 func (m *cpuMeter) report(pg2kafkaCPU float64, rows int) string {
-	end := m.sample()
+	m.sample(false)
+	close(m.stop)
+	<-m.done
+	end := readMachineTicks()
+	var broker, postgres float64
+	for pid, last := range m.last {
+		d := (last - m.first[pid]) / 100
+		if pid == m.brokerPID {
+			broker = d
+		} else {
+			postgres += d
+		}
+	}
 	perM := func(s float64) float64 { return s / float64(rows) * 1e6 }
 	out := fmt.Sprintf("CPU s per M rows: pg2kafka %.1f", perM(pg2kafkaCPU))
 	if m.brokerPID != 0 {
-		out += fmt.Sprintf(", broker %.1f", perM(end.broker-m.start.broker))
+		out += fmt.Sprintf(", broker %.1f", perM(broker))
 	}
-	out += fmt.Sprintf(", PostgreSQL %.1f", perM(end.postgres-m.start.postgres))
+	out += fmt.Sprintf(", PostgreSQL %.1f", perM(postgres))
 	if dt := end.total - m.start.total; dt > 0 {
 		out += fmt.Sprintf("; machine %.0f%% busy", 100*(end.busy-m.start.busy)/dt)
 	}
