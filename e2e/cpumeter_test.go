@@ -24,9 +24,10 @@ import (
 // are sampled every 100 ms, so one that exits during the phase (the
 // walsender of pg_recvlogical) still counts, to within its last 100 ms.
 type cpuMeter struct {
-	brokerPID int // 0: no broker process of the harness (kfake, external)
-	stop      chan struct{}
-	done      chan struct{}
+	brokerPID  int    // 0: no broker process of the harness (an external cluster)
+	brokerName string // "broker" or "kfake"
+	stop       chan struct{}
+	done       chan struct{}
 
 	mu          sync.Mutex
 	first, last map[int]float64 // ticks of the broker and PostgreSQL processes, by PID
@@ -36,9 +37,14 @@ type cpuMeter struct {
 type machineTicks struct{ busy, total float64 }
 
 func newCPUMeter(t testing.TB) *cpuMeter {
-	m := &cpuMeter{stop: make(chan struct{}), done: make(chan struct{}), first: map[int]float64{}, last: map[int]float64{}}
-	if kafkatest.Shared() && !kafkatest.External() {
+	m := &cpuMeter{brokerName: "broker", stop: make(chan struct{}), done: make(chan struct{}), first: map[int]float64{}, last: map[int]float64{}}
+	switch {
+	case kafkatest.External():
+	case kafkatest.Shared():
 		m.brokerPID = kafkatest.Real(t).PID()
+	default:
+		// kfake runs in this test process, whose own work is small beside it.
+		m.brokerPID, m.brokerName = os.Getpid(), "kfake"
 	}
 	m.start = readMachineTicks()
 	m.sample(true)
@@ -139,7 +145,7 @@ func (m *cpuMeter) report(pg2kafkaCPU float64, rows int) string {
 	perM := func(s float64) float64 { return s / float64(rows) * 1e6 }
 	out := fmt.Sprintf("CPU s per M rows: pg2kafka %.1f", perM(pg2kafkaCPU))
 	if m.brokerPID != 0 {
-		out += fmt.Sprintf(", broker %.1f", perM(broker))
+		out += fmt.Sprintf(", %s %.1f", m.brokerName, perM(broker))
 	}
 	out += fmt.Sprintf(", PostgreSQL %.1f", perM(postgres))
 	if dt := end.total - m.start.total; dt > 0 {
