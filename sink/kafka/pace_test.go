@@ -6,7 +6,7 @@ import (
 )
 
 // TestPacerAdapts follows the pause through commits whose first produce
-// looked held (doubling, up to maxPause), quick (shrinking by 1/8, down to
+// looked held (doubling, up to maxPause), quick (shrinking by 1/32, down to
 // minPause) or unacknowledged (unchanged).
 func TestPacerAdapts(t *testing.T) {
 	for _, tc := range []struct {
@@ -17,10 +17,10 @@ func TestPacerAdapts(t *testing.T) {
 		{"first commit starts the pause", []time.Duration{0}, startPause},
 		{"a hold doubles it", []time.Duration{20 * time.Millisecond}, 2 * startPause},
 		{"holds double it up to the cap", []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond}, maxPause},
-		{"a quick round trip shrinks it", []time.Duration{time.Millisecond}, startPause - startPause/8},
-		{"quick round trips shrink it to the floor", repeat(time.Millisecond, 40), minPause},
-		{"a round trip at the hold sign is not a hold", []time.Duration{holdSign}, startPause - startPause/8},
-		{"after holds, quick round trips bring it back down", append(repeat(20*time.Millisecond, 3), repeat(time.Millisecond, 60)...), minPause},
+		{"a quick round trip shrinks it", []time.Duration{time.Millisecond}, startPause - startPause/32},
+		{"quick round trips shrink it to the floor", repeat(time.Millisecond, 80), minPause},
+		{"a round trip at the hold sign is not a hold", []time.Duration{holdSign}, startPause - startPause/32},
+		{"after holds, quick round trips bring it back down", append(repeat(20*time.Millisecond, 3), repeat(time.Millisecond, 150)...), minPause},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var p pacer
