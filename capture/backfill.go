@@ -182,6 +182,9 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) (err error) {
 	read := c.prefetched
 	c.prefetched = nil
 	if read == nil || read.b != b {
+		if read != nil {
+			<-read.done // the connection is the read's until it ends
+		}
 		read = c.startRead(ctx, b)
 	}
 	<-read.done

@@ -251,7 +251,8 @@ type Capture struct {
 	window *binding
 	// within is the position written with a split commit (nil otherwise).
 	within []byte
-	// prefetched is the next chunk, read while the previous one commits.
+	// prefetched is the next chunk, read while the previous one is written
+	// and committed.
 	prefetched *chunkRead
 	cursor     uint64 // cursor of the batch being built (last commit seen)
 	inTxn      bool   // a PostgreSQL transaction's changes are being written

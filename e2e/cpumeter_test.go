@@ -14,30 +14,41 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
+	"github.com/pg2kafka/pg2kafka/internal/pgtest"
 )
 
 // cpuMeter measures, over a benchmark's phase, the CPU time of what shares
-// the machine with pg2kafka: the real broker's JVM and the PostgreSQL
-// server's processes (backends and walsenders), and how busy the machine
-// was. On a machine whose cores all three share, a phase whose machine is
-// busy near 100% is bound by their CPU per row, not by waiting. Processes
-// are sampled every 100 ms, so one that exits during the phase (the
-// walsender of pg_recvlogical) still counts, to within its last 100 ms.
+// the machine with pg2kafka: the real broker's JVM (or kfake, in this test
+// process) and the test's PostgreSQL server (its postmaster and every
+// child: backends, walsenders, background workers), and how busy the
+// machine was. On a machine whose cores all three share, a phase whose
+// machine is busy near 100% is bound by their CPU per row, not by waiting.
+// Processes are sampled every 100 ms; the children the postmaster reaped
+// meanwhile count through its cutime and cstime.
 type cpuMeter struct {
 	brokerPID  int    // 0: no broker process of the harness (an external cluster)
 	brokerName string // "broker" or "kfake"
-	stop       chan struct{}
+	pgPID      int    // the postmaster; 0 for an external server
+	stop       func()
 	done       chan struct{}
 
 	mu          sync.Mutex
-	first, last map[int]float64 // ticks of the broker and PostgreSQL processes, by PID
+	first, last map[int]float64 // CPU ticks by PID: the broker, the postmaster's children
+	pm0, pm     procStat        // the postmaster at the start, and last seen
 	start       machineTicks
 }
 
 type machineTicks struct{ busy, total float64 }
 
+// procStat is what /proc/PID/stat tells of a process's CPU, in clock ticks
+// (100/s): its own (utime+stime) and its reaped children's (cutime+cstime).
+type procStat struct {
+	ppid          int
+	ticks, reaped float64
+}
+
 func newCPUMeter(t testing.TB) *cpuMeter {
-	m := &cpuMeter{brokerName: "broker", stop: make(chan struct{}), done: make(chan struct{}), first: map[int]float64{}, last: map[int]float64{}}
+	m := &cpuMeter{brokerName: "broker", done: make(chan struct{}), first: map[int]float64{}, last: map[int]float64{}}
 	switch {
 	case kafkatest.External():
 	case kafkatest.Shared():
@@ -46,15 +57,25 @@ func newCPUMeter(t testing.TB) *cpuMeter {
 		// kfake runs in this test process, whose own work is small beside it.
 		m.brokerPID, m.brokerName = os.Getpid(), "kfake"
 	}
+	m.pgPID = pgtest.Shared(t).PID()
 	m.start = readMachineTicks()
 	m.sample(true)
+	quit := make(chan struct{})
+	var once sync.Once
+	m.stop = func() {
+		once.Do(func() {
+			close(quit)
+			<-m.done
+		})
+	}
+	t.Cleanup(m.stop) // a phase that fails before its report
 	go func() {
 		defer close(m.done)
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
-			case <-m.stop:
+			case <-quit:
 				return
 			case <-tick.C:
 				m.sample(false)
@@ -64,10 +85,12 @@ func newCPUMeter(t testing.TB) *cpuMeter {
 	return m
 }
 
-// sample reads the ticks of the broker and every PostgreSQL process; at
-// the start, they are the baseline (a process started later has none).
-func (m *cpuMeter) sample(baseline bool) {
+// sample reads the ticks of the broker, the postmaster and its children;
+// at the start, they are the baseline (a process started later has none).
+// It returns the PIDs it saw.
+func (m *cpuMeter) sample(baseline bool) map[int]bool {
 	dirs, _ := os.ReadDir("/proc")
+	seen := map[int]bool{}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, d := range dirs {
@@ -75,15 +98,27 @@ func (m *cpuMeter) sample(baseline bool) {
 		if err != nil {
 			continue
 		}
-		comm, ticks, ok := procTicks(pid)
-		if !ok || (pid != m.brokerPID && comm != "postgres") {
+		st, ok := readProcStat(pid)
+		switch {
+		case !ok:
+			continue
+		case pid == m.pgPID && m.pgPID != 0:
+			if baseline {
+				m.pm0 = st
+			}
+			m.pm = st
+			continue
+		case pid == m.brokerPID || (st.ppid == m.pgPID && m.pgPID != 0):
+		default:
 			continue
 		}
+		seen[pid] = true
 		if baseline {
-			m.first[pid] = ticks
+			m.first[pid] = st.ticks
 		}
-		m.last[pid] = ticks
+		m.last[pid] = st.ticks
 	}
+	return seen
 }
 
 func readMachineTicks() machineTicks {
@@ -104,50 +139,56 @@ func readMachineTicks() machineTicks {
 	return s
 }
 
-// procTicks is a process's command name and CPU time (user and system) in
-// clock ticks (100/s).
-func procTicks(pid int) (comm string, ticks float64, ok bool) {
+// readProcStat reads /proc/PID/stat: after "(comm)", state is field 0,
+// ppid 1, utime 11, stime 12, cutime 13, cstime 14.
+func readProcStat(pid int) (procStat, bool) {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return "", 0, false
+		return procStat{}, false
 	}
 	s := string(raw)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open {
-		return "", 0, false
+	end := strings.LastIndexByte(s, ')') // the command may hold spaces and parentheses
+	if end < 0 || end+2 > len(s) {
+		return procStat{}, false
 	}
 	f := strings.Fields(s[end+2:])
-	if len(f) < 13 {
-		return "", 0, false
+	if len(f) < 15 {
+		return procStat{}, false
 	}
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return s[open+1 : end], utime + stime, true
+	n := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v }
+	ppid, _ := strconv.Atoi(f[1])
+	return procStat{ppid: ppid, ticks: n(11) + n(12), reaped: n(13) + n(14)}, true
 }
 
 // report ends the phase and describes it: pg2kafka's CPU seconds (measured
 // apart, by its PID) and the others', per million rows, and the machine's
 // busy share.
 func (m *cpuMeter) report(pg2kafkaCPU float64, rows int) string {
-	m.sample(false)
-	close(m.stop)
-	<-m.done
+	m.stop()
+	alive := m.sample(false)
 	end := readMachineTicks()
 	var broker, postgres float64
 	for pid, last := range m.last {
-		d := (last - m.first[pid]) / 100
-		if pid == m.brokerPID {
-			broker = d
-		} else {
-			postgres += d
+		switch {
+		case pid == m.brokerPID:
+			broker = (last - m.first[pid]) / 100
+		case alive[pid]:
+			postgres += (last - m.first[pid]) / 100
+		default:
+			// Reaped: its whole life is in the postmaster's cutime below,
+			// less what it had used before the phase.
+			postgres -= m.first[pid] / 100
 		}
 	}
+	postgres += (m.pm.ticks - m.pm0.ticks + m.pm.reaped - m.pm0.reaped) / 100
 	perM := func(s float64) float64 { return s / float64(rows) * 1e6 }
 	out := fmt.Sprintf("CPU s per M rows: pg2kafka %.1f", perM(pg2kafkaCPU))
 	if m.brokerPID != 0 {
 		out += fmt.Sprintf(", %s %.1f", m.brokerName, perM(broker))
 	}
-	out += fmt.Sprintf(", PostgreSQL %.1f", perM(postgres))
+	if m.pgPID != 0 {
+		out += fmt.Sprintf(", PostgreSQL %.1f", perM(postgres))
+	}
 	if dt := end.total - m.start.total; dt > 0 {
 		out += fmt.Sprintf("; machine %.0f%% busy", 100*(end.busy-m.start.busy)/dt)
 	}
@@ -162,7 +203,7 @@ var warmOnce sync.Once
 // benchmark of a run ~25% slower than the same benchmark right after it.
 // It writes 1,000,000 records of 400 bytes (half of them random hex, so
 // compression works as on real documents) in transactions of 25,000, to a
-// topic deleted afterwards.
+// topic of its own.
 func warmBroker(b *testing.B) {
 	if !kafkatest.Shared() || kafkatest.External() {
 		return
@@ -181,7 +222,8 @@ func warmBroker(b *testing.B) {
 		if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
 			b.Fatalf("warming the broker: %v", err)
 		}
-		defer adm.DeleteTopics(ctx, topic)
+		// The topic stays: deleting it would have the broker remove its
+		// segments a minute later, in the middle of a measurement.
 		var failed error
 		var mu sync.Mutex
 		x := uint64(0x9E3779B97F4A7C15)

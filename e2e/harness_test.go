@@ -43,7 +43,18 @@ func TestMain(m *testing.M) {
 	}
 	if given := os.Getenv("PG2KAFKA_E2E_BINARY"); given != "" {
 		// A binary built elsewhere (another commit): benchmarks compare
-		// builds in one harness this way.
+		// builds in one harness this way. A relative path is the
+		// repository's (go test runs in e2e/).
+		if !filepath.IsAbs(given) {
+			given = filepath.Join("..", given)
+		}
+		if fi, err := os.Stat(given); err != nil || fi.IsDir() {
+			fmt.Fprintf(os.Stderr, "PG2KAFKA_E2E_BINARY=%s: not a pg2kafka binary (%v); give its path, absolute or from the repository's root\n", os.Getenv("PG2KAFKA_E2E_BINARY"), err)
+			os.Exit(1)
+		}
+		if os.Getenv("PG2KAFKA_E2E_RACE") != "" {
+			fmt.Fprintln(os.Stderr, "PG2KAFKA_E2E_RACE is ignored: PG2KAFKA_E2E_BINARY gives the binary")
+		}
 		binary = given
 	} else if out, err := exec.Command("go", append(args, "../cmd/pg2kafka")...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building pg2kafka: %v\n%s", err, out)

@@ -1,9 +1,11 @@
 package event
 
 // Encoder turns a table's changes into record keys and values. Encoders
-// append to the caller's buffer. The encoders of each output format
-// (schema/flow, schema/debezium, schema/avro) implement it, and
-// schema/format builds the one a configuration asks for.
+// only append to the caller's buffer, so one is safe for concurrent use:
+// the capture loop indexes a backfill chunk's row keys on the chunk read's
+// goroutine while it encodes the previous chunk. The encoders of each
+// output format (schema/flow, schema/debezium, schema/avro) implement it,
+// and schema/format builds the one a configuration asks for.
 type Encoder interface {
 	// AppendKey appends the Kafka key (nothing for a keyless table).
 	AppendKey(dst []byte, c *Change) []byte

@@ -197,6 +197,15 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// PID is the postmaster's process ID: 0 for a server this package did not
+// start (EnvURL). Its backends and walsenders are its children.
+func (s *Server) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Restart stops a server that Start started with a fast shutdown (SIGINT,
 // as `pg_ctl restart -m fast` does: open transactions roll back, every
 // connection, walsenders included, is closed) and starts it again on the

@@ -373,7 +373,7 @@ func NewPlan(t *event.Table, key []int, namespace string, opts ...Option) (*Plan
 func (p *Plan) Table() *event.Table { return p.table }
 
 // Key returns the key columns, indexes of Table().Columns in key order
-// (none for a keyless table).
+// (none for a keyless table); the caller must not change them.
 func (p *Plan) Key() []int { return p.key }
 
 // Namespace returns the namespace of the plan's records,

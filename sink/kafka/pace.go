@@ -21,7 +21,7 @@ import (
 // does not shrinks it by 1/32 (down to minPause). It comes down slowly
 // because a hold costs a whole batch ~35 ms, a pause too long by 1 ms only
 // 1 ms: shrinking by 1/8 probed into a hold every ~10 commits, and p99 at
-// 5,000 txn/s was 46-53 ms; by 1/32, 39-41 ms.
+// 5,000 txn/s was 46-53 ms; by 1/32, 39-42 ms.
 const (
 	minPause   = 500 * time.Microsecond
 	maxPause   = 16 * time.Millisecond

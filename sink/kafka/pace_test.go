@@ -46,9 +46,14 @@ func repeat(d time.Duration, n int) []time.Duration {
 // TestPacerWaitsOutThePause: a transaction begun right after a commit
 // waits at least the rest of the pause; one before any commit does not.
 func TestPacerWaitsOutThePause(t *testing.T) {
-	var p pacer
+	p := pacer{pause: time.Second} // no commit yet: nothing to wait for
 	start := time.Now()
 	p.wait()
+	if d := time.Since(start); d > p.pause/2 {
+		t.Errorf("wait before any commit took %s", d)
+	}
+	p = pacer{}
+	start = time.Now()
 	p.rtt = 20 * time.Millisecond
 	p.committed() // pause 4 ms from now
 	p.wait()
