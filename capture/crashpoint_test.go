@@ -17,9 +17,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,7 +127,11 @@ type world struct {
 	cancel  context.CancelFunc
 
 	violations []string
-	restarts   int // in-process restarts (ErrRediscover) of the current run
+	// connUsers counts the uses of the query connection under way: it
+	// serves one query at a time, so a prefetched chunk read overlapping
+	// any other use is a violation.
+	connUsers atomic.Int32
+	restarts  int // in-process restarts (ErrRediscover) of the current run
 	// timeoutAbove makes chunk reads of more rows than this fail as if cut
 	// by statement_timeout (-1: every read).
 	timeoutAbove int
@@ -253,7 +259,19 @@ func values(id, v int64) []event.Value {
 // fakeDB is the loop's Database over the world.
 type fakeDB struct{ w *world }
 
+// conn marks the query connection in use by what until the returned func
+// is called.
+func (w *world) conn(what string) func() {
+	if w.connUsers.Add(1) > 1 {
+		w.mu.Lock()
+		w.violations = append(w.violations, what+" used the query connection while another query ran")
+		w.mu.Unlock()
+	}
+	return func() { w.connUsers.Add(-1) }
+}
+
 func (d fakeDB) CreateSlot(context.Context) (uint64, error) {
+	defer d.w.conn("CreateSlot")()
 	w := d.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -276,12 +294,14 @@ func (d fakeDB) StartReplication(ctx context.Context, start uint64) (event.Strea
 }
 
 func (d fakeDB) CurrentLSN(context.Context) (uint64, error) {
+	defer d.w.conn("CurrentLSN")()
 	d.w.mu.Lock()
 	defer d.w.mu.Unlock()
 	return d.w.lsn, nil
 }
 
 func (d fakeDB) WriteWatermark(context.Context, string) error {
+	defer d.w.conn("WriteWatermark")()
 	w := d.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -293,6 +313,8 @@ func (d fakeDB) WriteWatermark(context.Context, string) error {
 
 func (d fakeDB) ReadChunk(_ context.Context, q *event.ChunkQuery) ([]event.Row, error) {
 	w := d.w
+	defer w.conn("ReadChunk")()
+	runtime.Gosched() // a read takes a while: let the loop run meanwhile
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.timeoutAbove < 0 || w.timeoutAbove > 0 && q.Limit > w.timeoutAbove {
@@ -317,6 +339,7 @@ func (d fakeDB) ReadPages(context.Context, *event.PagesQuery) ([]event.Row, erro
 }
 
 func (d fakeDB) TableSize(context.Context, string, string) (uint32, float64, error) {
+	defer d.w.conn("TableSize")()
 	d.w.mu.Lock()
 	defer d.w.mu.Unlock()
 	return 1, float64(len(d.w.rows)), nil
