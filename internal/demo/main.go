@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -34,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/pg2kafka/pg2kafka/internal/launch"
 	"github.com/pg2kafka/pg2kafka/internal/pgtest"
 )
 
@@ -104,7 +104,7 @@ func run(ctx context.Context) (err error) {
 	if err := build(ctx, bin); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := launch.FreePort()
 	if err != nil {
 		return err
 	}
@@ -242,15 +242,6 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", errors.New("not inside the pg2kafka module: run the demo from the repository (make demo)")
 	}
 	return filepath.Dir(gomod), nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port for the embedded broker: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // proc is the running pg2kafka.

@@ -24,8 +24,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -137,11 +135,10 @@ type Broker struct {
 	Addr string
 	// Version is the broker's Apache Kafka release.
 	Version string
-	// Dir holds server.properties, the log directory and kafka.log.
-	Dir string
+	// Process is the broker's JVM; its Dir holds server.properties, the
+	// log directory and kafka.log.
+	*launch.Process
 
-	cmd    *exec.Cmd
-	exited chan struct{}
 	mu     sync.Mutex
 	paused bool
 }
@@ -197,25 +194,7 @@ func StopShared() {
 type missingTools = launch.MissingTools
 
 // Script returns the path of kafka.sh, next to this file.
-func Script() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if ok {
-		p := filepath.Join(filepath.Dir(file), "kafka.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	// Built with -trimpath: look upwards from the working directory.
-	dir, _ := os.Getwd()
-	for dir != "" && dir != "/" {
-		p := filepath.Join(dir, "internal", "kafkatest", "kafka.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		dir = filepath.Dir(dir)
-	}
-	return "", errors.New("kafka.sh not found next to kafkatest.go nor under internal/kafkatest of a parent directory")
-}
+func Script() (string, error) { return launch.Script("kafkatest", "kafka.sh") }
 
 // Start fetches Kafka (once per machine, into the cache of kafka.sh) and
 // starts a new broker in a temporary directory on free loopback ports; it
@@ -240,57 +219,18 @@ func Start() (*Broker, error) {
 }
 
 func start(script, version string, env []string) (*Broker, error) {
-	dir, err := os.MkdirTemp("", "pg2kafka-kafkatest-")
-	if err != nil {
-		return nil, fmt.Errorf("creating the broker's directory: %w", err)
-	}
-	port, err := launch.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	ctrl, err := launch.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
-		return nil, fmt.Errorf("creating the broker's output file: %w", err)
-	}
-	defer out.Close()
-	cmd := exec.Command(script, "start", dir, fmt.Sprint(port), fmt.Sprint(ctrl))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = env
-	// kafka.sh execs java, so cmd's PID is the broker's. Pdeathsig: the
-	// broker goes when the test binary dies, however it dies (SIGKILL, as
-	// SIGTERM would wait on a paused broker).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", script, err)
-	}
-	b := &Broker{Addr: fmt.Sprintf("127.0.0.1:%d", port), Version: version, Dir: dir, cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(b.exited) }()
-
 	started := time.Now()
-	deadline := started.Add(120 * time.Second)
-	for {
-		err := b.ping(2 * time.Second)
-		if err == nil {
-			return b, nil
-		}
-		select {
-		case <-b.exited:
-			logs := b.logs()
-			b.Stop()
-			return nil, fmt.Errorf("the Kafka %s broker exited before answering (%s)\n%s", version, cmd.ProcessState, logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			logs := b.logs()
-			b.Stop()
-			return nil, fmt.Errorf("the Kafka %s broker did not answer within %s: %v\n%s", version, time.Since(started).Round(time.Second), err, logs)
-		}
-		time.Sleep(200 * time.Millisecond)
+	// kafka.sh start DIR PORT CONTROLLER_PORT execs java.
+	proc, ports, err := launch.StartProcess(script, "kafkatest", env)
+	if err != nil {
+		return nil, err
 	}
+	b := &Broker{Process: proc, Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), Version: version}
+	what := "the Kafka " + version + " broker"
+	if err := proc.WaitReady(what, started, 120*time.Second, 200*time.Millisecond, func() error { return b.ping(2 * time.Second) }, b.logs); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // ping asks the broker for the cluster's metadata and wants itself back as
@@ -315,22 +255,8 @@ func (b *Broker) ping(timeout time.Duration) error {
 
 // logs returns the script's output and the broker's log, for an error.
 func (b *Broker) logs() string {
-	var s strings.Builder
-	for _, name := range []string{"stdout.log", "format.log", "kafka.log", "zookeeper.out", "zookeeper.log"} {
-		text, err := os.ReadFile(filepath.Join(b.Dir, name))
-		if err != nil || len(text) == 0 {
-			continue
-		}
-		if len(text) > 8000 {
-			text = text[len(text)-8000:]
-		}
-		fmt.Fprintf(&s, "--- %s\n%s\n", name, text)
-	}
-	return s.String()
+	return b.Tail("stdout.log", "format.log", "kafka.log", "zookeeper.out", "zookeeper.log")
 }
-
-// PID is the broker's process ID.
-func (b *Broker) PID() int { return b.cmd.Process.Pid }
 
 // Pause stops the broker process (SIGSTOP): it holds its connections but
 // answers nothing until Resume. The test's cleanup resumes it, so that a
@@ -341,7 +267,7 @@ func (b *Broker) Pause(t testing.TB) {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := syscall.Kill(b.PID(), syscall.SIGSTOP); err != nil {
 		t.Fatalf("kafkatest: pausing the broker (pid %d): %v", b.PID(), err)
 	}
 	// The stop reaches every thread of the JVM asynchronously: wait until
@@ -371,7 +297,7 @@ func (b *Broker) Resume(t testing.TB) {
 	if !b.paused {
 		return
 	}
-	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := syscall.Kill(b.PID(), syscall.SIGCONT); err != nil {
 		t.Errorf("kafkatest: resuming the broker (pid %d): %v", b.PID(), err)
 	}
 	b.paused = false
@@ -380,14 +306,4 @@ func (b *Broker) Resume(t testing.TB) {
 // Stop kills the broker (and, for a 2.x broker, its ZooKeeper server: the
 // process group) and removes its directory. The data is throwaway, so
 // there is no controlled shutdown to wait for.
-func (b *Broker) Stop() {
-	if b.cmd.Process != nil {
-		_ = b.cmd.Process.Signal(syscall.SIGKILL) // works on a paused process too
-		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-		select {
-		case <-b.exited:
-		case <-time.After(20 * time.Second):
-		}
-	}
-	_ = os.RemoveAll(b.Dir)
-}
+func (b *Broker) Stop() { b.Process.Stop() }

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -59,4 +62,25 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Script returns the path of a harness script, internal/<pkg>/<name>:
+// found from this file's directory, or, in a binary built with -trimpath,
+// by looking upwards from the working directory.
+func Script(pkg, name string) (string, error) {
+	if _, file, _, ok := runtime.Caller(0); ok {
+		p := filepath.Join(filepath.Dir(filepath.Dir(file)), pkg, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	dir, _ := os.Getwd()
+	for dir != "" && dir != "/" {
+		p := filepath.Join(dir, "internal", pkg, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		dir = filepath.Dir(dir)
+	}
+	return "", fmt.Errorf("%s not found under internal/%s of the repository nor of a parent of the working directory", name, pkg)
 }

@@ -30,11 +30,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,13 +73,10 @@ type Registry struct {
 	URL string
 	// Version is the Apicurio Registry release.
 	Version string
-	// Dir holds registry.log.
-	Dir string
+	// Process is the registry's JVM; its Dir holds registry.log.
+	*launch.Process
 	// Took is how long the registry took to answer after its start.
 	Took time.Duration
-
-	cmd    *exec.Cmd
-	exited chan struct{}
 }
 
 var (
@@ -186,25 +179,7 @@ func StopShared() {
 type missingTools = launch.MissingTools
 
 // Script returns the path of registry.sh, next to this file.
-func Script() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if ok {
-		p := filepath.Join(filepath.Dir(file), "registry.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	// Built with -trimpath: look upwards from the working directory.
-	dir, _ := os.Getwd()
-	for dir != "" && dir != "/" {
-		p := filepath.Join(dir, "internal", "registrytest", "registry.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		dir = filepath.Dir(dir)
-	}
-	return "", errors.New("registry.sh not found next to registrytest.go nor under internal/registrytest of a parent directory")
-}
+func Script() (string, error) { return launch.Script("registrytest", "registry.sh") }
 
 // Start fetches Apicurio Registry (once per machine, into the cache of
 // registry.sh) and starts a new one on free loopback ports; it returns once
@@ -226,63 +201,24 @@ func Start() (*Registry, error) {
 }
 
 func start(script, version string, env []string) (*Registry, error) {
-	dir, err := os.MkdirTemp("", "pg2kafka-registrytest-")
-	if err != nil {
-		return nil, fmt.Errorf("creating the registry's directory: %w", err)
-	}
-	port, err := launch.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	mgmt, err := launch.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
-		return nil, fmt.Errorf("creating the registry's output file: %w", err)
-	}
-	defer out.Close()
-	cmd := exec.Command(script, "start", dir, fmt.Sprint(port), fmt.Sprint(mgmt))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = env
-	// registry.sh execs java, so cmd's PID is the registry's. Pdeathsig:
-	// the registry goes when the test binary dies, however it dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", script, err)
+	// registry.sh start DIR PORT MANAGEMENT_PORT execs java.
+	proc, ports, err := launch.StartProcess(script, "registrytest", env)
+	if err != nil {
+		return nil, err
 	}
-	r := &Registry{URL: fmt.Sprintf("http://127.0.0.1:%d%s", port, CompatPath), Version: version, Dir: dir,
-		cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(r.exited) }()
-
-	deadline := started.Add(180 * time.Second)
-	for {
-		err := r.ping(2 * time.Second)
-		if err == nil {
-			r.Took = time.Since(started)
-			if err := r.warm(); err != nil {
-				logs := r.logs()
-				r.Stop()
-				return nil, fmt.Errorf("registrytest: Apicurio Registry %s answered but failed its warm-up: %w\n%s", version, err, logs)
-			}
-			return r, nil
-		}
-		select {
-		case <-r.exited:
-			logs := r.logs()
-			r.Stop()
-			return nil, fmt.Errorf("registrytest: Apicurio Registry %s exited before answering (%s)\n%s", version, cmd.ProcessState, logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			logs := r.logs()
-			r.Stop()
-			return nil, fmt.Errorf("registrytest: Apicurio Registry %s did not answer within %s: %w\n%s", version, time.Since(started).Round(time.Second), err, logs)
-		}
-		time.Sleep(250 * time.Millisecond)
+	r := &Registry{Process: proc, URL: fmt.Sprintf("http://127.0.0.1:%d%s", ports[0], CompatPath), Version: version}
+	what := "registrytest: Apicurio Registry " + version
+	if err := proc.WaitReady(what, started, 180*time.Second, 250*time.Millisecond, func() error { return r.ping(2 * time.Second) }, r.logs); err != nil {
+		return nil, err
 	}
+	r.Took = time.Since(started)
+	if err := r.warm(); err != nil {
+		logs := r.logs()
+		r.Stop()
+		return nil, fmt.Errorf("%s answered but failed its warm-up: %w\n%s", what, err, logs)
+	}
+	return r, nil
 }
 
 // ping asks the Confluent-compatible API for the global configuration.
@@ -336,34 +272,8 @@ func (r *Registry) warm() error {
 }
 
 // logs returns the script's output and the registry's log, for an error.
-func (r *Registry) logs() string {
-	var s strings.Builder
-	for _, name := range []string{"stdout.log", "registry.log"} {
-		text, err := os.ReadFile(filepath.Join(r.Dir, name))
-		if err != nil || len(text) == 0 {
-			continue
-		}
-		if len(text) > 8000 {
-			text = text[len(text)-8000:]
-		}
-		fmt.Fprintf(&s, "--- %s\n%s\n", name, text)
-	}
-	return s.String()
-}
-
-// PID is the registry's process ID.
-func (r *Registry) PID() int { return r.cmd.Process.Pid }
+func (r *Registry) logs() string { return r.Tail("stdout.log", "registry.log") }
 
 // Stop kills the registry and removes its directory; its storage is in
 // memory and throwaway.
-func (r *Registry) Stop() {
-	if r.cmd.Process != nil {
-		_ = r.cmd.Process.Signal(syscall.SIGKILL)
-		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-		select {
-		case <-r.exited:
-		case <-time.After(20 * time.Second):
-		}
-	}
-	_ = os.RemoveAll(r.Dir)
-}
+func (r *Registry) Stop() { r.Process.Stop() }
