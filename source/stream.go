@@ -155,11 +155,15 @@ func (s *Stream) sendStatus(reply bool) error {
 
 func (s *Stream) loop(ctx context.Context) error {
 	nextStatus := time.Now().Add(statusInterval)
-	// The receive's deadline is the next status update. Its context serves
-	// every receive until then: one per message cost a timer and ~7% of the
-	// CPU of a backlog's drain.
-	var receive deadlineContext
-	defer receive.stop()
+	// The receive's deadline is the next status update, set on the socket
+	// itself: a receive with a context costs pgconn a context watcher per
+	// message (an AfterFunc, a channel, the parent's lock), and a backlog's
+	// drain is a message per row. The stream's end (ctx) moves the deadline
+	// to now, which ends a receive under way as a timeout.
+	sock := s.conn.Conn()
+	stopWatch := context.AfterFunc(ctx, func() { _ = sock.SetReadDeadline(time.Now()) })
+	defer stopWatch()
+	var deadline time.Time
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -170,7 +174,18 @@ func (s *Stream) loop(ctx context.Context) error {
 			}
 			nextStatus = time.Now().Add(statusInterval)
 		}
-		msg, err := s.conn.ReceiveMessage(receive.until(ctx, nextStatus))
+		if !deadline.Equal(nextStatus) {
+			if err := sock.SetReadDeadline(nextStatus); err != nil {
+				return fmt.Errorf("setting the replication connection's read deadline: %w", err)
+			}
+			deadline = nextStatus
+			// ctx ends before its AfterFunc runs: checked after the set, an
+			// end whose "now" deadline the set overwrote is not missed.
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+		msg, err := s.conn.ReceiveMessage(context.Background())
 		if err != nil {
 			if pgconn.Timeout(err) || ctx.Err() != nil {
 				continue
@@ -225,30 +240,6 @@ func (s *Stream) loop(ctx context.Context) error {
 		case *pgproto3.CopyDone:
 			return errors.New("replication stream: the server ended the stream")
 		}
-	}
-}
-
-// deadlineContext is a context with a deadline, made anew only when the
-// deadline changes.
-type deadlineContext struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	at     time.Time
-}
-
-// until returns a context of parent that ends at t.
-func (d *deadlineContext) until(parent context.Context, t time.Time) context.Context {
-	if d.ctx == nil || !d.at.Equal(t) {
-		d.stop()
-		d.ctx, d.cancel = context.WithDeadline(parent, t)
-		d.at = t
-	}
-	return d.ctx
-}
-
-func (d *deadlineContext) stop() {
-	if d.cancel != nil {
-		d.cancel()
 	}
 }
 
