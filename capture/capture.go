@@ -635,7 +635,7 @@ func (c *Capture) maybeCommit(timedOut bool) error {
 		return nil
 	}
 	records, bytes := c.sink.Pending()
-	if len(c.stream.C()) == 0 || timedOut || records >= c.opts.MaxRecords || bytes >= c.opts.MaxBytes ||
+	if !c.stream.Waiting() || timedOut || records >= c.opts.MaxRecords || bytes >= c.opts.MaxBytes ||
 		time.Since(c.batchStart) >= c.opts.MaxDelay {
 		return c.commit()
 	}

@@ -353,6 +353,7 @@ type fakeStream struct {
 
 func (s *fakeStream) C() <-chan []event.Item { return s.out }
 func (s *fakeStream) Err() error             { <-s.done; return nil }
+func (s *fakeStream) Waiting() bool          { return len(s.out) > 0 }
 
 // Acknowledge is the last step of the commit path.
 func (s *fakeStream) Acknowledge(lsn uint64) {

@@ -29,6 +29,13 @@ import (
 
 var binary string
 
+// benchBinaries are the binaries PG2KAFKA_E2E_BINARY lists; benchRuns
+// counts the benchmark runs that took one.
+var (
+	benchBinaries []string
+	benchRuns     int
+)
+
 func TestMain(m *testing.M) {
 	registrytest.Prestart() // Apicurio Registry, if asked for, while the rest starts
 	dir, err := os.MkdirTemp("", "pg2kafka-e2e-bin-")
@@ -42,20 +49,25 @@ func TestMain(m *testing.M) {
 		args = append(args, "-race") // the race detector in the binary under test
 	}
 	if given := os.Getenv("PG2KAFKA_E2E_BINARY"); given != "" {
-		// A binary built elsewhere (another commit): benchmarks compare
-		// builds in one harness this way. A relative path is the
-		// repository's (go test runs in e2e/).
-		if !filepath.IsAbs(given) {
-			given = filepath.Join("..", given)
-		}
-		if fi, err := os.Stat(given); err != nil || fi.IsDir() {
-			fmt.Fprintf(os.Stderr, "PG2KAFKA_E2E_BINARY=%s: not a pg2kafka binary (%v); give its path, absolute or from the repository's root\n", os.Getenv("PG2KAFKA_E2E_BINARY"), err)
-			os.Exit(1)
+		// Binaries built elsewhere (other commits): benchmarks compare
+		// builds in one harness this way, and with several (a comma-
+		// separated list) each benchmark run takes the next in turn, so
+		// that `-count` alternates them against one warm broker. A
+		// relative path is the repository's (go test runs in e2e/).
+		for _, path := range strings.Split(given, ",") {
+			if !filepath.IsAbs(path) {
+				path = filepath.Join("..", path)
+			}
+			if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+				fmt.Fprintf(os.Stderr, "PG2KAFKA_E2E_BINARY=%s: %s is not a pg2kafka binary (%v); give its path, absolute or from the repository's root\n", given, path, err)
+				os.Exit(1)
+			}
+			benchBinaries = append(benchBinaries, path)
 		}
 		if os.Getenv("PG2KAFKA_E2E_RACE") != "" {
 			fmt.Fprintln(os.Stderr, "PG2KAFKA_E2E_RACE is ignored: PG2KAFKA_E2E_BINARY gives the binary")
 		}
-		binary = given
+		binary = benchBinaries[0]
 	} else if out, err := exec.Command("go", append(args, "../cmd/pg2kafka")...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building pg2kafka: %v\n%s", err, out)
 		os.Exit(1)
@@ -89,6 +101,11 @@ var slots atomic.Int64
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := pgtest.Shared(t)
+	if _, ok := t.(*testing.B); ok && len(benchBinaries) > 1 {
+		binary = benchBinaries[benchRuns%len(benchBinaries)]
+		benchRuns++
+		t.Logf("binary under test: %s", binary)
+	}
 	e := &env{t: t, dbURL: srv.NewDatabase(t), brokers: kafkatest.Brokers(t), dir: t.TempDir()}
 	e.prefix = uniquePrefix()
 	e.slot = fmt.Sprintf("pg2kafka_%d_%d", os.Getpid(), slots.Add(1))

@@ -83,6 +83,10 @@ type Stream interface {
 	C() <-chan []Item
 	// Err returns the error that ended the stream, once C is closed.
 	Err() error
+	// Waiting reports whether more items are ready beyond the batch C
+	// offers: the consumer takes them before it commits, so that what
+	// arrived during a commit goes into the next one whole.
+	Waiting() bool
 	// Acknowledge reports lsn to the server as durable downstream: the
 	// server may discard the WAL before it. It never moves backwards.
 	Acknowledge(lsn uint64)

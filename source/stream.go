@@ -19,7 +19,8 @@ import (
 // statusInterval is how often a standby status update is sent (§5.5).
 const statusInterval = 10 * time.Second
 
-// batchItems caps the items in one batch handed to the consumer.
+// batchItems is the capacity of a chunk, the array the decoder fills with
+// items: it is handed to the consumer in views, never copied.
 const batchItems = 1024
 
 // Stream is a running logical replication stream. Its batches arrive on C,
@@ -42,16 +43,24 @@ type Stream struct {
 	begin    pgoBegin
 	prevEnd  uint64 // end LSN of the last commit seen (loc[0])
 	lastSent uint64 // highest LSN announced through a Commit or Idle item
-	batch    []event.Item
+	// batch is the chunk being filled: items before sent are handed over
+	// (the consumer may be reading them), the rest are the decoder's.
+	batch []event.Item
+	sent  int
 
-	// Group commit: decoded items wait in pending while the consumer is
-	// busy (committing a Kafka transaction, typically), and it takes all
-	// of them at once, so the batches it commits grow with the cost of a
-	// commit instead of the stream waiting one transaction a commit.
-	mu      sync.Mutex
-	pending []event.Item
-	ready   chan struct{} // pending became non-empty
-	taken   chan struct{} // the forwarder took pending
+	// Group commit: decoded items wait in queue, as views of their chunks,
+	// while the consumer is busy (committing a Kafka transaction,
+	// typically); Waiting tells it that more is there, so it takes all of
+	// it before committing, and the batches it commits grow with the cost
+	// of a commit instead of the stream waiting one transaction a commit.
+	// Views, not copies: a backlog's items are never moved once decoded,
+	// and adjacent views of a chunk merge into one (a backlog of one-row
+	// transactions is flushed two items at a time).
+	mu     sync.Mutex
+	queue  []view
+	queued int           // items in queue
+	ready  chan struct{} // queue became non-empty
+	taken  chan struct{} // the forwarder took a view from queue
 }
 
 // maxPending bounds the items waiting for the consumer; the decoder waits
@@ -104,41 +113,87 @@ func (s *Stream) run(ctx context.Context) {
 	<-forwarded
 }
 
-// forward hands everything pending to the consumer, one batch per receive.
-// While the consumer is busy (committing), what arrives meanwhile joins the
-// batch on offer, so that the consumer's next receive takes all of it: a
-// change waits for the commit under way and its own, not for one more.
+// Waiting reports whether decoded items wait for the consumer beyond the
+// batch on offer: the consumer takes them before it commits, so a change
+// that arrives while it commits waits for that commit and its own, not for
+// one more.
+func (s *Stream) Waiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queued > 0
+}
+
+// view is the items [lo, hi) of a chunk.
+type view struct {
+	chunk  []event.Item
+	lo, hi int
+}
+
+// items is the view as a slice capped at hi, so that no append through it
+// reaches the decoder's part of the chunk.
+func (v view) items() []event.Item { return v.chunk[v.lo:v.hi:v.hi] }
+
+// precedes reports whether w continues v in the same chunk.
+func (v view) precedes(w view) bool {
+	return v.hi == w.lo && &v.chunk[:1][0] == &w.chunk[:1][0]
+}
+
+// forward offers the queued views to the consumer, in order, one per
+// receive. What the decoder adds to the chunk of the view on offer joins
+// it, as long as the consumer is busy.
 func (s *Stream) forward(ctx context.Context) {
-	var b []event.Item
+	var b view
 	for {
 		var out chan<- []event.Item
-		ready := s.ready
-		if len(b) > 0 {
-			out = s.out
-			if len(b) >= maxPending {
-				ready = nil // full: the decoder waits for the consumer
-			}
+		var items []event.Item
+		if b.chunk != nil {
+			out, items = s.out, b.items()
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case out <- b:
-			b = nil
-		case <-ready:
-			s.mu.Lock()
-			if b == nil {
-				b = s.pending
-			} else {
-				b = append(b, s.pending...)
-			}
-			s.pending = nil
-			s.mu.Unlock()
-			select {
-			case s.taken <- struct{}{}:
-			default:
-			}
+		case out <- items:
+			b = s.next(view{})
+		case <-s.ready:
+			b = s.next(b)
 		}
 	}
+}
+
+// next returns b with the first queued view joined to it when it continues
+// b, the first queued view when b is empty, else b.
+func (s *Stream) next(b view) view {
+	s.mu.Lock()
+	if len(s.queue) == 0 || b.chunk != nil && !b.precedes(s.queue[0]) {
+		s.mu.Unlock()
+		return b
+	}
+	v := s.queue[0]
+	s.queue[0] = view{}
+	s.queue = s.queue[1:]
+	s.queued -= v.hi - v.lo
+	s.mu.Unlock()
+	select {
+	case s.taken <- struct{}{}:
+	default:
+	}
+	if b.chunk != nil {
+		b.hi = v.hi
+		return b
+	}
+	return v
+}
+
+// add appends an item to the chunk, starting a new chunk when it is full:
+// a chunk never grows, so the decoder never moves (nor touches) the items
+// it handed over.
+func (s *Stream) add(it event.Item) {
+	if len(s.batch) == cap(s.batch) {
+		chunk := make([]event.Item, 0, batchItems)
+		s.batch = append(chunk, s.batch[s.sent:]...) // the unsent items only
+		s.sent = 0
+	}
+	s.batch = append(s.batch, it)
 }
 
 func (s *Stream) sendStatus(reply bool) error {
@@ -205,7 +260,7 @@ func (s *Stream) loop(ctx context.Context) error {
 				}
 				if !s.inTxn && uint64(ka.ServerWALEnd) > s.lastSent {
 					s.lastSent = uint64(ka.ServerWALEnd)
-					s.batch = append(s.batch, event.Item{Kind: event.ItemIdle, LSN: uint64(ka.ServerWALEnd)})
+					s.add(event.Item{Kind: event.ItemIdle, LSN: uint64(ka.ServerWALEnd)})
 					if err := s.flush(ctx, &nextStatus); err != nil {
 						return err
 					}
@@ -229,7 +284,7 @@ func (s *Stream) loop(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if commit || len(s.batch) >= batchItems {
+				if commit || len(s.batch) == cap(s.batch) {
 					if err := s.flush(ctx, &nextStatus); err != nil {
 						return err
 					}
@@ -243,23 +298,27 @@ func (s *Stream) loop(ctx context.Context) error {
 	}
 }
 
-// flush adds the current batch to what waits for the consumer; past
+// flush queues the unsent items of the chunk for the consumer, as a view
+// (capped, so that no append through it reaches the decoder's part); past
 // maxPending it waits for the consumer, sending status updates meanwhile so
 // a slow consumer never gets the connection dropped.
 func (s *Stream) flush(ctx context.Context, nextStatus *time.Time) error {
-	if len(s.batch) == 0 {
+	n := len(s.batch)
+	if n == s.sent {
 		return nil
 	}
 	for {
 		s.mu.Lock()
-		if len(s.pending) == 0 || len(s.pending)+len(s.batch) <= maxPending {
-			if s.pending == nil {
-				s.pending = make([]event.Item, 0, max(len(s.batch), batchItems/4))
+		if s.queued == 0 || s.queued+n-s.sent <= maxPending {
+			v := view{chunk: s.batch, lo: s.sent, hi: n}
+			if last := len(s.queue) - 1; last >= 0 && s.queue[last].precedes(v) {
+				s.queue[last].hi = n
+			} else {
+				s.queue = append(s.queue, v)
 			}
-			s.pending = append(s.pending, s.batch...)
+			s.queued += n - s.sent
 			s.mu.Unlock()
-			clear(s.batch) // the consumer owns the values now
-			s.batch = s.batch[:0]
+			s.sent = n
 			select {
 			case s.ready <- struct{}{}:
 			default:
@@ -317,7 +376,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		if c.endLSN > s.lastSent {
 			s.lastSent = c.endLSN
 		}
-		s.batch = append(s.batch, event.Item{Kind: event.ItemCommit, LSN: c.endLSN})
+		s.add(event.Item{Kind: event.ItemCommit, LSN: c.endLSN})
 		return true, nil
 	case 'R':
 		r, err := parseRelation(body)
@@ -379,7 +438,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		} else if typ == 'D' {
 			op = event.OpDelete
 		}
-		s.batch = append(s.batch, event.Item{Kind: event.ItemChange, Change: event.Change{
+		s.add(event.Item{Kind: event.ItemChange, Change: event.Change{
 			Op: op, Table: t, New: newT, Old: oldT,
 			Loc:      [3]int64{int64(s.prevEnd), int64(walStart), int64(s.begin.finalLSN)},
 			TSMillis: pgTimeToUnixMillis(s.begin.commitTime),
@@ -397,7 +456,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 			if !ok {
 				return false, fmt.Errorf("replication stream: TRUNCATE of unknown relation %d", rel)
 			}
-			s.batch = append(s.batch, event.Item{Kind: event.ItemChange, Change: event.Change{
+			s.add(event.Item{Kind: event.ItemChange, Change: event.Change{
 				Op: event.OpTruncate, Table: t,
 				Loc:      [3]int64{int64(s.prevEnd), int64(walStart), int64(s.begin.finalLSN)},
 				TSMillis: pgTimeToUnixMillis(s.begin.commitTime),

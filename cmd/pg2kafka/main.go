@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -171,19 +170,10 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
-	// PG2KAFKA_CPUPROFILE names a file for a CPU profile of the whole run
-	// (for `make bench` investigations).
-	if path := os.Getenv("PG2KAFKA_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
-			if pprof.StartCPUProfile(f) == nil {
-				code := run(os.Args[1:])
-				pprof.StopCPUProfile()
-				f.Close()
-				os.Exit(code)
-			}
-		}
-	}
-	os.Exit(run(os.Args[1:]))
+	stopProfiles := startProfiles()
+	code := run(os.Args[1:])
+	stopProfiles()
+	os.Exit(code)
 }
 
 func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
