@@ -189,3 +189,51 @@ func TestHandoffBoundsQueue(t *testing.T) {
 		t.Fatal("flush still waits after the consumer took items")
 	}
 }
+
+// TestHandoffWideRows checks the bounds on message bytes: a chunk whose
+// items hold maxChunkBytes is left to the consumer (the decoder starts a
+// new one instead of keeping values alive), and the decoder waits once
+// maxPendingBytes are queued.
+func TestHandoffWideRows(t *testing.T) {
+	s, next := newHandoff(t)
+	flushed := make(chan error, 3)
+	kept := make(chan bool, 3)
+	go func() { // the decoder: three rows of maxPendingBytes
+		for lsn := uint64(1); lsn <= 3; lsn++ {
+			s.add(event.Item{Kind: event.ItemCommit, LSN: lsn})
+			s.unsent += maxPendingBytes
+			s.chunkBytes += maxPendingBytes
+			err := s.flush(context.Background(), next)
+			kept <- s.batch != nil
+			flushed <- err
+		}
+	}()
+	// The first goes on offer, the second into the queue; the third must
+	// wait until the consumer takes something.
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-flushed:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if <-kept {
+				t.Fatal("the decoder kept a chunk holding more than maxChunkBytes")
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("wide row %d was never queued", i+1)
+		}
+	}
+	select {
+	case <-flushed:
+		t.Fatal("a wide row was queued beyond maxPendingBytes")
+	case <-time.After(200 * time.Millisecond):
+	}
+	for lsn := uint64(1); lsn <= 3; lsn++ {
+		if b := <-s.out; len(b) != 1 || b[0].LSN != lsn {
+			t.Fatalf("batch %d has %d items, want wide row %d alone", lsn, len(b), lsn)
+		}
+	}
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+}

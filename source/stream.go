@@ -45,8 +45,12 @@ type Stream struct {
 	lastSent uint64 // highest LSN announced through a Commit or Idle item
 	// batch is the chunk being filled: items before sent are handed over
 	// (the consumer may be reading them), the rest are the decoder's.
-	batch []event.Item
-	sent  int
+	// unsent and chunkBytes are the message bytes the unsent items and all
+	// the chunk's items hold.
+	batch      []event.Item
+	sent       int
+	unsent     int
+	chunkBytes int
 
 	// Group commit: decoded items wait in queue, as views of their chunks,
 	// while the consumer is busy (committing a Kafka transaction,
@@ -56,16 +60,26 @@ type Stream struct {
 	// Views, not copies: a backlog's items are never moved once decoded,
 	// and adjacent views of a chunk merge into one (a backlog of one-row
 	// transactions is flushed two items at a time).
-	mu     sync.Mutex
-	queue  []view
-	queued int           // items in queue
-	ready  chan struct{} // queue became non-empty
-	taken  chan struct{} // the forwarder took a view from queue
+	mu          sync.Mutex
+	queue       []view
+	queued      int           // items in queue
+	queuedBytes int           // message bytes they hold
+	ready       chan struct{} // queue became non-empty
+	taken       chan struct{} // the forwarder took a view from queue
 }
 
-// maxPending bounds the items waiting for the consumer; the decoder waits
-// (sending status updates) beyond it.
-const maxPending = 16 * batchItems
+// maxPending and maxPendingBytes bound the items waiting for the consumer,
+// and the message bytes they hold; the decoder waits (sending status
+// updates) beyond them.
+const (
+	maxPending      = 16 * batchItems
+	maxPendingBytes = 32 << 20
+)
+
+// maxChunkBytes bounds the message bytes the items of a chunk hold: a chunk
+// of wide rows is handed over before it is full, and the decoder starts a
+// new one rather than keep the values of items the consumer is done with.
+const maxChunkBytes = 4 << 20
 
 // C delivers batches of items. It is closed when the stream ends; Err then
 // tells why.
@@ -123,10 +137,11 @@ func (s *Stream) Waiting() bool {
 	return s.queued > 0
 }
 
-// view is the items [lo, hi) of a chunk.
+// view is the items [lo, hi) of a chunk, holding bytes of messages.
 type view struct {
 	chunk  []event.Item
 	lo, hi int
+	bytes  int
 }
 
 // items is the view as a slice capped at hi, so that no append through it
@@ -172,6 +187,7 @@ func (s *Stream) next(b view) view {
 	s.queue[0] = view{}
 	s.queue = s.queue[1:]
 	s.queued -= v.hi - v.lo
+	s.queuedBytes -= v.bytes
 	s.mu.Unlock()
 	select {
 	case s.taken <- struct{}{}:
@@ -179,6 +195,7 @@ func (s *Stream) next(b view) view {
 	}
 	if b.chunk != nil {
 		b.hi = v.hi
+		b.bytes += v.bytes
 		return b
 	}
 	return v
@@ -191,7 +208,7 @@ func (s *Stream) add(it event.Item) {
 	if len(s.batch) == cap(s.batch) {
 		chunk := make([]event.Item, 0, batchItems)
 		s.batch = append(chunk, s.batch[s.sent:]...) // the unsent items only
-		s.sent = 0
+		s.sent, s.chunkBytes = 0, s.unsent
 	}
 	s.batch = append(s.batch, it)
 }
@@ -284,7 +301,9 @@ func (s *Stream) loop(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if commit || len(s.batch) == cap(s.batch) {
+				s.unsent += len(data)
+				s.chunkBytes += len(data)
+				if commit || len(s.batch) == cap(s.batch) || s.unsent >= maxChunkBytes {
 					if err := s.flush(ctx, &nextStatus); err != nil {
 						return err
 					}
@@ -300,8 +319,8 @@ func (s *Stream) loop(ctx context.Context) error {
 
 // flush queues the unsent items of the chunk for the consumer, as a view
 // (capped, so that no append through it reaches the decoder's part); past
-// maxPending it waits for the consumer, sending status updates meanwhile so
-// a slow consumer never gets the connection dropped.
+// maxPending or maxPendingBytes it waits for the consumer, sending status
+// updates meanwhile so a slow consumer never gets the connection dropped.
 func (s *Stream) flush(ctx context.Context, nextStatus *time.Time) error {
 	n := len(s.batch)
 	if n == s.sent {
@@ -309,16 +328,23 @@ func (s *Stream) flush(ctx context.Context, nextStatus *time.Time) error {
 	}
 	for {
 		s.mu.Lock()
-		if s.queued == 0 || s.queued+n-s.sent <= maxPending {
-			v := view{chunk: s.batch, lo: s.sent, hi: n}
+		if s.queued == 0 || s.queued+n-s.sent <= maxPending && s.queuedBytes+s.unsent <= maxPendingBytes {
+			v := view{chunk: s.batch, lo: s.sent, hi: n, bytes: s.unsent}
 			if last := len(s.queue) - 1; last >= 0 && s.queue[last].precedes(v) {
 				s.queue[last].hi = n
+				s.queue[last].bytes += v.bytes
 			} else {
 				s.queue = append(s.queue, v)
 			}
 			s.queued += n - s.sent
+			s.queuedBytes += s.unsent
 			s.mu.Unlock()
-			s.sent = n
+			s.sent, s.unsent = n, 0
+			if s.chunkBytes >= maxChunkBytes {
+				// The next item starts a new chunk (add): this one is
+				// the consumer's alone, and goes once it is done with it.
+				s.batch, s.sent, s.chunkBytes = nil, 0, 0
+			}
 			select {
 			case s.ready <- struct{}{}:
 			default:
