@@ -573,16 +573,27 @@ func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 // receive relays one batch of the stream; with perCommit the batch may
 // then close (see maybeCommit).
 func (c *Capture) receive(items []event.Item, ok, perCommit bool) error {
-	if !ok {
-		return c.streamEnded()
+	for {
+		if !ok {
+			return c.streamEnded()
+		}
+		if err := c.process(items); err != nil {
+			return err
+		}
+		if !perCommit {
+			return nil
+		}
+		if !c.batchDirty || c.inTxn || c.stream.Waiting() || c.commitDue() {
+			return c.maybeCommit(false)
+		}
+		// Waiting counts what is queued behind the batch the stream offers:
+		// that batch, when there is one, joins this commit.
+		select {
+		case items, ok = <-c.stream.C():
+		default:
+			return c.maybeCommit(false)
+		}
 	}
-	if err := c.process(items); err != nil {
-		return err
-	}
-	if perCommit {
-		return c.maybeCommit(false)
-	}
-	return nil
 }
 
 func (c *Capture) streamForever(ctx context.Context) error {
@@ -634,12 +645,17 @@ func (c *Capture) maybeCommit(timedOut bool) error {
 	if !c.batchDirty || c.inTxn {
 		return nil
 	}
-	records, bytes := c.sink.Pending()
-	if !c.stream.Waiting() || timedOut || records >= c.opts.MaxRecords || bytes >= c.opts.MaxBytes ||
-		time.Since(c.batchStart) >= c.opts.MaxDelay {
+	if timedOut || c.commitDue() || !c.stream.Waiting() {
 		return c.commit()
 	}
 	return nil
+}
+
+// commitDue reports whether the batch reached a limit: records, bytes or
+// age.
+func (c *Capture) commitDue() bool {
+	records, bytes := c.sink.Pending()
+	return records >= c.opts.MaxRecords || bytes >= c.opts.MaxBytes || time.Since(c.batchStart) >= c.opts.MaxDelay
 }
 
 // commit writes the checkpoint with the batch, then confirms its cursor.
