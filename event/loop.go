@@ -84,7 +84,8 @@ type Stream interface {
 	// Err returns the error that ended the stream, once C is closed.
 	Err() error
 	// Waiting reports whether more items are ready beyond the batch C
-	// offers: the consumer takes them before it commits, so that what
+	// offers (that one is not counted: a receive that does not block
+	// takes it): the consumer takes them before it commits, so that what
 	// arrived during a commit goes into the next one whole.
 	Waiting() bool
 	// Acknowledge reports lsn to the server as durable downstream: the
