@@ -573,7 +573,7 @@ func (c *Capture) streamToFence(ctx context.Context, perCommit bool) error {
 // receive relays one batch of the stream; with perCommit the batch may
 // then close (see maybeCommit).
 func (c *Capture) receive(items []event.Item, ok, perCommit bool) error {
-	for {
+	for offered := false; ; offered = true {
 		if !ok {
 			return c.streamEnded()
 		}
@@ -583,11 +583,15 @@ func (c *Capture) receive(items []event.Item, ok, perCommit bool) error {
 		if !perCommit {
 			return nil
 		}
-		if !c.batchDirty || c.inTxn || c.stream.Waiting() || c.commitDue() {
+		if offered || !c.batchDirty || c.inTxn || c.stream.Waiting() || c.commitDue() {
 			return c.maybeCommit(false)
 		}
-		// Waiting counts what is queued behind the batch the stream offers:
-		// that batch, when there is one, joins this commit.
+		// Waiting counts what is queued behind the batch the stream offers,
+		// and the stream offers what was queued as soon as the last batch
+		// is taken: a batch on offer joins this commit. One only: what
+		// arrives while it is processed waits for the next commit, as it
+		// would have without it (taking more would put off this commit for
+		// as long as changes keep arriving).
 		select {
 		case items, ok = <-c.stream.C():
 		default:
