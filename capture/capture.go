@@ -586,12 +586,10 @@ func (c *Capture) receive(items []event.Item, ok, perCommit bool) error {
 		if offered || !c.batchDirty || c.inTxn || c.stream.Waiting() || c.commitDue() {
 			return c.maybeCommit(false)
 		}
-		// Waiting counts what is queued behind the batch the stream offers,
-		// and the stream offers what was queued as soon as the last batch
-		// is taken: a batch on offer joins this commit. One only: what
-		// arrives while it is processed waits for the next commit, as it
-		// would have without it (taking more would put off this commit for
-		// as long as changes keep arriving).
+		// Waiting does not count the batch C offers, which may have been
+		// ready before this one was taken: it joins this commit. One only:
+		// taking more would put this commit off for as long as changes
+		// keep arriving.
 		select {
 		case items, ok = <-c.stream.C():
 		default:

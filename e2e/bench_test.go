@@ -169,8 +169,7 @@ func benchBackfill(b *testing.B, n int) float64 {
 	e.exec(`VACUUM ANALYZE events`, `ALTER PUBLICATION flow_publication ADD TABLE events`)
 	version := versionText(e)
 
-	warmBroker(b)
-	settleDisk(b)
+	beforeMeasuring(b)
 	conn, err := pgx.Connect(context.Background(), e.dbURL)
 	if err != nil {
 		b.Fatal(err)
@@ -211,15 +210,17 @@ func benchBackfill(b *testing.B, n int) float64 {
 	return bfRate
 }
 
-// settleDisk writes back what earlier steps left dirty in the page cache
-// (filling the 10,000,000-row table leaves 1.3-2.3 GB dirty), so that the
-// write-back does not land on this benchmark's measurement.
-func settleDisk(b *testing.B) {
+// beforeMeasuring brings the machine to the same state before every
+// measurement: the broker warm (warmBroker), and the page cache's dirty
+// pages written back (filling the 10,000,000-row table leaves 1.3-2.3 GB
+// dirty), so that the write-back does not land on the measurement.
+func beforeMeasuring(b *testing.B) {
 	b.Helper()
+	warmBroker(b)
 	start := time.Now()
 	syscall.Sync()
 	if d := time.Since(start); d > time.Second {
-		b.Logf("wrote back earlier benchmarks' dirty pages first (%s)", d.Round(100*time.Millisecond))
+		b.Logf("wrote back dirty pages first (%s)", d.Round(100*time.Millisecond))
 	}
 }
 
@@ -321,8 +322,7 @@ END $$`, (rows-1)/txnRows, txnRows, txnRows, rows))
 	e.exec(`CHECKPOINT`)
 	targetLSN, _ := pglogrepl.ParseLSN(end)
 
-	warmBroker(b)
-	settleDisk(b)
+	beforeMeasuring(b)
 	recvDur, recvSplit := drainRecvlogical(b, recvlogical, e, recvSlots[0], end, rows)
 
 	b.ResetTimer()
@@ -464,8 +464,7 @@ func BenchmarkStreamingLatency(b *testing.B) {
 
 func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 	e := newEnv(b)
-	warmBroker(b)
-	settleDisk(b)
+	beforeMeasuring(b)
 	var names []string
 	for i := range tables {
 		name := fmt.Sprintf("lat%d", i)
