@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -489,6 +490,12 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 	defer cl.Close()
 	total := int(d.Seconds()) * rate
 	lat := make([]time.Duration, 0, total)
+	// Each latency splits at the record's Kafka timestamp, which the
+	// producer stamps when pg2kafka hands it over: PostgreSQL commit →
+	// produce (walsender, decoding, the loop) and produce → consumer
+	// (batching, the Kafka commit, its markers, the fetch).
+	type split struct{ total, toProduce, toConsumer time.Duration }
+	splits := make([]split, 0, total)
 	got := make(chan struct{})
 	go func() {
 		defer close(got)
@@ -509,7 +516,9 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 					} `json:"_meta"`
 				}
 				if json.Unmarshal(r.Value, &doc) == nil {
-					lat = append(lat, now.Sub(time.UnixMilli(doc.Meta.Source.TSMillis)))
+					committed := time.UnixMilli(doc.Meta.Source.TSMillis)
+					lat = append(lat, now.Sub(committed))
+					splits = append(splits, split{now.Sub(committed), r.Timestamp.Sub(committed), now.Sub(r.Timestamp)})
 				}
 			})
 		}
@@ -557,6 +566,27 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 	wrote := time.Since(start)
 	<-got
 	slices.Sort(lat)
+	if len(splits) > 0 {
+		// Where the time goes: each part's own p99, and the parts' means
+		// over the slowest 1% of changes.
+		part := func(f func(split) time.Duration) (p99, tailMean time.Duration) {
+			d := make([]time.Duration, len(splits))
+			for i, s := range splits {
+				d[i] = f(s)
+			}
+			slices.SortFunc(splits, func(a, b split) int { return cmp.Compare(b.total, a.total) })
+			tail := splits[:max(1, len(splits)/100)]
+			for _, s := range tail {
+				tailMean += f(s) / time.Duration(len(tail))
+			}
+			slices.Sort(d)
+			return d[len(d)*99/100], tailMean
+		}
+		p1, t1 := part(func(s split) time.Duration { return s.toProduce })
+		p2, t2 := part(func(s split) time.Duration { return s.toConsumer })
+		b.Logf("parts: PostgreSQL commit → produce p99 %s (slowest 1%%: mean %s); produce → read_committed consumer p99 %s (slowest 1%%: mean %s)",
+			p1.Round(100*time.Microsecond), t1.Round(100*time.Microsecond), p2.Round(100*time.Microsecond), t2.Round(100*time.Microsecond))
+	}
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
 			return 0

@@ -7,6 +7,9 @@
 #                                       (controller on 127.0.0.1:CTRL_PORT;
 #                                       2.x: ZooKeeper there, then the broker)
 #
+# KAFKATEST_BROKER_PROPERTIES, if set, is appended to server.properties (for
+# experiments: e.g. add.partitions.to.txn.retry.backoff.ms=1).
+#
 # The Go helper internal/kafkatest (kafkatest.Real) runs `start` in a fresh
 # temporary directory and stops the broker by its PID (start execs java, so
 # the script's PID is the broker's).
@@ -167,6 +170,7 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
 log.retention.check.interval.ms=600000
+${KAFKATEST_BROKER_PROPERTIES:-}
 EOF
   local f
   for f in kafka zookeeper; do
@@ -229,6 +233,7 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
 log.retention.check.interval.ms=600000
+${KAFKATEST_BROKER_PROPERTIES:-}
 EOF
   cat >"$dir/log4j2.properties" <<EOF
 status = error

@@ -22,6 +22,11 @@ import (
 // because a hold costs a whole batch ~35 ms, a pause too long by 1 ms only
 // 1 ms: shrinking by 1/8 probed into a hold every ~10 commits, and p99 at
 // 5,000 txn/s was 46-53 ms; by 1/32, 39-42 ms.
+//
+// Each producer of a transactional sink's pair paces itself (see Sink):
+// its last commit is a whole commit of the other producer back, so a pause
+// is rarely left to wait out. The pacer stays for a sink left with one
+// producer, and for a broker slower than a commit to write markers.
 const (
 	minPause   = 500 * time.Microsecond
 	maxPause   = 16 * time.Millisecond

@@ -56,10 +56,15 @@ type cfg struct {
 type Opt func(*cfg)
 
 // Transactional makes the sink write each batch and its checkpoint in one
-// Kafka transaction under this transactional ID (exactly-once for
-// read_committed consumers). Without it, the sink is idempotent and
-// at-least-once.
+// Kafka transaction (exactly-once for read_committed consumers), under
+// transactional IDs id and id+PairSuffix in turn (see Sink). Without it,
+// the sink is idempotent and at-least-once.
 func Transactional(id string) Opt { return func(c *cfg) { c.transactionalID = id } }
+
+// PairSuffix ends the second transactional ID of a transactional sink. '#'
+// is in neither a replication slot's name nor a Flow task's, the two
+// sources of capture names, so no capture's ID is another's pair.
+const PairSuffix = "#2"
 
 // Compression sets the producer's compression codec by name: none, gzip,
 // snappy, lz4 or zstd.
@@ -120,19 +125,32 @@ func Logger(l kgo.Logger) Opt { return func(c *cfg) { c.logger = l } }
 
 // Sink writes records and checkpoints to Kafka. Write, Commit and Abort
 // are called from one goroutine.
+//
+// A transactional sink writes through two producers, one transaction each
+// in turn. A broker holds the first produce of a transaction to a partition
+// while the markers of the same producer's previous transaction are still
+// being written (CONCURRENT_TRANSACTIONS, retried after 20 ms by the
+// broker under transactions v2, by the client under v1); streaming under
+// load begins each transaction the instant the last one committed. The
+// other producer's previous transaction ended a whole commit earlier, so
+// its markers are written. Transactions still run one at a time, in
+// order: each begins only after the last one's commit returned, so the
+// pair changes nothing about what commits or in which order.
 type Sink struct {
-	cfg   cfg
-	cl    *kgo.Client
-	adm   *kadm.Client
-	inTxn bool
+	cfg cfg
+	// producers are the transactional pair (one in at-least-once mode, or
+	// when the second ID is not authorized); cur is the one in use, and cl
+	// its client.
+	producers []*producer
+	cur       *producer
+	cl        *kgo.Client
+	adm       *kadm.Client
+	inTxn     bool
 
 	mu       sync.Mutex
 	firstErr error
 	records  int
 	bytes    int64
-
-	// pace spaces a transaction from the previous commit (pace.go).
-	pace pacer
 
 	// failed is the error of a Commit that failed: its batch's records are
 	// aborted or of unknown fate, so no later Commit may write a checkpoint
@@ -167,9 +185,6 @@ func New(brokers []string, opts ...Opt) (*Sink, error) {
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent writes stay on (the default)
 	}
-	if c.transactionalID != "" {
-		kopts = append(kopts, kgo.TransactionalID(c.transactionalID), kgo.TransactionTimeout(c.txnTimeout))
-	}
 	if c.tls != nil {
 		kopts = append(kopts, kgo.DialTLSConfig(c.tls))
 	}
@@ -179,16 +194,57 @@ func New(brokers []string, opts ...Opt) (*Sink, error) {
 	if c.logger != nil {
 		kopts = append(kopts, kgo.WithLogger(c.logger))
 	}
-	cl, err := kgo.NewClient(kopts...)
-	if err != nil {
-		return nil, fmt.Errorf("creating the Kafka client: %w", err)
+	s := &Sink{cfg: c}
+	ids := []string{""}
+	if c.transactionalID != "" {
+		ids = []string{c.transactionalID, c.transactionalID + PairSuffix}
 	}
-	return &Sink{cfg: c, cl: cl, adm: kadm.NewClient(cl)}, nil
+	for _, id := range ids {
+		opts := kopts
+		if id != "" {
+			opts = append(slices.Clip(kopts), kgo.TransactionalID(id), kgo.TransactionTimeout(c.txnTimeout))
+		}
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("creating the Kafka client: %w", err)
+		}
+		s.producers = append(s.producers, newProducer(s, id, cl))
+	}
+	s.cur, s.cl = s.producers[0], s.producers[0].cl
+	s.adm = kadm.NewClient(s.cl)
+	return s, nil
 }
 
-// Close releases the client. An open transaction is left to the broker,
+// producer is one producer of a sink, with its transactional ID.
+type producer struct {
+	id string
+	cl *kgo.Client
+	// pace spaces its transaction from its own previous commit (pace.go).
+	pace pacer
+	// first is the promise of a transaction's first record: its round trip
+	// paces the producer's next transaction.
+	first func(*kgo.Record, error)
+}
+
+func newProducer(s *Sink, id string, cl *kgo.Client) *producer {
+	p := &producer{id: id, cl: cl}
+	p.first = func(r *kgo.Record, err error) {
+		if err == nil {
+			p.pace.acknowledged()
+		}
+		s.promise(r, err)
+	}
+	return p
+}
+
+// Close releases the clients. An open transaction is left to the broker,
 // which aborts it when the next process with the same ID starts (fencing).
-func (s *Sink) Close() { s.cl.Close() }
+func (s *Sink) Close() {
+	for _, p := range s.producers {
+		p.cl.Close()
+	}
+}
 
 // unreachable turns a start-up timeout into the error that names the fix.
 func (s *Sink) unreachable(doing string, err error) error {
@@ -223,29 +279,56 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 	}
 	ctx, cancel = context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()
-	if s.cfg.transactionalID != "" {
-		_, _, err := s.cl.ProducerID(ctx)
-		var loading error // the coordinator's last answer while it loads
-		for err != nil && kerr.IsRetriable(err) && ctx.Err() == nil {
-			loading = err
-			// A broker busy (creating thousands of topics, say) may still be
-			// loading the transaction coordinator: wait for it.
-			select {
-			case <-ctx.Done():
-			case <-time.After(500 * time.Millisecond):
-				_, _, err = s.cl.ProducerID(ctx)
+	if s.cfg.transactionalID == "" {
+		return nil
+	}
+	// Both IDs are initialized before anything is read or written, so a
+	// predecessor is fenced on both: the checkpoint read next is the last
+	// one it committed on either.
+	for i, p := range s.producers {
+		err := s.initProducer(ctx, p)
+		if i > 0 && (errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed)) {
+			// A principal granted the first ID alone (an ACL on the literal
+			// ID, as before the pair) still captures, with one producer.
+			if s.cfg.logger != nil {
+				s.cfg.logger.Log(kgo.LogLevelWarn, fmt.Sprintf("kafka: transactional ID %q is not authorized: every transaction uses %q, and waits for the broker to finish the previous one's markers (up to add.partitions.to.txn.retry.backoff.ms, 20 ms by default); grant WRITE and DESCRIBE on transactional IDs with prefix %q to lift the wait", p.id, s.producers[0].id, s.producers[0].id),
+					"err", err)
 			}
-		}
-		if err != nil && loading != nil && errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("kafka: initializing transactional producer %q: the transaction coordinator was still not available after kafka.connect_timeout (%s): a broker busy (creating many topics, or starting) loads it late; start again, or raise kafka.connect_timeout: %w",
-				s.cfg.transactionalID, s.cfg.connectTimeout, loading)
+			p.cl.Close()
+			s.producers = s.producers[:1]
+			break
 		}
 		if err != nil {
-			if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
-				return fmt.Errorf("kafka: initializing transactional producer %q: not authorized (grant WRITE and DESCRIBE on transactional ID %q, or set kafka.delivery: at-least-once): %w", s.cfg.transactionalID, s.cfg.transactionalID, err)
-			}
-			return s.unreachable(fmt.Sprintf("initializing transactional producer %q (a broker without transactions needs kafka.delivery: at-least-once)", s.cfg.transactionalID), err)
+			return err
 		}
+	}
+	return nil
+}
+
+// initProducer loads p's producer ID, which fences any predecessor with
+// the same transactional ID and aborts its open transaction.
+func (s *Sink) initProducer(ctx context.Context, p *producer) error {
+	_, _, err := p.cl.ProducerID(ctx)
+	var loading error // the coordinator's last answer while it loads
+	for err != nil && kerr.IsRetriable(err) && ctx.Err() == nil {
+		loading = err
+		// A broker busy (creating thousands of topics, say) may still be
+		// loading the transaction coordinator: wait for it.
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+			_, _, err = p.cl.ProducerID(ctx)
+		}
+	}
+	if err != nil && loading != nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("kafka: initializing transactional producer %q: the transaction coordinator was still not available after kafka.connect_timeout (%s): a broker busy (creating many topics, or starting) loads it late; start again, or raise kafka.connect_timeout: %w",
+			p.id, s.cfg.connectTimeout, loading)
+	}
+	if err != nil {
+		if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
+			return fmt.Errorf("kafka: initializing transactional producer %q: not authorized (grant WRITE and DESCRIBE on transactional IDs with prefix %q, or set kafka.delivery: at-least-once): %w", p.id, s.cfg.transactionalID, err)
+		}
+		return s.unreachable(fmt.Sprintf("initializing transactional producer %q (a broker without transactions needs kafka.delivery: at-least-once)", p.id), err)
 	}
 	return nil
 }
@@ -601,14 +684,19 @@ func (s *Sink) readTopic(ctx context.Context, topic string, fn func(*kgo.Record)
 	return nil
 }
 
-// Begin opens a transaction (transactional mode); writes follow.
+// Begin opens a transaction (transactional mode) on the producer whose
+// turn it is; writes follow.
 func (s *Sink) Begin() error {
 	if s.cfg.transactionalID == "" || s.inTxn {
 		return nil
 	}
-	s.pace.wait()
+	// The last transaction is committed or aborted (inTxn is false), and
+	// nothing is buffered in its producer: the turn may pass.
+	s.cur = s.producers[(slices.Index(s.producers, s.cur)+1)%len(s.producers)]
+	s.cl = s.cur.cl
+	s.cur.pace.wait()
 	if err := s.cl.BeginTransaction(); err != nil {
-		return fmt.Errorf("kafka: beginning a transaction: %w", err)
+		return fmt.Errorf("kafka: beginning a transaction on %q: %w", s.cur.id, err)
 	}
 	s.inTxn = true
 	return nil
@@ -629,20 +717,11 @@ func (s *Sink) Write(ctx context.Context, r event.Record) {
 	s.records++
 	s.bytes += int64(len(r.Key) + len(r.Value))
 	if s.records == 1 && s.cfg.transactionalID != "" {
-		s.pace.produced()
-		s.cl.Produce(ctx, kr, s.firstPromise)
+		s.cur.pace.produced()
+		s.cl.Produce(ctx, kr, s.cur.first)
 		return
 	}
 	s.cl.Produce(ctx, kr, s.promise)
-}
-
-// firstPromise is the promise of a transaction's first record: its round
-// trip paces the next transaction.
-func (s *Sink) firstPromise(r *kgo.Record, err error) {
-	if err == nil {
-		s.pace.acknowledged()
-	}
-	s.promise(r, err)
 }
 
 type recordWithHeaders struct {
@@ -772,7 +851,7 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 	if err := s.cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryCommit); err != nil {
 		return s.commitError(err)
 	}
-	s.pace.committed()
+	s.cur.pace.committed()
 	return nil
 }
 
@@ -784,7 +863,7 @@ func (s *Sink) commitError(err error) error {
 	if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) ||
 		errors.Is(err, kerr.InvalidTxnState) || errors.Is(err, kerr.ConcurrentTransactions) {
 		return fmt.Errorf("kafka: committing the transaction: the broker aborted it; either it stayed open longer than kafka.transaction_timeout (%s; raise it, within the broker's transaction.max.timeout.ms, or lower kafka.batch limits), or another process took over transactional ID %q: %w",
-			s.cfg.txnTimeout, s.cfg.transactionalID, err)
+			s.cfg.txnTimeout, s.cur.id, err)
 	}
 	return fmt.Errorf("kafka: committing the transaction: %w", err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
@@ -86,43 +88,100 @@ func TestCommitAndReadCheckpoint(t *testing.T) {
 	}
 }
 
-// A successor with the same transactional ID fences its predecessor: the
-// predecessor's open transaction is aborted (read_committed consumers never
-// see it), its commit fails, and the successor reads the last committed
-// checkpoint.
+// A successor with the same transactional ID fences its predecessor on
+// both IDs of the pair, whichever holds the open transaction: that
+// transaction is aborted (read_committed consumers never see it), its
+// commit fails, and the successor reads the last committed checkpoint.
 func TestSuccessorFencesPredecessor(t *testing.T) {
+	for committed := 1; committed <= 2; committed++ {
+		t.Run(fmt.Sprintf("committed=%d", committed), func(t *testing.T) {
+			brokers := kafkatest.Fake(t)
+			ctx := context.Background()
+			topic := fmt.Sprintf("t2-%d", committed)
+			old := newSink(t, brokers, topic, true)
+			for i := 1; i <= committed; i++ {
+				if err := old.Begin(); err != nil {
+					t.Fatal(err)
+				}
+				old.Write(ctx, event.Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: []byte("committed")})
+				if err := old.Commit(ctx, event.Checkpoint{State: []byte(fmt.Sprintf(`{"cursor":"0/%d"}`, i))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := old.Begin(); err != nil {
+				t.Fatal(err)
+			}
+			old.Write(ctx, event.Record{Topic: topic, Key: []byte("open"), Value: []byte("in flight")})
+			if err := old.cl.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			inFlight := old.cur.id
+
+			successor := newSink(t, brokers, topic, true) // Init loads both producer IDs: fences
+			want := fmt.Sprintf(`{"cursor":"0/%d"}`, committed)
+			cp, err := successor.ReadCheckpoint(ctx)
+			if err != nil || string(cp.State) != want {
+				t.Fatalf("successor read checkpoint %q, %v; want the last committed one", cp.State, err)
+			}
+			if err := old.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/9"}`)}); err == nil {
+				t.Fatalf("the fenced predecessor committed on %q", inFlight)
+			}
+			// Its other producer is fenced too: a further transaction fails.
+			old.failed = nil
+			if err := old.Begin(); err == nil {
+				old.Write(ctx, event.Record{Topic: topic, Key: []byte("late"), Value: []byte("zombie")})
+				if err := old.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/10"}`)}); err == nil {
+					t.Fatalf("the fenced predecessor committed on %q", old.cur.id)
+				}
+			}
+			recs := readCommitted(t, brokers, topic)
+			if len(recs) != committed {
+				t.Fatalf("read_committed sees %d records; want only the %d committed", len(recs), committed)
+			}
+			for _, r := range recs {
+				if string(r.Value) != "committed" {
+					t.Fatalf("read_committed sees %q", r.Value)
+				}
+			}
+			if cp, _ := successor.ReadCheckpoint(ctx); string(cp.State) != want {
+				t.Fatalf("after the fenced commits the checkpoint is %q", cp)
+			}
+		})
+	}
+}
+
+// Transactions alternate between the pair's producers, one at a time:
+// each transaction's records come from the other producer than the last
+// one's, and read_committed consumers see them in commit order.
+func TestTransactionsAlternateProducers(t *testing.T) {
 	brokers := kafkatest.Fake(t)
 	ctx := context.Background()
-	old := newSink(t, brokers, "t2", true)
-	if err := old.Begin(); err != nil {
-		t.Fatal(err)
+	s := newSink(t, brokers, "t5", true)
+	for i := range 4 {
+		if err := s.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 2 {
+			s.Write(ctx, event.Record{Topic: "t5", Key: []byte(fmt.Sprint(2*i + j)), Value: []byte("v")})
+		}
+		if err := s.Commit(ctx, event.Checkpoint{State: []byte(fmt.Sprintf(`{"cursor":"0/%d"}`, i+1))}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	old.Write(ctx, event.Record{Topic: "t2", Key: []byte("1"), Value: []byte("committed")})
-	if err := old.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/1"}`)}); err != nil {
-		t.Fatal(err)
+	recs := readCommitted(t, brokers, "t5")
+	if len(recs) != 8 {
+		t.Fatalf("read_committed sees %d records; want 8", len(recs))
 	}
-	if err := old.Begin(); err != nil {
-		t.Fatal(err)
-	}
-	old.Write(ctx, event.Record{Topic: "t2", Key: []byte("2"), Value: []byte("in flight")})
-	if err := old.cl.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	successor := newSink(t, brokers, "t2", true) // Init loads the producer ID: fences
-	cp, err := successor.ReadCheckpoint(ctx)
-	if err != nil || string(cp.State) != `{"cursor":"0/1"}` {
-		t.Fatalf("successor read checkpoint %q, %v; want the last committed one", cp.State, err)
-	}
-	if err := old.Commit(ctx, event.Checkpoint{State: []byte(`{"cursor":"0/2"}`)}); err == nil {
-		t.Fatal("the fenced predecessor committed")
-	}
-	recs := readCommitted(t, brokers, "t2")
-	if len(recs) != 1 || string(recs[0].Value) != "committed" {
-		t.Fatalf("read_committed sees %d records; want only the committed one", len(recs))
-	}
-	if cp, _ := successor.ReadCheckpoint(ctx); string(cp.State) != `{"cursor":"0/1"}` {
-		t.Fatalf("after the fenced commit the checkpoint is %q", cp)
+	for i, r := range recs {
+		if string(r.Key) != fmt.Sprint(i) {
+			t.Fatalf("record %d has key %q: out of commit order", i, r.Key)
+		}
+		if i%2 == 1 && r.ProducerID != recs[i-1].ProducerID {
+			t.Fatalf("one transaction's records came from producers %d and %d", recs[i-1].ProducerID, r.ProducerID)
+		}
+		if i >= 2 && i%2 == 0 && r.ProducerID == recs[i-1].ProducerID {
+			t.Fatalf("transactions %d and %d both came from producer %d", i/2-1, i/2, r.ProducerID)
+		}
 	}
 }
 
@@ -217,4 +276,76 @@ func TestCreateTopicsOnBrokerWithoutDefaultReplication(t *testing.T) {
 	if err := s.EnsureTopics(context.Background(), []string{"old-broker-2"}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A principal granted only the first transactional ID (a literal ACL, as
+// before the pair) still captures exactly-once, on one producer, and is
+// told which grant lifts the wait between transactions.
+func TestSecondTransactionalIDNotAuthorized(t *testing.T) {
+	allow := func(res kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
+		return kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
+	}
+	const id = "pg2kafka-test-t6"
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("SCRAM-SHA-256", "admin", "admin"),
+		kfake.User("SCRAM-SHA-256", "capture", "secret",
+			allow(kmsg.ACLResourceTypeTopic, "t6", kmsg.ACLOperationAll),
+			allow(kmsg.ACLResourceTypeTopic, "t6.checkpoints", kmsg.ACLOperationAll),
+			allow(kmsg.ACLResourceTypeTransactionalId, id, kmsg.ACLOperationAll),
+			allow(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationIdempotentWrite),
+			allow(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationDescribe),
+			allow(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationCreate),
+		))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	log := &warnings{}
+	s, err := New(c.ListenAddrs(), Checkpoints("t6.checkpoints", "cap"), Transactional(id), ConnectTimeout(20*time.Second),
+		SASL(scram.Auth{User: "capture", Pass: "secret"}.AsSha256Mechanism()), Logger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	if err := s.Init(ctx, []string{"t6"}); err != nil {
+		t.Fatalf("Init with the first ID granted: %v", err)
+	}
+	if len(s.producers) != 1 || !strings.Contains(log.String(), id+PairSuffix) || !strings.Contains(log.String(), "prefix") {
+		t.Fatalf("%d producers, warnings %q; want one producer and a warning naming %q and the prefix grant", len(s.producers), log, id+PairSuffix)
+	}
+	for i := 1; i <= 2; i++ {
+		if err := s.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		s.Write(ctx, event.Record{Topic: "t6", Key: []byte(fmt.Sprint(i)), Value: []byte("v")})
+		if err := s.Commit(ctx, event.Checkpoint{State: []byte(fmt.Sprintf(`{"cursor":"0/%d"}`, i))}); err != nil {
+			t.Fatalf("commit %d on one producer: %v", i, err)
+		}
+	}
+	if cp, err := s.ReadCheckpoint(ctx); err != nil || string(cp.State) != `{"cursor":"0/2"}` {
+		t.Fatalf("checkpoint %q, %v; want the second", cp.State, err)
+	}
+}
+
+// warnings collects a client's warnings.
+type warnings struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *warnings) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (w *warnings) Log(level kgo.LogLevel, msg string, _ ...any) {
+	if level == kgo.LogLevelWarn {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.b.WriteString(msg + "\n")
+	}
+}
+
+func (w *warnings) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
