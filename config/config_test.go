@@ -374,6 +374,7 @@ func TestProblems(t *testing.T) {
 		{"embedded port range", "source: {address: db, password: pw}\nkafka:\n  brokers: [embedded:70000]\n", "kafka.brokers[0]", 3, "invalid embedded broker port"},
 		{"topic prefix", "source: {address: db, password: pw}\nkafka:\n  brokers: [x]\n  topic_prefix: a/b\n", "kafka.topic_prefix", 4, `invalid topic name "a/b"`},
 		{"checkpoint topic", "source: {address: db, password: pw}\nkafka:\n  brokers: [x]\n  checkpoint_topic: ..\n", "kafka.checkpoint_topic", 4, `invalid topic name ".."`},
+		{"capture with #", "source: {address: db, password: pw}\nkafka:\n  brokers: [x]\n  capture: \"a#2\"\n", "kafka.capture", 4, `capture name "a#2" holds '#'`},
 		{"partitions zero", "source: {address: db, password: pw}\nkafka:\n  brokers: [x]\n  partitions: 0\n", "kafka.partitions", 4, "must be at least 1, or -1"},
 		{"rf -2", "source: {address: db, password: pw}\nkafka:\n  brokers: [x]\n  replication_factor: -2\n", "kafka.replication_factor", 4, "must be at least 1, or -1"},
 		{"compression", "source: {address: db, password: pw}\nkafka:\n  brokers: [x]\n  compression: zstandard\n", "kafka.compression", 4, `invalid value "zstandard"; one of none, gzip, snappy, lz4, zstd`},

@@ -161,7 +161,7 @@ var settings = []setting{
 	{path: "kafka.checkpoint_topic", field: func(c *Config) any { return &c.Kafka.CheckpointTopic }, show: "`<prefix>.checkpoints`", check: optional(topicName),
 		doc: "Compacted checkpoint topic."},
 	{path: "kafka.capture", field: func(c *Config) any { return &c.Kafka.Capture }, show: "the slot name",
-		doc: "Checkpoint record key; also names the transactional IDs `pg2kafka-<capture>` and `pg2kafka-<capture>#2`."},
+		doc: "Checkpoint record key (no `#`); also names the transactional IDs `pg2kafka-<capture>` and `pg2kafka-<capture>#2`."},
 	{path: "kafka.partitions", field: func(c *Config) any { return &c.Kafka.Partitions }, def: int32(1), check: positiveOrBrokerDefault,
 		doc: "Partitions of table topics pg2kafka creates (`-1` = broker default). Records are keyed, so each key stays in order on one partition."},
 	{path: "kafka.replication_factor", field: func(c *Config) any { return &c.Kafka.ReplicationFactor }, def: int16(-1), check: positiveOrBrokerDefault,

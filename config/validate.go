@@ -248,6 +248,12 @@ func (d *decoder) validateKafka(c *Config) {
 	if k.Capture == "" {
 		k.Capture = c.Source.Advanced.SlotName
 	}
+	if strings.Contains(k.Capture, "#") {
+		// The capture's second transactional ID is pg2kafka-<capture>#2:
+		// capture "a#2" would share an ID with capture "a", and each would
+		// fence the other.
+		d.at("kafka.capture", "capture name %q holds '#', which pg2kafka keeps for the capture's second transactional ID; choose a name without it", k.Capture)
+	}
 
 	if k.Truncates && k.Envelope != "debezium" {
 		d.at("kafka.truncates", "truncate events exist only in the debezium envelope (set kafka.envelope: debezium, or remove kafka.truncates)")

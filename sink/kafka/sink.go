@@ -62,8 +62,8 @@ type Opt func(*cfg)
 func Transactional(id string) Opt { return func(c *cfg) { c.transactionalID = id } }
 
 // PairSuffix ends the second transactional ID of a transactional sink. '#'
-// is in neither a replication slot's name nor a Flow task's, the two
-// sources of capture names, so no capture's ID is another's pair.
+// is in no replication slot's or Flow task's name, and the configuration
+// refuses it in kafka.capture, so no capture's first ID is another's second.
 const PairSuffix = "#2"
 
 // Compression sets the producer's compression codec by name: none, gzip,
@@ -127,20 +127,21 @@ func Logger(l kgo.Logger) Opt { return func(c *cfg) { c.logger = l } }
 // are called from one goroutine.
 //
 // A transactional sink writes through two producers, one transaction each
-// in turn. A broker holds the first produce of a transaction to a partition
-// while the markers of the same producer's previous transaction are still
-// being written (CONCURRENT_TRANSACTIONS, retried after 20 ms by the
-// broker under transactions v2, by the client under v1); streaming under
-// load begins each transaction the instant the last one committed. The
+// in turn. A broker refuses to add a partition to a producer's transaction
+// while the markers of that producer's previous transaction are still
+// being written (CONCURRENT_TRANSACTIONS), and the add is retried after
+// 20 ms: by the broker under transactions v2
+// (add.partitions.to.txn.retry.backoff.ms), by the client under v1 (kgo's
+// ConcurrentTransactionsBackoff). Streaming under load begins each
+// transaction the instant the last one committed. The
 // other producer's previous transaction ended a whole commit earlier, so
 // its markers are written. Transactions still run one at a time, in
 // order: each begins only after the last one's commit returned, so the
 // pair changes nothing about what commits or in which order.
 type Sink struct {
 	cfg cfg
-	// producers are the transactional pair (one in at-least-once mode, or
-	// when the second ID is not authorized); cur is the one in use, and cl
-	// its client.
+	// producers are the transactional pair (one in at-least-once mode);
+	// cur is the one in use, and cl its client.
 	producers []*producer
 	cur       *producer
 	cl        *kgo.Client
@@ -277,28 +278,16 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 	if err := s.ensureTopicsInBatches(ctx, topics); err != nil {
 		return err
 	}
-	ctx, cancel = context.WithTimeout(ctx, s.cfg.connectTimeout)
-	defer cancel()
 	if s.cfg.transactionalID == "" {
 		return nil
 	}
 	// Both IDs are initialized before anything is read or written, so a
 	// predecessor is fenced on both: the checkpoint read next is the last
-	// one it committed on either.
-	for i, p := range s.producers {
-		err := s.initProducer(ctx, p)
-		if i > 0 && (errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed)) {
-			// A principal granted the first ID alone (an ACL on the literal
-			// ID, as before the pair) still captures, with one producer.
-			if s.cfg.logger != nil {
-				s.cfg.logger.Log(kgo.LogLevelWarn, fmt.Sprintf("kafka: transactional ID %q is not authorized: every transaction uses %q, and waits for the broker to finish the previous one's markers (up to add.partitions.to.txn.retry.backoff.ms, 20 ms by default); grant WRITE and DESCRIBE on transactional IDs with prefix %q to lift the wait", p.id, s.producers[0].id, s.producers[0].id),
-					"err", err)
-			}
-			p.cl.Close()
-			s.producers = s.producers[:1]
-			break
-		}
-		if err != nil {
+	// one it committed on either. There is no falling back to one ID when
+	// the second is not authorized: a predecessor's transaction on it would
+	// stay unfenced, and could commit after this checkpoint read.
+	for _, p := range s.producers {
+		if err := s.initProducer(ctx, p); err != nil {
 			return err
 		}
 	}
@@ -308,6 +297,9 @@ func (s *Sink) Init(ctx context.Context, topics []string) error {
 // initProducer loads p's producer ID, which fences any predecessor with
 // the same transactional ID and aborts its open transaction.
 func (s *Sink) initProducer(ctx context.Context, p *producer) error {
+	// A timeout of its own: the IDs may have different coordinators.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
+	defer cancel()
 	_, _, err := p.cl.ProducerID(ctx)
 	var loading error // the coordinator's last answer while it loads
 	for err != nil && kerr.IsRetriable(err) && ctx.Err() == nil {
@@ -326,7 +318,8 @@ func (s *Sink) initProducer(ctx context.Context, p *producer) error {
 	}
 	if err != nil {
 		if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
-			return fmt.Errorf("kafka: initializing transactional producer %q: not authorized (grant WRITE and DESCRIBE on transactional IDs with prefix %q, or set kafka.delivery: at-least-once): %w", p.id, s.cfg.transactionalID, err)
+			return fmt.Errorf("kafka: initializing transactional producer %q: not authorized (grant WRITE and DESCRIBE on transactional IDs %q and %q, or on the prefix \"pg2kafka-\"; or set kafka.delivery: at-least-once): %w",
+				p.id, s.producers[0].id, s.producers[len(s.producers)-1].id, err)
 		}
 		return s.unreachable(fmt.Sprintf("initializing transactional producer %q (a broker without transactions needs kafka.delivery: at-least-once)", p.id), err)
 	}
