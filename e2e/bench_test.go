@@ -494,7 +494,10 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 	// producer stamps when pg2kafka hands it over: PostgreSQL commit →
 	// produce (walsender, decoding, the loop) and produce → consumer
 	// (batching, the Kafka commit, its markers, the fetch).
-	type split struct{ total, toProduce, toConsumer time.Duration }
+	type split struct {
+		total, toProduce, toConsumer time.Duration
+		committed                    time.Time
+	}
 	splits := make([]split, 0, total)
 	got := make(chan struct{})
 	go func() {
@@ -518,7 +521,7 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 				if json.Unmarshal(r.Value, &doc) == nil {
 					committed := time.UnixMilli(doc.Meta.Source.TSMillis)
 					lat = append(lat, now.Sub(committed))
-					splits = append(splits, split{now.Sub(committed), r.Timestamp.Sub(committed), now.Sub(r.Timestamp)})
+					splits = append(splits, split{now.Sub(committed), r.Timestamp.Sub(committed), now.Sub(r.Timestamp), committed})
 				}
 			})
 		}
@@ -582,6 +585,20 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 			slices.Sort(d)
 			return d[len(d)*99/100], tailMean
 		}
+		// When the slowest 1% were committed, in seconds from the first
+		// commit: a start-up stall reads differently from a steady tail.
+		first := splits[0].committed
+		for _, s := range splits {
+			if s.committed.Before(first) {
+				first = s.committed
+			}
+		}
+		slices.SortFunc(splits, func(a, b split) int { return cmp.Compare(b.total, a.total) })
+		secs := map[int]int{}
+		for _, s := range splits[:max(1, len(splits)/100)] {
+			secs[int(s.committed.Sub(first).Seconds())]++
+		}
+		b.Logf("slowest 1%% by second of commit: %v", secs)
 		p1, t1 := part(func(s split) time.Duration { return s.toProduce })
 		p2, t2 := part(func(s split) time.Duration { return s.toConsumer })
 		b.Logf("parts: PostgreSQL commit → produce p99 %s (slowest 1%%: mean %s); produce → read_committed consumer p99 %s (slowest 1%%: mean %s)",
