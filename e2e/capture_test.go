@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -171,5 +172,47 @@ func TestKeyChangeTombstonesTheOldKey(t *testing.T) {
 	}
 	if string(got[2].Key) != `{"id":1}` || got[2].Value != nil {
 		t.Errorf("record 2: %s %s, want a tombstone of {\"id\":1}", got[2].Key, got[2].Value)
+	}
+}
+
+// Kafka transactions alternate between the capture's two transactional IDs
+// on a real broker: every commit writes the capture's base checkpoint
+// record, and no two successive ones come from one producer; each
+// PostgreSQL transaction's records come from one producer.
+func TestCommitsAlternateTransactionalIDs(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE turns (id integer PRIMARY KEY)`, `ALTER PUBLICATION flow_publication ADD TABLE turns`)
+	p := e.start(true)
+	defer p.stop(t)
+	var recs []*kgo.Record
+	for i := range 4 {
+		// One PostgreSQL transaction at a time, each read back before the
+		// next: at least four commits.
+		e.exec(fmt.Sprintf(`INSERT INTO turns VALUES (%d), (%d)`, 2*i, 2*i+1))
+		recs = e.consume(e.topic("turns"), 2*(i+1), 30*time.Second)
+	}
+	if len(recs) != 8 {
+		t.Fatalf("read %d records; want 8", len(recs))
+	}
+	for i := 0; i < len(recs); i += 2 {
+		if recs[i].ProducerID != recs[i+1].ProducerID {
+			t.Errorf("one PostgreSQL transaction's records came from producers %d and %d", recs[i].ProducerID, recs[i+1].ProducerID)
+		}
+	}
+	var bases []*kgo.Record
+	for _, r := range e.settle(e.prefix+".checkpoints", 300*time.Millisecond) {
+		if string(r.Key) == e.capture() {
+			bases = append(bases, r)
+		}
+	}
+	producers := map[int64]bool{}
+	for i, r := range bases {
+		producers[r.ProducerID] = true
+		if i > 0 && r.ProducerID == bases[i-1].ProducerID {
+			t.Errorf("commits %d and %d (offsets %d, %d) both came from producer %d", i-1, i, bases[i-1].Offset, r.Offset, r.ProducerID)
+		}
+	}
+	if len(bases) < 4 || len(producers) != 2 {
+		t.Errorf("%d commits from %d producers; want at least 4 from 2", len(bases), len(producers))
 	}
 }
