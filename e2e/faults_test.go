@@ -491,7 +491,13 @@ func (s *faultSuite) inBackfill(t *testing.T, what string, fault func(e *env), k
 	var atEnd int
 	for i := 0; i < 2; i++ {
 		if i > 0 {
-			time.Sleep(3 * time.Second)
+			// The capture recovered and backfills again: two more chunks
+			// of big are in Kafka. Not a fixed wait, which a fast
+			// backfill could outlast.
+			after, deadline := big.count(), time.Now().Add(90*time.Second)
+			for big.count() < after+2000 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
 		}
 		if strings.Contains(p.output(), backfilled.line) {
 			note = "backfill finished before the fault: "
