@@ -133,11 +133,11 @@ func Logger(l kgo.Logger) Opt { return func(c *cfg) { c.logger = l } }
 // 20 ms: by the broker under transactions v2
 // (add.partitions.to.txn.retry.backoff.ms), by the client under v1 (kgo's
 // ConcurrentTransactionsBackoff). Streaming under load begins each
-// transaction the instant the last one committed. The
-// other producer's previous transaction ended a whole commit earlier, so
-// its markers are written. Transactions still run one at a time, in
-// order: each begins only after the last one's commit returned, so the
-// pair changes nothing about what commits or in which order.
+// transaction the instant the last one committed; the other producer's
+// previous transaction ended a whole commit earlier, so its markers are
+// written. Transactions still run one at a time, in order: each begins
+// only after the last one's commit returned, so the pair changes nothing
+// about what commits or in which order.
 type Sink struct {
 	cfg cfg
 	// producers are the transactional pair (one in at-least-once mode);
