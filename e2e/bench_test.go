@@ -489,7 +489,6 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 	}
 	defer cl.Close()
 	total := int(d.Seconds()) * rate
-	lat := make([]time.Duration, 0, total)
 	// Each latency splits at the record's Kafka timestamp, which the
 	// producer stamps when pg2kafka hands it over: PostgreSQL commit →
 	// produce (walsender, decoding, the loop) and produce → consumer
@@ -504,7 +503,7 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 		defer close(got)
 		ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
 		defer cancel()
-		for len(lat) < total && ctx.Err() == nil {
+		for len(splits) < total && ctx.Err() == nil {
 			fs := cl.PollFetches(ctx)
 			now := time.Now()
 			fs.EachRecord(func(r *kgo.Record) {
@@ -520,7 +519,6 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 				}
 				if json.Unmarshal(r.Value, &doc) == nil {
 					committed := time.UnixMilli(doc.Meta.Source.TSMillis)
-					lat = append(lat, now.Sub(committed))
 					splits = append(splits, split{now.Sub(committed), r.Timestamp.Sub(committed), now.Sub(r.Timestamp), committed})
 				}
 			})
@@ -568,39 +566,37 @@ func benchLatency(b *testing.B, tables, rate int, d time.Duration) {
 	wg.Wait()
 	wrote := time.Since(start)
 	<-got
+	lat := make([]time.Duration, len(splits))
+	for i, sp := range splits {
+		lat[i] = sp.total
+	}
 	slices.Sort(lat)
 	if len(splits) > 0 {
 		// Where the time goes: each part's own p99, and the parts' means
-		// over the slowest 1% of changes.
+		// over the slowest 1% of changes; and when those were committed,
+		// in seconds from the first commit (a start-up stall reads
+		// differently from a steady tail).
+		first := slices.MinFunc(splits, func(a, b split) int { return a.committed.Compare(b.committed) }).committed
+		slices.SortFunc(splits, func(a, b split) int { return cmp.Compare(b.total, a.total) })
+		tail := splits[:max(1, len(splits)/100)]
+		secs := map[int]int{}
+		for _, sp := range tail {
+			secs[int(sp.committed.Sub(first).Seconds())]++
+		}
 		part := func(f func(split) time.Duration) (p99, tailMean time.Duration) {
 			d := make([]time.Duration, len(splits))
-			for i, s := range splits {
-				d[i] = f(s)
-			}
-			slices.SortFunc(splits, func(a, b split) int { return cmp.Compare(b.total, a.total) })
-			tail := splits[:max(1, len(splits)/100)]
-			for _, s := range tail {
-				tailMean += f(s) / time.Duration(len(tail))
+			for i, sp := range splits {
+				d[i] = f(sp)
 			}
 			slices.Sort(d)
-			return d[len(d)*99/100], tailMean
-		}
-		// When the slowest 1% were committed, in seconds from the first
-		// commit: a start-up stall reads differently from a steady tail.
-		first := splits[0].committed
-		for _, s := range splits {
-			if s.committed.Before(first) {
-				first = s.committed
+			for _, sp := range tail {
+				tailMean += f(sp)
 			}
+			return d[len(d)*99/100], tailMean / time.Duration(len(tail))
 		}
-		slices.SortFunc(splits, func(a, b split) int { return cmp.Compare(b.total, a.total) })
-		secs := map[int]int{}
-		for _, s := range splits[:max(1, len(splits)/100)] {
-			secs[int(s.committed.Sub(first).Seconds())]++
-		}
+		p1, t1 := part(func(sp split) time.Duration { return sp.toProduce })
+		p2, t2 := part(func(sp split) time.Duration { return sp.toConsumer })
 		b.Logf("slowest 1%% by second of commit: %v", secs)
-		p1, t1 := part(func(s split) time.Duration { return s.toProduce })
-		p2, t2 := part(func(s split) time.Duration { return s.toConsumer })
 		b.Logf("parts: PostgreSQL commit → produce p99 %s (slowest 1%%: mean %s); produce → read_committed consumer p99 %s (slowest 1%%: mean %s)",
 			p1.Round(100*time.Microsecond), t1.Round(100*time.Microsecond), p2.Round(100*time.Microsecond), t2.Round(100*time.Microsecond))
 	}

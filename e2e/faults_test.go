@@ -443,12 +443,12 @@ func (s *faultSuite) brokerPausedInBackfill(t *testing.T) faultResult {
 func (s *faultSuite) inBackfill(t *testing.T, what string, fault func(e *env), kafka ...string) faultResult {
 	e := s.newEnv(t)
 	e.kafka = kafka
-	const rows = 200000
+	const rows, chunk = 200000, 1000
 	e.exec(`CREATE TABLE big (k integer PRIMARY KEY, v bigint NOT NULL, pad text)`,
 		fmt.Sprintf(`INSERT INTO big SELECT g, 0, repeat('x', 40) FROM generate_series(1, %d) g`, rows),
 		`ALTER PUBLICATION flow_publication ADD TABLE big`)
 	// hist is empty: no backfill, so that its records are changes only.
-	e.advanced = []string{"backfill_chunk_size: 1000", "skip_backfills: public.hist"}
+	e.advanced = []string{fmt.Sprintf("backfill_chunk_size: %d", chunk), "skip_backfills: public.hist"}
 	p := e.run(e.config())
 	s.procs = append(s.procs, p)
 	p.waitReady(t, 60*time.Second)
@@ -495,7 +495,7 @@ func (s *faultSuite) inBackfill(t *testing.T, what string, fault func(e *env), k
 			// of big are in Kafka. Not a fixed wait, which a fast
 			// backfill could outlast.
 			after, deadline := big.count(), time.Now().Add(90*time.Second)
-			for big.count() < after+2000 && time.Now().Before(deadline) {
+			for big.count() < after+2*chunk && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
 		}

@@ -141,10 +141,9 @@ func Logger(l kgo.Logger) Opt { return func(c *cfg) { c.logger = l } }
 type Sink struct {
 	cfg cfg
 	// producers are the transactional pair (one in at-least-once mode);
-	// cur is the one in use, and cl its client.
+	// cur is the one in use.
 	producers []*producer
 	cur       *producer
-	cl        *kgo.Client
 	adm       *kadm.Client
 	inTxn     bool
 
@@ -212,8 +211,8 @@ func New(brokers []string, opts ...Opt) (*Sink, error) {
 		}
 		s.producers = append(s.producers, newProducer(s, id, cl))
 	}
-	s.cur, s.cl = s.producers[0], s.producers[0].cl
-	s.adm = kadm.NewClient(s.cl)
+	s.cur = s.producers[0]
+	s.adm = kadm.NewClient(s.cur.cl)
 	return s, nil
 }
 
@@ -433,7 +432,7 @@ func (s *Sink) awaitLeaders(ctx context.Context, topics []string) error {
 			rt.Topic = kmsg.StringPtr(t)
 			req.Topics = append(req.Topics, rt)
 		}
-		resp, err := req.RequestWith(ctx, s.cl)
+		resp, err := req.RequestWith(ctx, s.cur.cl)
 		if err == nil {
 			ready := len(resp.Topics) == len(topics)
 			for _, t := range resp.Topics {
@@ -686,9 +685,8 @@ func (s *Sink) Begin() error {
 	// The last transaction is committed or aborted (inTxn is false), and
 	// nothing is buffered in its producer: the turn may pass.
 	s.cur = s.producers[(slices.Index(s.producers, s.cur)+1)%len(s.producers)]
-	s.cl = s.cur.cl
 	s.cur.pace.wait()
-	if err := s.cl.BeginTransaction(); err != nil {
+	if err := s.cur.cl.BeginTransaction(); err != nil {
 		return fmt.Errorf("kafka: beginning a transaction on %q: %w", s.cur.id, err)
 	}
 	s.inTxn = true
@@ -711,10 +709,10 @@ func (s *Sink) Write(ctx context.Context, r event.Record) {
 	s.bytes += int64(len(r.Key) + len(r.Value))
 	if s.records == 1 && s.cfg.transactionalID != "" {
 		s.cur.pace.produced()
-		s.cl.Produce(ctx, kr, s.cur.first)
+		s.cur.cl.Produce(ctx, kr, s.cur.first)
 		return
 	}
-	s.cl.Produce(ctx, kr, s.promise)
+	s.cur.cl.Produce(ctx, kr, s.promise)
 }
 
 type recordWithHeaders struct {
@@ -803,7 +801,7 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 		}
 	}()
 	if s.cfg.transactionalID == "" {
-		if err := s.cl.Flush(ctx); err != nil {
+		if err := s.cur.cl.Flush(ctx); err != nil {
 			return fmt.Errorf("kafka: flushing records: %w", err)
 		}
 		if err := s.takeErr(); err != nil {
@@ -813,9 +811,9 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 		// a newer checkpoint beside an older cursor, whose replay only
 		// writes again what these parts already cover (at-least-once).
 		for _, cp := range cps {
-			s.cl.Produce(ctx, cp, s.promise)
+			s.cur.cl.Produce(ctx, cp, s.promise)
 		}
-		if err := s.cl.Flush(ctx); err != nil {
+		if err := s.cur.cl.Flush(ctx); err != nil {
 			return fmt.Errorf("kafka: flushing the checkpoint: %w", err)
 		}
 		return s.takeErr()
@@ -826,9 +824,9 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 		}
 	}
 	for _, cp := range cps {
-		s.cl.Produce(ctx, cp, s.promise)
+		s.cur.cl.Produce(ctx, cp, s.promise)
 	}
-	if err := s.cl.Flush(ctx); err != nil {
+	if err := s.cur.cl.Flush(ctx); err != nil {
 		s.abort()
 		return fmt.Errorf("kafka: flushing the transaction did not finish within kafka.transaction_timeout (%s): %w", s.cfg.txnTimeout, err)
 	}
@@ -841,7 +839,7 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 	}
 	s.inTxn = false
 	// The context is not cancelled mid-commit: the outcome would be unknown.
-	if err := s.cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryCommit); err != nil {
+	if err := s.cur.cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryCommit); err != nil {
 		return s.commitError(err)
 	}
 	s.cur.pace.committed()
@@ -875,10 +873,10 @@ func (s *Sink) abort() error {
 	s.inTxn = false
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.cl.AbortBufferedRecords(ctx); err != nil {
+	if err := s.cur.cl.AbortBufferedRecords(ctx); err != nil {
 		return fmt.Errorf("kafka: aborting buffered records: %w", err)
 	}
-	if err := s.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+	if err := s.cur.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
 		return fmt.Errorf("kafka: aborting the transaction: %w", err)
 	}
 	_ = s.takeErr()

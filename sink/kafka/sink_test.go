@@ -111,7 +111,7 @@ func TestSuccessorFencesPredecessor(t *testing.T) {
 				t.Fatal(err)
 			}
 			old.Write(ctx, event.Record{Topic: topic, Key: []byte("open"), Value: []byte("in flight")})
-			if err := old.cl.Flush(ctx); err != nil {
+			if err := old.cur.cl.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
 			inFlight := old.cur.id
