@@ -137,7 +137,9 @@ func Logger(l kgo.Logger) Opt { return func(c *cfg) { c.logger = l } }
 // previous transaction ended a whole commit earlier, so its markers are
 // written. Transactions still run one at a time, in order: each begins
 // only after the last one's commit returned, so the pair changes nothing
-// about what commits or in which order.
+// about what commits or in which order. It replaced an adaptive pause
+// before each transaction, which read a slow first produce as a hold: on a
+// saturated machine it paused when nothing was held.
 type Sink struct {
 	cfg cfg
 	// producers are the transactional pair (one in at-least-once mode);
@@ -209,7 +211,7 @@ func New(brokers []string, opts ...Opt) (*Sink, error) {
 			s.Close()
 			return nil, fmt.Errorf("creating the Kafka client: %w", err)
 		}
-		s.producers = append(s.producers, newProducer(s, id, cl))
+		s.producers = append(s.producers, &producer{id: id, cl: cl})
 	}
 	s.cur = s.producers[0]
 	s.adm = kadm.NewClient(s.cur.cl)
@@ -220,22 +222,6 @@ func New(brokers []string, opts ...Opt) (*Sink, error) {
 type producer struct {
 	id string
 	cl *kgo.Client
-	// pace spaces its transaction from its own previous commit (pace.go).
-	pace pacer
-	// first is the promise of a transaction's first record: its round trip
-	// paces the producer's next transaction.
-	first func(*kgo.Record, error)
-}
-
-func newProducer(s *Sink, id string, cl *kgo.Client) *producer {
-	p := &producer{id: id, cl: cl}
-	p.first = func(r *kgo.Record, err error) {
-		if err == nil {
-			p.pace.acknowledged()
-		}
-		s.promise(r, err)
-	}
-	return p
 }
 
 // Close releases the clients. An open transaction is left to the broker,
@@ -685,7 +671,6 @@ func (s *Sink) Begin() error {
 	// The last transaction is committed or aborted (inTxn is false), and
 	// nothing is buffered in its producer: the turn may pass.
 	s.cur = s.producers[(slices.Index(s.producers, s.cur)+1)%len(s.producers)]
-	s.cur.pace.wait()
 	if err := s.cur.cl.BeginTransaction(); err != nil {
 		return fmt.Errorf("kafka: beginning a transaction on %q: %w", s.cur.id, err)
 	}
@@ -707,11 +692,6 @@ func (s *Sink) Write(ctx context.Context, r event.Record) {
 	}
 	s.records++
 	s.bytes += int64(len(r.Key) + len(r.Value))
-	if s.records == 1 && s.cfg.transactionalID != "" {
-		s.cur.pace.produced()
-		s.cur.cl.Produce(ctx, kr, s.cur.first)
-		return
-	}
 	s.cur.cl.Produce(ctx, kr, s.promise)
 }
 
@@ -842,7 +822,6 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 	if err := s.cur.cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryCommit); err != nil {
 		return s.commitError(err)
 	}
-	s.cur.pace.committed()
 	return nil
 }
 
