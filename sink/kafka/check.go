@@ -110,8 +110,11 @@ func (s *Sink) Diagnose(ctx context.Context, topics []string, probeID string) []
 	if probeID != "" {
 		if err := s.probeTransactions(ctx, probeID); err != nil {
 			fix := "grant WRITE and DESCRIBE on transactional IDs with prefix \"pg2kafka-\" to pg2kafka's principal (the probe used " + probeID + "), or set kafka.delivery: at-least-once"
-			if errors.Is(err, context.DeadlineExceeded) {
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
 				fix = "a broker without transactions needs kafka.delivery: at-least-once"
+			case errors.Is(err, kerr.InvalidTransactionTimeout):
+				fix = fmt.Sprintf("lower kafka.transaction_timeout (%s) to the broker's transaction.max.timeout.ms or below, or raise that limit", s.cfg.txnTimeout)
 			}
 			add("transactions", StatusFail, fix, "initializing a transactional producer (probe ID %q) failed: %v", probeID, err)
 		} else {

@@ -306,6 +306,10 @@ func (s *Sink) initProducer(ctx context.Context, p *producer) error {
 			return fmt.Errorf("kafka: initializing transactional producer %q: not authorized (grant WRITE and DESCRIBE on transactional IDs %q and %q, or on the prefix \"pg2kafka-\"; or set kafka.delivery: at-least-once): %w",
 				p.id, s.producers[0].id, s.producers[len(s.producers)-1].id, err)
 		}
+		if errors.Is(err, kerr.InvalidTransactionTimeout) {
+			return fmt.Errorf("kafka: initializing transactional producer %q: kafka.transaction_timeout (%s) is longer than the broker allows (its transaction.max.timeout.ms): lower kafka.transaction_timeout, or raise the broker's limit: %w",
+				p.id, s.cfg.txnTimeout, err)
+		}
 		return s.unreachable(fmt.Sprintf("initializing transactional producer %q (a broker without transactions needs kafka.delivery: at-least-once)", p.id), err)
 	}
 	return nil

@@ -316,3 +316,44 @@ func TestSecondTransactionalIDNotAuthorized(t *testing.T) {
 		}
 	}
 }
+
+// TestTransactionTimeoutAboveBrokerLimit checks that a transaction timeout
+// the broker refuses fails Init with an error naming the setting to lower.
+func TestTransactionTimeoutAboveBrokerLimit(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BrokerConfigs(map[string]string{
+		"transaction.max.timeout.ms": "5000",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	s, err := New(c.ListenAddrs(), Checkpoints("t7.checkpoints", "cap"), Transactional("pg2kafka-test-t7"),
+		TransactionTimeout(time.Minute), ConnectTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	err = s.Init(context.Background(), []string{"t7"})
+	if !errors.Is(err, kerr.InvalidTransactionTimeout) {
+		t.Fatalf("Init with a timeout above the broker's limit: %v; want INVALID_TRANSACTION_TIMEOUT", err)
+	}
+	for _, want := range []string{"kafka.transaction_timeout (1m0s)", "transaction.max.timeout.ms"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	// check says the same, not that an ACL is missing.
+	var found bool
+	for _, f := range s.Diagnose(context.Background(), []string{"t7"}, "pg2kafka-check-probe") {
+		if f.Check != "transactions" {
+			continue
+		}
+		found = true
+		if f.Status != StatusFail || !strings.Contains(f.Fix, "kafka.transaction_timeout (1m0s)") || strings.Contains(f.Fix, "grant") {
+			t.Errorf("check's transactions finding: %+v; want a failure whose fix is to lower kafka.transaction_timeout", f)
+		}
+	}
+	if !found {
+		t.Error("check has no transactions finding")
+	}
+}
