@@ -236,16 +236,35 @@ func typeValues(cols []typeColumn, r int) []string {
 	return out
 }
 
+// typeHostileDefaults returns the statements that give the test's
+// database output styles unlike PostgreSQL's defaults: a time zone half an
+// hour off the hour, day-first SQL dates, SQL-standard intervals, floats
+// rounded to their shortest digits less 0, and escaped bytea.
+func typeHostileDefaults(e *env) []string {
+	var db string
+	if err := e.conn().QueryRow(context.Background(), `SELECT current_database()`).Scan(&db); err != nil {
+		e.t.Fatal(err)
+	}
+	var stmts []string
+	for _, set := range []string{`TimeZone = 'Asia/Kolkata'`, `DateStyle = 'SQL, DMY'`, `IntervalStyle = 'sql_standard'`,
+		`extra_float_digits = 0`, `bytea_output = 'escape'`} {
+		stmts = append(stmts, fmt.Sprintf(`ALTER DATABASE %q SET %s`, db, set))
+	}
+	return stmts
+}
+
 // typeInsert inserts every row with its id plus offset.
 func typeInsert(e *env, cols []typeColumn, offset int) {
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.name
 	}
-	stmts := make([]string, typeRows)
+	// The literals are written for PostgreSQL's default styles, which the
+	// database's own (typeHostileDefaults) would read otherwise.
+	stmts := []string{`SET TimeZone = 'UTC'`, `SET DateStyle = 'ISO, MDY'`, `SET IntervalStyle = 'postgres'`}
 	for r := 0; r < typeRows; r++ {
-		stmts[r] = fmt.Sprintf(`INSERT INTO every_type (id, %s) VALUES (%d, %s)`,
-			strings.Join(names, ", "), r+offset, strings.Join(typeValues(cols, r), ", "))
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO every_type (id, %s) VALUES (%d, %s)`,
+			strings.Join(names, ", "), r+offset, strings.Join(typeValues(cols, r), ", ")))
 	}
 	e.exec(stmts...)
 }
@@ -306,6 +325,11 @@ func TestEveryType(t *testing.T) {
 		`ALTER PUBLICATION flow_publication ADD TABLE every_type`,
 	)
 	typeInsert(e, cols, 0)
+	// Every session of the database, pg2kafka's included, starts with
+	// output styles other than PostgreSQL's defaults: the documents must not
+	// change (pg2kafka sets its own on each connection, backfill and
+	// replication alike; the want strings below are the default styles').
+	e.exec(typeHostileDefaults(e)...)
 
 	p := e.start(true)
 	topic := e.topic("every_type")

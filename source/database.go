@@ -39,7 +39,10 @@ var sessionParams = map[string]string{
 	"DateStyle":          "ISO, MDY",
 	"IntervalStyle":      "postgres",
 	"extra_float_digits": "3",
-	"application_name":   "pg2kafka",
+	// money's text follows lc_monetary; the Debezium envelope's decimal
+	// reads the C locale's "$1,234.56" only.
+	"lc_monetary":      "C",
+	"application_name": "pg2kafka",
 }
 
 // Database is a connection to the captured database for everything but the
