@@ -17,6 +17,7 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/config"
+	"github.com/pg2kafka/pg2kafka/event"
 	"github.com/pg2kafka/pg2kafka/schema/rowkey"
 	"github.com/pg2kafka/pg2kafka/sink/kafka"
 	"github.com/pg2kafka/pg2kafka/source"
@@ -223,7 +224,9 @@ func writeState(ctx context.Context, cfg *config.Config, log zerolog.Logger, st 
 	if err := sink.Init(ctx, nil); err != nil {
 		return err
 	}
-	return sink.WriteCheckpoint(ctx, data)
+	// A replaced state starts afresh: a position inside a split
+	// transaction or an unfinished sweep belonged to the state it replaces.
+	return sink.WriteCheckpoint(ctx, event.Checkpoint{State: data})
 }
 
 // runStateImport validates a Flow state file and writes it as the
@@ -385,7 +388,11 @@ func resetTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, tf
 	if err != nil {
 		return err
 	}
-	if err := sink.WriteCheckpoint(ctx, data); err != nil {
+	// The cursor stays, and with it the position inside a split
+	// transaction (a restart skips exactly the part committed) and the
+	// other tables' unfinished sweeps: a reset table's entry is ignored
+	// while it is pending, and its backfill decides on a sweep anew.
+	if err := sink.WriteCheckpoint(ctx, event.Checkpoint{State: data, Within: cp.Within, Sweeps: cp.Sweeps}); err != nil {
 		return fmt.Errorf("state reset: %w", err)
 	}
 	fmt.Println("The cursor and the other tables are unchanged. (In Flow the same is done by bumping the binding's backfill counter; pg2kafka's equivalent is bindings[].backfill_counter, which also works.)")

@@ -220,16 +220,18 @@ func (s *Sink) probeTransactions(ctx context.Context, id string) error {
 	return err
 }
 
-// WriteCheckpoint replaces the capture's checkpoint with state, a reduced
-// state document. In transactional mode it is written in a transaction of
-// its own under the sink's transactional ID, after Init has fenced any
-// predecessor (so it must not be used while a capture runs: it would fence
-// that capture). Without a transactional ID it is a plain idempotent write.
-func (s *Sink) WriteCheckpoint(ctx context.Context, state []byte) error {
-	if state == nil {
+// WriteCheckpoint replaces the capture's checkpoint with cp, whose State is
+// a reduced state document; Within and Sweeps, when not nil, are written
+// beside it as a capture's commit writes them. In transactional mode it is
+// written in a transaction of its own under the sink's transactional ID,
+// after Init has fenced any predecessor (so it must not be used while a
+// capture runs: it would fence that capture). Without a transactional ID it
+// is a plain idempotent write.
+func (s *Sink) WriteCheckpoint(ctx context.Context, cp event.Checkpoint) error {
+	if cp.State == nil {
 		return errors.New("kafka: refusing to write a null checkpoint (it would be a tombstone)")
 	}
-	if err := s.Commit(ctx, event.Checkpoint{State: state}); err != nil {
+	if err := s.Commit(ctx, cp); err != nil {
 		return fmt.Errorf("writing the checkpoint of capture %q to %s: %w", s.cfg.capture, s.cfg.checkpointTopic, err)
 	}
 	return nil
