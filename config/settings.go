@@ -223,7 +223,7 @@ var settings = []setting{
 	{path: "kafka.schema_registry.password", field: func(c *Config) any { return &c.Kafka.SchemaRegistry.Password },
 		doc: "Schema registry basic-auth password (optional)."},
 	{path: "kafka.slot_busy_retries", field: func(c *Config) any { return &c.Kafka.SlotBusyRetries }, def: -1, check: atLeastMsg(-1, "must be -1 (forever) or more, got %d"),
-		doc: "Retries while another process holds the slot (`-1` = forever, backing off to 10 s; `0` fails at once)."},
+		doc: "Retries while another process holds the slot: `-1` = forever, as a standby checking every second; `n` = n retries backing off to 10 s; `0` fails at once."},
 	{path: "kafka.heartbeat_interval", field: func(c *Config) any { return &c.Kafka.HeartbeatInterval }, show: "`0` (off)",
 		doc: "Write a heartbeat record to `<prefix>.heartbeat` this often while streaming (Debezium's `heartbeat.interval.ms`), in a Kafka transaction with the checkpoint whose position it carries (`{\"ts_ms\":…,\"lsn\":…,\"cursor\":\"0/1D55878\"}`, key `{\"serverName\":\"<prefix>\"}`). At least `100ms`. ([docs/debezium.md](docs/debezium.md#side-channels))"},
 	{path: "kafka.heartbeat_action_query", field: func(c *Config) any { return &c.Kafka.HeartbeatActionQuery },
