@@ -66,11 +66,19 @@ func TestStandbyTakesOver(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Beside both, the read-only tools read the checkpoint; none may fence
+	// the active instance's producers (a fenced commit would show as a
+	// recovery there, not as an exit).
+	e.mustTool("state", "show")
+	e.mustTool("state", "export")
 	time.Sleep(2 * time.Second) // both running side by side
 	select {
 	case <-active.exited:
 		t.Fatalf("the active instance exited while the other stood by:\n%s", active.output())
 	default:
+	}
+	if strings.Contains(active.output(), "recovering") {
+		t.Fatalf("the active instance recovered from a fault while the standby and the read-only tools ran beside it:\n%s", active.output())
 	}
 	killed := time.Now()
 	active.kill()
