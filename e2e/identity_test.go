@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // REPLICA IDENTITY FULL updates carry the whole old row in _meta.before and
@@ -112,8 +116,12 @@ func TestOversizedRow(t *testing.T) {
 			e.exec(`CREATE TABLE docs (id integer PRIMARY KEY, body text, j jsonb)`,
 				`ALTER PUBLICATION flow_publication ADD TABLE docs`)
 			p := e.start(true)
-			e.exec(`INSERT INTO docs SELECT 7, string_agg(md5(g::text), ''), '{"a":1}' FROM generate_series(1, 65536) g`) // 2 MiB of text
+			big := `INSERT INTO docs SELECT 7, string_agg(md5(g::text), ''), '{"a":1}' FROM generate_series(1, 65536) g` // 2 MiB of text
 			if mode == "fail" {
+				// The oversized row shares its transaction with a small one;
+				// transactions before and after it are small too.
+				e.exec(`INSERT INTO docs VALUES (5, 'before', '{}')`)
+				e.exec(`BEGIN`+"; INSERT INTO docs VALUES (6, 'beside', '{}'); "+big+"; COMMIT", `INSERT INTO docs VALUES (8, 'after', '{}')`)
 				if code := p.wait(t, 60*time.Second); code != 1 {
 					t.Fatalf("exit code %d, want 1\n%s", code, p.output())
 				}
@@ -123,8 +131,45 @@ func TestOversizedRow(t *testing.T) {
 						t.Errorf("error does not name %s:\n%s", want, out)
 					}
 				}
+				// Nothing past the oversized row was confirmed: with a limit
+				// that takes it, the next run relays it, its transaction and
+				// the one after, each once.
+				e.kafka = []string{"oversize: fail", "max_message_bytes: 4194304"}
+				p = e.start(false)
+				// The topic, created before, still takes 1 MiB: the broker
+				// refuses the batch, whose error names the largest record
+				// and the topic's setting.
+				if code := p.wait(t, 60*time.Second); code != 1 {
+					t.Fatalf("with the topic's max.message.bytes still 1 MiB: exit code %d, want 1\n%s", code, p.output())
+				}
+				for _, want := range []string{`{\"id\":7}`, "the largest of the batch", "max.message.bytes"} {
+					if !strings.Contains(p.output(), want) {
+						t.Errorf("error does not name %s:\n%s", want, p.output())
+					}
+				}
+				cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cl.Close()
+				adm := kadm.NewClient(cl)
+				v := "4194304"
+				if _, err := adm.AlterTopicConfigs(context.Background(), []kadm.AlterConfig{{Name: "max.message.bytes", Value: &v}}, e.topic("docs")); err != nil {
+					t.Fatal(err)
+				}
+				p = e.start(true)
+				recs := e.consume(e.topic("docs"), 4, 60*time.Second)
+				p.stop(t)
+				var ids []string
+				for _, r := range recs {
+					ids = append(ids, string(r.Key))
+				}
+				if got := strings.Join(ids, " "); got != `{"id":5} {"id":6} {"id":7} {"id":8}` {
+					t.Errorf("after raising kafka.max_message_bytes the topic holds %s, want ids 5, 6, 7, 8 once each\n%s", got, p.output())
+				}
 				return
 			}
+			e.exec(big)
 			recs := e.consume(e.topic("docs"), 1, 30*time.Second)
 			p.stop(t)
 			if len(recs) != 1 {

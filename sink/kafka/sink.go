@@ -151,6 +151,9 @@ type Sink struct {
 
 	mu       sync.Mutex
 	firstErr error
+	// tooLarge is the size of the record firstErr names when the broker
+	// refused it as too large, else 0.
+	tooLarge int
 	records  int
 	bytes    int64
 
@@ -710,15 +713,22 @@ func (s *Sink) promise(r *kgo.Record, err error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.firstErr != nil {
-		return
-	}
-	switch {
-	case errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge):
-		size := len(r.Key) + len(r.Value)
+	tooLarge := errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
+	size := 0
+	if tooLarge {
+		size = len(r.Key) + len(r.Value)
 		for _, h := range r.Headers {
 			size += len(h.Key) + len(h.Value)
 		}
+	}
+	// The broker refuses a whole batch that is too large: each of its
+	// records fails, the small ones too. The error names the largest.
+	if s.firstErr != nil && (s.tooLarge == 0 || size <= s.tooLarge) {
+		return
+	}
+	s.tooLarge = size
+	switch {
+	case tooLarge:
 		if r.Topic == s.cfg.checkpointTopic {
 			// Table states are records of their own (layout.go): only a
 			// table state with a huge backfill cursor, or a document written
@@ -731,7 +741,7 @@ func (s *Sink) promise(r *kgo.Record, err error) {
 			s.firstErr = fmt.Errorf("kafka: record for topic %q with key %s is %d bytes, more than kafka.max_message_bytes (%d) allows: raise kafka.max_message_bytes (pg2kafka creates new topics to match; raise max.message.bytes of existing topics too), or set kafka.oversize: truncate: %w",
 				r.Topic, r.Key, size, s.cfg.maxRecordBytes, err)
 		} else {
-			s.firstErr = fmt.Errorf("kafka: record for topic %q with key %s is %d bytes, more than the broker accepts for this topic, though within kafka.max_message_bytes (%d): raise the topic's max.message.bytes (or the broker's message.max.bytes) to at least kafka.max_message_bytes, or set kafka.oversize: truncate: %w",
+			s.firstErr = fmt.Errorf("kafka: the broker refused the batch holding the record for topic %q with key %s (%d bytes, the largest of the batch) as more than it accepts for this topic, though within kafka.max_message_bytes (%d): raise the topic's max.message.bytes (or the broker's message.max.bytes) to at least kafka.max_message_bytes, or set kafka.oversize: truncate: %w",
 				r.Topic, r.Key, size, s.cfg.maxRecordBytes, err)
 		}
 	case errors.Is(err, kerr.TopicAuthorizationFailed):
@@ -748,7 +758,7 @@ func (s *Sink) takeErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.firstErr
-	s.firstErr = nil
+	s.firstErr, s.tooLarge = nil, 0
 	return err
 }
 
