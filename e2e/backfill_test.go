@@ -164,18 +164,27 @@ func TestBackfillUnderWritesAndCrashes(t *testing.T) {
 		t.Skip("200k rows and crash rounds")
 	}
 	for _, how := range []string{"SIGKILL", "SIGTERM"} {
-		t.Run(how, func(t *testing.T) { backfillUnderWritesAndCrashes(t, how) })
+		t.Run(how, func(t *testing.T) { backfillUnderWritesAndCrashes(t, how, false) })
 	}
+	// read_only_capture: no watermark writes; each chunk's fences are the
+	// server's WAL positions, reached through the stream's keepalives.
+	t.Run("read-only/mixed", func(t *testing.T) { backfillUnderWritesAndCrashes(t, "mixed", true) })
 }
 
-func backfillUnderWritesAndCrashes(t *testing.T, how string) {
+func backfillUnderWritesAndCrashes(t *testing.T, how string, readOnly bool) {
 	e := newEnv(t)
-	const rows, chunk = 200_000, 1000
+	rows, chunk, def := 200_000, 1000, 10
+	if readOnly {
+		rows, def = 40_000, 4 // a fence waits for a keepalive past it
+	}
 	backfillTables(e, rows)
 	e.advanced = []string{fmt.Sprintf("backfill_chunk_size: %d", chunk)}
+	if readOnly {
+		e.advanced = append(e.advanced, "read_only_capture: true")
+	}
 	stop := mutator(t, e.dbURL, rows*3/10)
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	restarts, how := crashRounds(10, how)
+	restarts, how := crashRounds(def, how)
 	for i := 0; i < restarts; i++ {
 		p := e.start(false)
 		time.Sleep(time.Duration(500+rng.Intn(1500)) * time.Millisecond)
@@ -235,6 +244,15 @@ func backfillUnderWritesAndCrashes(t *testing.T, how string) {
 	}
 	if missing > 0 {
 		t.Errorf("t_nokey: %d rows of the table are not in the topic", missing)
+	}
+	if readOnly {
+		var wm *string
+		if err := e.conn().QueryRow(context.Background(), `SELECT to_regclass('public.flow_watermarks')::text`).Scan(&wm); err != nil {
+			t.Fatal(err)
+		}
+		if wm != nil {
+			t.Errorf("read_only_capture: the watermarks table %s exists; nothing may be written", *wm)
+		}
 	}
 	limit := rows + chunk*restarts
 	t.Logf("backfill documents: %d for %d rows across %d restarts (limit %d)", snaps, rows, restarts, limit)
