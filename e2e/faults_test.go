@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -112,6 +114,7 @@ func TestFaults(t *testing.T) {
 		{"walsender terminated in backfill", false, s.walsenderTerminatedInBackfill},
 		{"postgres restarted in backfill", false, s.postgresRestartedInBackfill},
 		{"broker paused > txn timeout in backfill", false, s.brokerPausedInBackfill},
+		{"postgres down past max_outage", true, s.postgresDownPastMaxOutage},
 		{"slot dropped", true, s.slotDropped},
 		{"active killed, standby", true, s.standbyTakesOver},
 		{"two instances, walsender terminated", false, s.standbyWalsenderTerminated},
@@ -387,6 +390,78 @@ func (s *faultSuite) postgresRestarted(t *testing.T) faultResult {
 	})
 	if !strings.Contains(r.recovered, "recovering") {
 		t.Errorf("no recovery logged after the restart")
+	}
+	return r
+}
+
+// A short case: PostgreSQL down for longer than recovery.max_outage. While
+// it is down /readyz answers 503; past the limit pg2kafka exits 1 with an
+// error naming the setting; once PostgreSQL is back, the next run resumes
+// from the last checkpoint and nothing is lost or repeated.
+func (s *faultSuite) postgresDownPastMaxOutage(t *testing.T) faultResult {
+	e := s.newEnv(t)
+	e.extra = "recovery: {max_outage: 2s, max_backoff: 1s}\n"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	path := e.config(configOpts{mutate: func(s string) string {
+		return strings.Replace(s, "http:\n  listen: \"\"", "http:\n  listen: \""+addr+"\"", 1)
+	}})
+	c := collect(t, e.brokers, e.topic("hist"))
+	p := e.run(path)
+	s.procs = append(s.procs, p)
+	p.waitReady(t, 60*time.Second)
+	w := startResilientWriter(t, e.dbURL, 200)
+	time.Sleep(s.scaled(3 * time.Second))
+	const down = 8 * time.Second
+	restarted := make(chan error, 1)
+	went := time.Now()
+	go func() { restarted <- s.pg.RestartAfter(down) }()
+	unready := false
+	for !unready && time.Since(went) < down {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			unready = resp.StatusCode == http.StatusServiceUnavailable
+			resp.Body.Close()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !unready {
+		t.Errorf("/readyz never answered 503 while PostgreSQL was down")
+	}
+	code := p.wait(t, down+30*time.Second)
+	exited := time.Since(went)
+	if code != 1 || !strings.Contains(p.output(), "recovery.max_outage (2s)") {
+		t.Errorf("PostgreSQL down %s with recovery.max_outage 2s: exit %d after %s, want 1 with an error naming recovery.max_outage\n%s", down, code, exited.Round(100*time.Millisecond), tail(p.output(), 20))
+	}
+	if exited >= down {
+		t.Errorf("pg2kafka exited %s after PostgreSQL went down, not within the %s it was down (max_outage 2s)", exited.Round(100*time.Millisecond), down)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	p = e.run(path)
+	s.procs = append(s.procs, p)
+	p.waitReady(t, 60*time.Second)
+	back := time.Now()
+	atEnd := w.snapshot()
+	time.Sleep(s.scaled(3 * time.Second))
+	w.finish(t)
+	want := expected(w.history)
+	recs := c.waitFor(t, want, 120*time.Second, 3*time.Second)
+	p.stop(t)
+	r := faultResult{recovered: fmt.Sprintf("exit 1 after %s, as configured", exited.Round(100*time.Millisecond))}
+	if got := c.arrival(atEnd + 1); !got.IsZero() {
+		r.seconds = max(0, got.Sub(back).Seconds())
+	}
+	got, _ := keyHistories(t, recs)
+	r.checked = changesIn(w.history)
+	r.lost, r.dup = compareHistories(t, got, w.history)
+	if r.lost+r.dup > 0 {
+		t.Errorf("%d keys lost changes, %d have extra ones (%d records for %d expected)", r.lost, r.dup, len(recs), want)
 	}
 	return r
 }

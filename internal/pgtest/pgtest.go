@@ -212,7 +212,11 @@ func (s *Server) PID() int {
 // connection, walsenders included, is closed) and starts it again on the
 // same data directory and port; it returns once the server accepts
 // connections. Never restart the Shared server: other tests use it.
-func (s *Server) Restart() error {
+func (s *Server) Restart() error { return s.RestartAfter(0) }
+
+// RestartAfter is Restart with the server down for d between its shutdown
+// and its start: an outage.
+func (s *Server) RestartAfter(d time.Duration) error {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return errors.New("pgtest: Restart needs a server this package started")
 	}
@@ -224,6 +228,7 @@ func (s *Server) Restart() error {
 	case <-time.After(60 * time.Second):
 		return errors.New("pgtest: the server did not shut down within 60s")
 	}
+	time.Sleep(d)
 	logf, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("opening the server log: %w", err)
