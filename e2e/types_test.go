@@ -292,6 +292,7 @@ func typeDoc(t *testing.T, v []byte) map[string]json.RawMessage {
 func TestEveryType(t *testing.T) {
 	e := newEnv(t)
 	e.kafka = []string{"max_message_bytes: 4194304"} // the 1 MB bytea is 1.33 MB of base64
+	e.advanced = []string{"source_tag: every-type"}
 	version := serverVersion(t, e)
 	conn := e.conn()
 	_, citextErr := conn.Exec(context.Background(), `CREATE EXTENSION IF NOT EXISTS citext`)
@@ -349,11 +350,15 @@ func TestEveryType(t *testing.T) {
 		d := typeDoc(t, r.Value)
 		var m struct {
 			Source struct {
-				Snapshot bool `json:"snapshot"`
+				Snapshot bool   `json:"snapshot"`
+				Tag      string `json:"tag"`
 			} `json:"source"`
 		}
 		if err := json.Unmarshal(d["_meta"], &m); err != nil {
 			t.Fatalf("_meta: %v", err)
+		}
+		if m.Source.Tag != "every-type" {
+			t.Errorf("_meta.source.tag %q, want source.advanced.source_tag's \"every-type\" (snapshot %v)", m.Source.Tag, m.Source.Snapshot)
 		}
 		id, err := strconv.Atoi(string(d["id"]))
 		if err != nil {
