@@ -584,3 +584,47 @@ func sqlMutator(t *testing.T, url string, keyRange int, stmts []string) (stop fu
 		}
 	}
 }
+
+// Bumping a binding's backfill_counter, Flow's way to backfill one table
+// again, backfills it anew under the state key ".v1" (the old key becomes
+// Ignore) and leaves the other table alone.
+func TestBackfillCounterBackfillsAnew(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE bc (id integer PRIMARY KEY, v text)`, `CREATE TABLE other (id integer PRIMARY KEY)`,
+		`INSERT INTO bc SELECT g, 'x' FROM generate_series(1, 3) g`, `INSERT INTO other VALUES (1)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE bc, other`)
+	p := e.start(true)
+	if got := e.consume(e.topic("bc"), 3, 30*time.Second); len(got) != 3 {
+		t.Fatalf("first backfill: %d records, want 3", len(got))
+	}
+	p.stop(t)
+	e.extra = "bindings:\n  - resource: {namespace: public, stream: bc}\n    backfill_counter: 1\n  - resource: {namespace: public, stream: other}\n"
+	p = e.start(true)
+	recs := e.consume(e.topic("bc"), 6, 30*time.Second)
+	p.stop(t)
+	var keys []string
+	for _, r := range recs {
+		if source(decode(t, r))["snapshot"] != true {
+			t.Errorf("record %s of bc is not a backfill document", r.Value)
+		}
+		keys = append(keys, string(r.Key))
+	}
+	if got, want := strings.Join(keys, " "), `{"id":1} {"id":2} {"id":3} {"id":1} {"id":2} {"id":3}`; got != want {
+		t.Errorf("bc holds %s, want its rows backfilled twice: %s", got, want)
+	}
+	if got := e.settle(e.topic("other"), time.Second); len(got) != 1 {
+		t.Errorf("other holds %d records, want its one row once (not backfilled again)", len(got))
+	}
+	st := currentCheckpoint(t, e)
+	if st == nil {
+		t.Fatal("no checkpoint")
+	}
+	for key, want := range map[string]checkpoint.Mode{"public%2Fbc.v1": checkpoint.ModeActive, "public%2Fbc": checkpoint.ModeIgnore, "public%2Fother": checkpoint.ModeActive} {
+		if ts := st.Bindings[key]; ts == nil || ts.Mode != want {
+			t.Errorf("state key %s: %+v, want mode %s", key, ts, want)
+		}
+	}
+	if ts := st.Bindings["public%2Fbc.v1"]; ts != nil && ts.Backfilled != 3 {
+		t.Errorf("public%%2Fbc.v1 backfilled %d rows, want 3", ts.Backfilled)
+	}
+}

@@ -366,9 +366,11 @@ func holdsAll(got, want map[int][]change) bool {
 }
 
 // SIGTERM mid-stream commits what is whole, and a restart resumes without
-// losing or repeating a change.
+// losing or repeating a change; over three partitions, each key's changes
+// stay in order.
 func TestSIGTERMRestartResumes(t *testing.T) {
 	e := newEnv(t)
+	e.kafka = []string{"partitions: 3"}
 	e.exec(`CREATE TABLE hist (k integer PRIMARY KEY, v bigint NOT NULL)`,
 		`ALTER PUBLICATION flow_publication ADD TABLE hist`)
 	p := e.start(true)
@@ -381,6 +383,18 @@ func TestSIGTERMRestartResumes(t *testing.T) {
 	w.finish(t)
 	recs := e.consume(e.topic("hist"), records(w.history), 60*time.Second)
 	p.stop(t)
+	partitions := map[int32]bool{}
+	keyPartition := map[string]int32{}
+	for _, r := range recs {
+		partitions[r.Partition] = true
+		if p, ok := keyPartition[string(r.Key)]; ok && p != r.Partition {
+			t.Errorf("key %s in partitions %d and %d", r.Key, p, r.Partition)
+		}
+		keyPartition[string(r.Key)] = r.Partition
+	}
+	if len(partitions) != 3 {
+		t.Errorf("records in %d partitions, want 3", len(partitions))
+	}
 	got, _ := keyHistories(t, recs)
 	compareHistories(t, got, w.history)
 }
