@@ -628,3 +628,25 @@ func TestBackfillCounterBackfillsAnew(t *testing.T) {
 		t.Errorf("public%%2Fbc.v1 backfilled %d rows, want 3", ts.Backfilled)
 	}
 }
+
+// A binding of higher resource.priority is backfilled whole before any
+// chunk of a lower one (§4.1).
+func TestBackfillPriority(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE lo (id integer PRIMARY KEY)`, `CREATE TABLE hi (id integer PRIMARY KEY)`,
+		`INSERT INTO lo SELECT generate_series(1, 500)`, `INSERT INTO hi SELECT generate_series(1, 500)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE lo, hi`)
+	e.advanced = []string{"backfill_chunk_size: 100"}
+	e.extra = "bindings:\n  - resource: {namespace: public, stream: lo}\n  - resource: {namespace: public, stream: hi, priority: 1}\n"
+	p := e.start(true)
+	hi := e.consume(e.topic("hi"), 500, 30*time.Second)
+	lo := e.consume(e.topic("lo"), 500, 30*time.Second)
+	p.stop(t)
+	if len(hi) != 500 || len(lo) != 500 {
+		t.Fatalf("hi %d records, lo %d; want 500 each", len(hi), len(lo))
+	}
+	// Each chunk commits in a transaction of its own, one after another.
+	if last, first := hi[len(hi)-1].Timestamp, lo[0].Timestamp; last.After(first) {
+		t.Errorf("the last chunk of hi (priority 1) was written at %s, after the first of lo (priority 0) at %s", last.Format(time.StampMicro), first.Format(time.StampMicro))
+	}
+}
