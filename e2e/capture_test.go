@@ -150,28 +150,46 @@ func TestChangesOfThreeTables(t *testing.T) {
 
 // A primary-key change under the default envelope writes the update under
 // the new key and then a tombstone for the old key, so a compacted topic
-// forgets the old key as the table did.
+// forgets the old key as the table did; a delete is followed by its key's
+// tombstone. With kafka.tombstones false neither tombstone is written.
 func TestKeyChangeTombstonesTheOldKey(t *testing.T) {
-	e := newEnv(t)
-	e.exec(
-		`CREATE TABLE renumbered (id integer PRIMARY KEY, v text)`,
-		`ALTER PUBLICATION flow_publication ADD TABLE renumbered`,
-	)
-	p := e.start(true)
-	e.exec(
-		`INSERT INTO renumbered VALUES (1, 'a')`,
-		`UPDATE renumbered SET id = 2 WHERE id = 1`,
-	)
-	got := e.consume(e.topic("renumbered"), 3, 30*time.Second)
-	p.stop(t)
-	if len(got) != 3 {
-		t.Fatalf("got %d records, want 3", len(got))
-	}
-	if string(got[1].Key) != `{"id":2}` || meta(decode(t, got[1]))["op"] != "u" {
-		t.Errorf("record 1: %s %s, want the update under {\"id\":2}", got[1].Key, got[1].Value)
-	}
-	if string(got[2].Key) != `{"id":1}` || got[2].Value != nil {
-		t.Errorf("record 2: %s %s, want a tombstone of {\"id\":1}", got[2].Key, got[2].Value)
+	for _, tc := range []struct {
+		tombstones bool
+		want       []string // key and op of each record, "-" for a tombstone
+	}{
+		{true, []string{`{"id":1} c`, `{"id":2} u`, `{"id":1} -`, `{"id":2} d`, `{"id":2} -`}},
+		{false, []string{`{"id":1} c`, `{"id":2} u`, `{"id":2} d`}},
+	} {
+		t.Run(fmt.Sprintf("tombstones=%v", tc.tombstones), func(t *testing.T) {
+			e := newEnv(t)
+			e.kafka = []string{fmt.Sprintf("tombstones: %v", tc.tombstones)}
+			e.exec(
+				`CREATE TABLE renumbered (id integer PRIMARY KEY, v text)`,
+				`ALTER PUBLICATION flow_publication ADD TABLE renumbered`,
+			)
+			p := e.start(true)
+			e.exec(
+				`INSERT INTO renumbered VALUES (1, 'a')`,
+				`UPDATE renumbered SET id = 2 WHERE id = 1`,
+				`DELETE FROM renumbered WHERE id = 2`,
+			)
+			var got []string
+			recs := e.consume(e.topic("renumbered"), len(tc.want), 30*time.Second)
+			p.stop(t)
+			for _, r := range recs {
+				op := "-"
+				if r.Value != nil {
+					op = fmt.Sprint(meta(decode(t, r))["op"])
+				}
+				got = append(got, string(r.Key)+" "+op)
+			}
+			if strings.Join(got, ", ") != strings.Join(tc.want, ", ") {
+				t.Errorf("kafka.tombstones %v: records %s, want %s", tc.tombstones, strings.Join(got, ", "), strings.Join(tc.want, ", "))
+			}
+			if extra := e.settle(e.topic("renumbered"), time.Second); len(extra) != len(tc.want) {
+				t.Errorf("the topic holds %d records, want %d", len(extra), len(tc.want))
+			}
+		})
 	}
 }
 
