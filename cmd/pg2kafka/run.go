@@ -590,11 +590,11 @@ func refsOf(binds []capture.Binding) ([]source.TableRef, []string) {
 	return refs, topics
 }
 
-// watchTables discovers the tables every rediscovery_interval on a
-// connection of its own and says why on changed when the published tables
-// differ from tables (by OID and name): a table added with rows and no
-// changes yet is otherwise only seen at its first change.
-func watchTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, tables []*source.DiscoveredTable, changed chan<- string) {
+// watchTables discovers the tables every interval (rediscovery_interval,
+// each time on a connection of its own) and says why on changed when the
+// published tables differ from tables (by OID and name): a table added with
+// rows and no changes yet is otherwise only seen at its first change.
+func watchTables(ctx context.Context, interval time.Duration, discover func(context.Context) ([]*source.DiscoveredTable, error), log zerolog.Logger, tables []*source.DiscoveredTable, changed chan<- string) {
 	known := map[uint32]string{}
 	parts := map[uint32][]uint32{}
 	for _, t := range tables {
@@ -603,7 +603,7 @@ func watchTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, ta
 			parts[t.OID] = t.Partitions
 		}
 	}
-	tick := time.NewTicker(cfg.Source.Advanced.RediscoveryInterval)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
@@ -611,12 +611,11 @@ func watchTables(ctx context.Context, cfg *config.Config, log zerolog.Logger, ta
 			return
 		case <-tick.C:
 		}
-		db, now, err := connectAndDiscover(ctx, cfg)
+		now, err := discover(ctx)
 		if err != nil {
 			log.Warn().Err(err).Msg("periodic discovery failed; trying again at the next interval")
 			continue
 		}
-		db.Close()
 		seen := 0
 		for _, t := range now {
 			if !t.Published {
@@ -652,7 +651,15 @@ func runOnce(ctx context.Context, cfg *config.Config, log zerolog.Logger, db *so
 	changed := make(chan string, 1)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go watchTables(watchCtx, cfg, log, tables, changed)
+	discover := func(ctx context.Context) ([]*source.DiscoveredTable, error) {
+		db, now, err := connectAndDiscover(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		db.Close()
+		return now, nil
+	}
+	go watchTables(watchCtx, cfg.Source.Advanced.RediscoveryInterval, discover, log, tables, changed)
 	cp, err := sink.ReadCheckpoint(ctx)
 	if err != nil {
 		return err
