@@ -232,6 +232,26 @@ func crashRounds(def int, how string) (int, string) {
 	return def, how
 }
 
+// crashUnderWriter creates table hist, starts pg2kafka and a writer of 200
+// keys, then stops pg2kafka (interrupt with how) once it streamed and
+// rounds times more, each after 0.3-1.8 s, and returns the finished writer.
+func crashUnderWriter(t *testing.T, e *env, rounds int, how string) *writer {
+	t.Helper()
+	e.exec(`CREATE TABLE hist (k integer PRIMARY KEY, v bigint NOT NULL)`,
+		`ALTER PUBLICATION flow_publication ADD TABLE hist`)
+	first := e.start(true)
+	w := startWriter(t, e.dbURL, 200)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	interrupt(t, first, how, rng)
+	for i := 0; i < rounds; i++ {
+		p := e.start(false)
+		time.Sleep(time.Duration(300+rng.Intn(1500)) * time.Millisecond)
+		interrupt(t, p, how, rng)
+	}
+	w.finish(t)
+	return w
+}
+
 // Stopping pg2kafka at random moments while a writer commits — by SIGKILL,
 // or by SIGTERM as Kubernetes and systemd do on every rollout — loses no
 // change and duplicates none: after catch-up each key's sequence of
@@ -244,18 +264,7 @@ func TestCrashRoundsLoseNothing(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			rounds, how := crashRounds(12, how)
 			e := newEnv(t)
-			e.exec(`CREATE TABLE hist (k integer PRIMARY KEY, v bigint NOT NULL)`,
-				`ALTER PUBLICATION flow_publication ADD TABLE hist`)
-			first := e.start(true)
-			w := startWriter(t, e.dbURL, 200)
-			rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-			interrupt(t, first, how, rng)
-			for i := 0; i < rounds; i++ {
-				p := e.start(false)
-				time.Sleep(time.Duration(300+rng.Intn(1500)) * time.Millisecond)
-				interrupt(t, p, how, rng)
-			}
-			w.finish(t)
+			w := crashUnderWriter(t, e, rounds, how)
 			last := e.start(true)
 			w.mu.Lock()
 			want := w.history
@@ -283,18 +292,7 @@ func TestCrashRoundsAtLeastOnce(t *testing.T) {
 	rounds, how := crashRounds(8, "mixed")
 	e := newEnv(t)
 	e.kafka = []string{"delivery: at-least-once"}
-	e.exec(`CREATE TABLE hist (k integer PRIMARY KEY, v bigint NOT NULL)`,
-		`ALTER PUBLICATION flow_publication ADD TABLE hist`)
-	first := e.start(true)
-	w := startWriter(t, e.dbURL, 200)
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	interrupt(t, first, how, rng)
-	for i := 0; i < rounds; i++ {
-		p := e.start(false)
-		time.Sleep(time.Duration(300+rng.Intn(1500)) * time.Millisecond)
-		interrupt(t, p, how, rng)
-	}
-	w.finish(t)
+	w := crashUnderWriter(t, e, rounds, how)
 	last := e.start(true)
 	defer last.stop(t)
 	want := w.history // the writer is done

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -401,15 +400,7 @@ func (s *faultSuite) postgresRestarted(t *testing.T) faultResult {
 func (s *faultSuite) postgresDownPastMaxOutage(t *testing.T) faultResult {
 	e := s.newEnv(t)
 	e.extra = "recovery: {max_outage: 2s, max_backoff: 1s}\n"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	path := e.config(configOpts{mutate: func(s string) string {
-		return strings.Replace(s, "http:\n  listen: \"\"", "http:\n  listen: \""+addr+"\"", 1)
-	}})
+	path, addr := e.configWithHTTP()
 	c := collect(t, e.brokers, e.topic("hist"))
 	p := e.run(path)
 	s.procs = append(s.procs, p)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,6 +218,31 @@ func (e *env) config(opts ...configOpts) string {
 		e.t.Fatal(err)
 	}
 	return path
+}
+
+// configWithHTTP is config (at most one configOpts) with http.listen on a
+// free loopback port; it returns the file's path and that address.
+func (e *env) configWithHTTP(opts ...configOpts) (path, addr string) {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	var o configOpts
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	mutate := o.mutate
+	o.mutate = func(s string) string {
+		s = strings.Replace(s, "http:\n  listen: \"\"", "http:\n  listen: \""+addr+"\"", 1)
+		if mutate != nil {
+			s = mutate(s)
+		}
+		return s
+	}
+	return e.config(o), addr
 }
 
 // advancedLines are the source.advanced lines of the test's config: its

@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -22,15 +20,7 @@ func TestMetricsFromSlotReadings(t *testing.T) {
 		`ALTER PUBLICATION flow_publication ADD TABLE m`,
 		`INSERT INTO m SELECT i, repeat('x', 100) FROM generate_series(1, 1000) i`,
 	)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	path := e.config(configOpts{mutate: func(s string) string {
-		return strings.Replace(s, "http:\n  listen: \"\"", "http:\n  listen: \""+addr+"\"", 1)
-	}})
+	path, addr := e.configWithHTTP()
 	p := launch(e.t, backfilled, nil, "run", "--config", path)
 	p.waitReady(t, 120*time.Second)
 	defer p.stop(t)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -83,15 +82,7 @@ func TestStatus(t *testing.T) {
 		fmt.Sprintf(`INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, %d) g`, rows),
 		`ANALYZE big`,
 		`ALTER PUBLICATION flow_publication ADD TABLE big`)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.Addr().String()
-	ln.Close()
-	path := e.config(configOpts{mutate: func(s string) string {
-		return strings.Replace(s, `listen: ""`, fmt.Sprintf("listen: %q", listen), 1)
-	}})
+	path, _ := e.configWithHTTP()
 
 	before := statusOf(t, path)
 	if before.Checkpoint || len(before.Tables) != 0 || before.Slot == nil || before.Slot.Exists || before.Instance != "none" || before.Metrics.Reachable {
@@ -157,15 +148,7 @@ func TestStatus(t *testing.T) {
 
 	// A second instance stands by: the slot is the first one's, the
 	// second's metrics say it does not stream.
-	ln, err = net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	standbyListen := ln.Addr().String()
-	ln.Close()
-	standbyPath := e.config(configOpts{name: "standby.yaml", mutate: func(s string) string {
-		return strings.Replace(s, `listen: ""`, fmt.Sprintf("listen: %q", standbyListen), 1)
-	}})
+	standbyPath, _ := e.configWithHTTP(configOpts{name: "standby.yaml"})
 	standby := launch(t, readiness{"standing by", "stand by"}, nil, "run", "--config", standbyPath)
 	standby.waitReady(t, 60*time.Second)
 	out = []byte(status(t, standbyPath))
