@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: build test test-short test-pg-matrix test-pg-newest test-kafka-matrix test-registry vet demo bench chaos clean
+.PHONY: build test test-short test-pg-matrix test-pg-newest test-kafka-matrix test-cluster test-registry vet demo bench chaos clean
 
 # The static, stripped binary the Dockerfile builds, with the commit it was
 # built from (pg2kafka --version).
@@ -106,8 +106,10 @@ bench:
 # the fault suite with full durations (broker paused 30 s and past the
 # transaction timeout, PostgreSQL restarted, walsender terminated while
 # streaming and backfilling, slot dropped, standby takeover; make test runs
-# a short subset).
+# a short subset); before them, 12 node kills on a 3-node cluster
+# (test-cluster).
 chaos:
+	PG2KAFKA_TEST_CLUSTER=1 PG2KAFKA_CLUSTER_ROUNDS=12 $(GO) test -count=1 -timeout 30m -run '^TestBrokerFailover$$' -v ./e2e/
 	PG2KAFKA_FAULTS=full $(GO) test -count=1 -timeout 30m -run "^TestFaults$$" -v ./e2e/
 	PG2KAFKA_CRASH_ROUNDS=200 PG2KAFKA_CRASH_SIGNAL=mixed $(GO) test -count=1 -timeout 90m -run "TestCrashRoundsLoseNothing/SIGKILL|TestBackfillUnderWritesAndCrashes/SIGKILL" -v ./e2e/
 
@@ -125,6 +127,14 @@ test-kafka-matrix:
 	  summary="$$summary""kafka-matrix: Kafka $$v $$r ($$(( $$(date +%s) - t ))s)\n"; \
 	done; \
 	printf "$$summary"; echo "kafka-matrix: $$(( $$(date +%s) - t0 ))s in all"; exit $$fail
+
+# Broker failover on a 3-node KRaft cluster of its own (kafka.sh node; three
+# JVMs, about a minute and a half): the coordinator of each transactional ID
+# and the topic's leader killed in turn under a writer, then the exact
+# per-key history check. CLUSTER_ROUNDS kills (default 3).
+CLUSTER_ROUNDS ?= 3
+test-cluster:
+	PG2KAFKA_TEST_CLUSTER=1 PG2KAFKA_CLUSTER_ROUNDS=$(CLUSTER_ROUNDS) $(GO) test -count=1 -timeout 30m -run '^TestBrokerFailover$$' -v ./e2e/
 
 # The Avro tests against a real schema registry, Apicurio Registry (Java
 # 21+; internal/registrytest/registry.sh fetches it once from Maven Central

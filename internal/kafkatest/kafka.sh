@@ -192,6 +192,34 @@ EOF
     kafka.Kafka "$dir/server.properties"
 }
 
+# logging writes DIR's logging configuration for a KRaft broker: warnings
+# and errors, and the line saying it started, to DIR/kafka.log (4.x: log4j
+# 2; 3.x: log4j 1 through reload4j, same levels and file).
+logging() {
+  local dir="$1"
+  cat >"$dir/log4j2.properties" <<EOF
+status = error
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $dir/kafka.log
+appender.file.append = true
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+logger.started.name = kafka.server.KafkaRaftServer
+logger.started.level = info
+EOF
+  cat >"$dir/log4j.properties" <<EOF
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$dir/kafka.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+EOF
+}
+
 start() {
   [ $# -eq 3 ] || die "usage: kafka.sh start DIR PORT CONTROLLER_PORT"
   local dir="$1" port="$2" ctrl="$3" libs
@@ -235,27 +263,7 @@ num.io.threads=4
 log.retention.check.interval.ms=600000
 ${KAFKATEST_BROKER_PROPERTIES:-}
 EOF
-  cat >"$dir/log4j2.properties" <<EOF
-status = error
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = $dir/kafka.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = warn
-rootLogger.appenderRef.file.ref = file
-logger.started.name = kafka.server.KafkaRaftServer
-logger.started.level = info
-EOF
-  # 3.x: log4j 1 (reload4j), same levels and file.
-  cat >"$dir/log4j.properties" <<EOF
-log4j.rootLogger=WARN, file
-log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File=$dir/kafka.log
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.server.KafkaRaftServer=INFO
-EOF
+  logging "$dir"
   local cp="$libs/*" uuid
   local jvm=(-Xmx512m -Xms128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Djava.awt.headless=true
     "-Dlog4j2.configurationFile=$dir/log4j2.properties" "-Dlog4j.configuration=file:$dir/log4j.properties")
@@ -269,8 +277,63 @@ EOF
   exec java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties"
 }
 
+# node runs one node of a KRaft cluster (kafkatest.StartCluster): broker
+# and controller combined, node.id ID, the static quorum VOTERS
+# ("1@127.0.0.1:P1,2@127.0.0.1:P2,..."), every node formatted with the same
+# CLUSTER_ID. Topics, internal ones included, are replicated to every node
+# with min.insync.replicas one less, so that one node may be down. DIR is
+# formatted only once: the same command restarts a killed node on its data.
+node() {
+  [ $# -eq 6 ] || die "usage: kafka.sh node DIR PORT CONTROLLER_PORT ID VOTERS CLUSTER_ID"
+  local dir="$1" port="$2" ctrl="$3" id="$4" voters="$5" cluster="$6" libs n isr
+  [ "$KAFKA_MAJOR" -ge 4 ] || { [ "$KAFKA_MAJOR" -eq 3 ] && [ "$KAFKA_MINOR" -ge 3 ]; } ||
+    die "a cluster needs KRaft with static voters: Kafka 3.3 or newer, not $KAFKA_VERSION"
+  libs="$(fetch)"
+  n=$(($(echo "$voters" | tr -cd ',' | wc -c) + 1))
+  isr=$((n > 1 ? n - 1 : 1))
+  mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=$id
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctrl
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+default.replication.factor=$n
+min.insync.replicas=$isr
+auto.create.topics.enable=false
+offsets.topic.replication.factor=$n
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=$n
+transaction.state.log.min.isr=$isr
+transaction.state.log.num.partitions=$n
+share.coordinator.state.topic.replication.factor=$n
+share.coordinator.state.topic.min.isr=$isr
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+log.retention.check.interval.ms=600000
+${KAFKATEST_BROKER_PROPERTIES:-}
+EOF
+  logging "$dir"
+  local jvm=(-Xmx384m -Xms128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$dir/log4j2.properties" "-Dlog4j.configuration=file:$dir/log4j.properties")
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    java "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster" \
+      -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+      { cat "$dir/format.log" >&2; die "formatting $dir/data failed"; }
+  fi
+  exec java "${jvm[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties"
+}
+
 case "${1:-}" in
 fetch) fetch ;;
 start) shift; start "$@" ;;
-*) die "usage: kafka.sh fetch | kafka.sh start DIR PORT CONTROLLER_PORT" ;;
+node) shift; node "$@" ;;
+*) die "usage: kafka.sh fetch | kafka.sh start DIR PORT CONTROLLER_PORT | kafka.sh node DIR PORT CONTROLLER_PORT ID VOTERS CLUSTER_ID" ;;
 esac
+

@@ -34,22 +34,30 @@ func StartProcess(script, name string, env []string) (*Process, [2]int, error) {
 			return nil, ports, err
 		}
 	}
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
+	p, err := StartIn(dir, env, script, "start", dir, strconv.Itoa(ports[0]), strconv.Itoa(ports[1]))
+	return p, ports, err
+}
+
+// StartIn runs script with args and env as a server whose files are in
+// dir, an existing directory; its output is appended to dir/stdout.log. A
+// server killed (Kill) is started again on its files so.
+func StartIn(dir string, env []string, script string, args ...string) (*Process, error) {
+	out, err := os.OpenFile(filepath.Join(dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, ports, fmt.Errorf("creating the %s output file: %w", name, err)
+		return nil, fmt.Errorf("opening the output file in %s: %w", dir, err)
 	}
 	defer out.Close()
-	cmd := exec.Command(script, "start", dir, strconv.Itoa(ports[0]), strconv.Itoa(ports[1]))
+	cmd := exec.Command(script, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = env
 	// SIGKILL, as SIGTERM would wait on a paused server.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, ports, fmt.Errorf("starting %s: %w", script, err)
+		return nil, fmt.Errorf("starting %s: %w", script, err)
 	}
 	p := &Process{Dir: dir, cmd: cmd, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.exited) }()
-	return p, ports, nil
+	return p, nil
 }
 
 // PID is the server's process ID.
@@ -80,16 +88,21 @@ func (p *Process) WaitReady(what string, started time.Time, timeout, interval ti
 	}
 }
 
-// Stop kills the server and its process group (a paused one too), waits
-// for it, and removes its directory.
+// Stop kills the server (Kill) and removes its directory.
 func (p *Process) Stop() {
+	p.Kill()
+	_ = os.RemoveAll(p.Dir)
+}
+
+// Kill kills the server and its process group (a paused one too) with
+// SIGKILL and waits for it; its files stay.
+func (p *Process) Kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	select {
 	case <-p.exited:
 	case <-time.After(20 * time.Second):
 	}
-	_ = os.RemoveAll(p.Dir)
 }
 
 // Tail returns the last 8,000 bytes of each of the named files of Dir that
