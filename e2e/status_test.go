@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -82,6 +83,25 @@ func TestStatus(t *testing.T) {
 		fmt.Sprintf(`INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, %d) g`, rows),
 		`ANALYZE big`,
 		`ALTER PUBLICATION flow_publication ADD TABLE big`)
+	// However fast the machine, status reads a backfill under way: the
+	// chunk holding the middle row waits, in the backfill's filter (which
+	// passes every row), for an advisory lock the test holds until status
+	// has seen the rows before it.
+	const gate = 0x7067326b
+	e.extra = fmt.Sprintf("bindings:\n  - resource: {namespace: public, stream: big, additional_backfill_filter: \"id <> %d OR pg_advisory_xact_lock_shared(%d) IS NOT NULL\"}\n", rows/2, gate)
+	ctx := context.Background()
+	gateConn := e.conn()
+	if _, err := gateConn.Exec(ctx, fmt.Sprintf(`SELECT pg_advisory_lock(%d)`, gate)); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	openGate := func() {
+		once.Do(func() {
+			if _, err := gateConn.Exec(ctx, fmt.Sprintf(`SELECT pg_advisory_unlock(%d)`, gate)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	path, _ := e.configWithHTTP()
 
 	before := statusOf(t, path)
@@ -111,11 +131,13 @@ func TestStatus(t *testing.T) {
 				t.Logf("status:\n%s", status(t, path, "--interval", "700ms"))
 			}
 			sawBackfill = true
+			openGate()
 		}
 		if len(s.Tables) == 1 && s.Tables[0].Mode == "streaming" {
 			break
 		}
 	}
+	openGate()
 	if !sawBackfill {
 		t.Errorf("status never showed the backfill in progress")
 	}
@@ -132,9 +154,9 @@ func TestStatus(t *testing.T) {
 	t.Logf("status once streaming:\n%s", status(t, path))
 
 	// --watch --json: one object per reading, until interrupted.
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	wctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	out, _ := exec.CommandContext(ctx, binary, "status", "--watch", "--json", "--interval", "300ms", "--config", path).Output()
+	out, _ := exec.CommandContext(wctx, binary, "status", "--watch", "--json", "--interval", "300ms", "--config", path).Output()
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	for _, l := range lines {
 		var w statusJSON
