@@ -220,6 +220,39 @@ func (e *env) config(opts ...configOpts) string {
 	return path
 }
 
+// backfillGate holds the backfill of a table at one row, however fast the
+// machine: the binding's additional_backfill_filter, which passes every
+// row, waits at that row for an advisory lock the test holds until Open.
+type backfillGate struct {
+	t    testing.TB
+	conn *pgx.Conn
+	key  int
+	once sync.Once
+}
+
+// gateBackfill closes a gate on table (schema public, integer key id) at
+// row and returns it with the bindings entry (YAML) that puts the table's
+// backfill behind it. The test's cleanup opens it.
+func (e *env) gateBackfill(table string, row int) (*backfillGate, string) {
+	e.t.Helper()
+	g := &backfillGate{t: e.t, conn: e.conn(), key: 0x7067326b}
+	if _, err := g.conn.Exec(context.Background(), `SELECT pg_advisory_lock($1)`, g.key); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(g.Open)
+	binding := fmt.Sprintf("  - resource: {namespace: public, stream: %s, additional_backfill_filter: \"id <> %d OR pg_advisory_xact_lock_shared(%d) IS NOT NULL\"}\n", table, row, g.key)
+	return g, binding
+}
+
+// Open lets the backfill go on (idempotent).
+func (g *backfillGate) Open() {
+	g.once.Do(func() {
+		if _, err := g.conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, g.key); err != nil {
+			g.t.Errorf("opening the backfill gate: %v", err)
+		}
+	})
+}
+
 // configWithHTTP is config (at most one configOpts) with http.listen on a
 // free loopback port; it returns the file's path and that address.
 func (e *env) configWithHTTP(opts ...configOpts) (path, addr string) {

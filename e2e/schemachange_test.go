@@ -165,14 +165,16 @@ func testDDLDuringBackfill(t *testing.T, ddl []string, want func(doc) bool) {
 		`ALTER PUBLICATION flow_publication ADD TABLE ddl`,
 	)
 	e.advanced = []string{"backfill_chunk_size: 10"}
+	// The backfill waits at its middle row until the DDL is under way.
+	gate, binding := e.gateBackfill("ddl", rows/2)
+	e.extra = "bindings:\n" + binding
 	p := e.start(false)
-	// Wait until the backfill is under way, then change the table.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st := currentCheckpoint(t, e)
 		if st != nil && st.Bindings["public%2Fddl"] != nil && st.Bindings["public%2Fddl"].Backfilled > 0 {
 			if st.Bindings["public%2Fddl"].Mode == checkpoint.ModeActive {
-				t.Fatal("the backfill finished before the DDL: make it slower")
+				t.Fatal("the backfill finished past its gate")
 			}
 			break
 		}
@@ -181,7 +183,27 @@ func testDDLDuringBackfill(t *testing.T, ddl []string, want func(doc) bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	e.exec(ddl...)
+	// The DDL runs during the backfill, which cannot pass the gate. If a
+	// chunk query already waits there, the DDL waits for it (its lock on
+	// the table): open the gate once the DDL is done or queued behind it.
+	done := make(chan struct{})
+	go func() { defer close(done); e.exec(ddl...) }()
+	for queued := false; !queued; time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-done:
+			queued = true
+			continue
+		default:
+		}
+		if err := e.query(`SELECT count(*) > 0 FROM pg_locks WHERE relation = 'ddl'::regclass AND NOT granted`).Scan(&queued); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the DDL neither finished nor waited for the backfill's chunk query")
+		}
+	}
+	gate.Open()
+	<-done
 	waitBackfilled(t, e, []string{"ddl"}, 120*time.Second)
 	recs := e.settle(e.topic("ddl"), time.Second)
 	p.stop(t)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -83,25 +82,10 @@ func TestStatus(t *testing.T) {
 		fmt.Sprintf(`INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, %d) g`, rows),
 		`ANALYZE big`,
 		`ALTER PUBLICATION flow_publication ADD TABLE big`)
-	// However fast the machine, status reads a backfill under way: the
-	// chunk holding the middle row waits, in the backfill's filter (which
-	// passes every row), for an advisory lock the test holds until status
-	// has seen the rows before it.
-	const gate = 0x7067326b
-	e.extra = fmt.Sprintf("bindings:\n  - resource: {namespace: public, stream: big, additional_backfill_filter: \"id <> %d OR pg_advisory_xact_lock_shared(%d) IS NOT NULL\"}\n", rows/2, gate)
-	ctx := context.Background()
-	gateConn := e.conn()
-	if _, err := gateConn.Exec(ctx, fmt.Sprintf(`SELECT pg_advisory_lock(%d)`, gate)); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	openGate := func() {
-		once.Do(func() {
-			if _, err := gateConn.Exec(ctx, fmt.Sprintf(`SELECT pg_advisory_unlock(%d)`, gate)); err != nil {
-				t.Error(err)
-			}
-		})
-	}
+	// However fast the machine, status reads a backfill under way: it is
+	// held at its middle row until status has seen the rows before it.
+	gate, binding := e.gateBackfill("big", rows/2)
+	e.extra = "bindings:\n" + binding
 	path, _ := e.configWithHTTP()
 
 	before := statusOf(t, path)
@@ -131,13 +115,13 @@ func TestStatus(t *testing.T) {
 				t.Logf("status:\n%s", status(t, path, "--interval", "700ms"))
 			}
 			sawBackfill = true
-			openGate()
+			gate.Open()
 		}
 		if len(s.Tables) == 1 && s.Tables[0].Mode == "streaming" {
 			break
 		}
 	}
-	openGate()
+	gate.Open()
 	if !sawBackfill {
 		t.Errorf("status never showed the backfill in progress")
 	}
