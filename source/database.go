@@ -39,9 +39,9 @@ var sessionParams = map[string]string{
 	"DateStyle":          "ISO, MDY",
 	"IntervalStyle":      "postgres",
 	"extra_float_digits": "3",
-	// money's text follows lc_monetary; the Debezium envelope's decimal
-	// reads the C locale's "$1,234.56" only.
-	"lc_monetary":      "C",
+	// Not lc_monetary: money is stored in units of the locale's fraction
+	// digits, so another locale's output would rescale it (¥1234 under C
+	// reads "$12.34").
 	"application_name": "pg2kafka",
 }
 
