@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,8 +157,17 @@ func TestSplitTransactionResumesInside(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.kill()
-	// The kill may land after one more part committed: what counts is the
-	// checkpoint the restart reads.
+	// The kill may land after one more part committed, or while a commit
+	// was on its way: fence the killed process's transactional IDs first,
+	// as a start and the state tools do, then read what the restart reads.
+	fence, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", e.capture()), kafka.Transactional("pg2kafka-"+e.capture()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fence.Init(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	fence.Close()
 	cp, err := s.ReadCheckpoint(context.Background())
 	if err != nil || cp.Within == nil {
 		t.Fatalf("the checkpoint after the kill: %v, within %q", err, cp.Within)
@@ -177,6 +187,15 @@ func TestSplitTransactionResumesInside(t *testing.T) {
 	}
 	if cp, err := s.ReadCheckpoint(context.Background()); err != nil || string(cp.Within) != string(within) {
 		t.Fatalf("after state reset --table: within %q (%v), want %q", cp.Within, err, within)
+	}
+	// So does importing the state exported: it resumes at the same cursor.
+	exported := filepath.Join(e.dir, "state.json")
+	if err := os.WriteFile(exported, []byte(e.mustTool("state", "export")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.mustTool("state", "import", exported, "--yes")
+	if cp, err := s.ReadCheckpoint(context.Background()); err != nil || string(cp.Within) != string(within) {
+		t.Fatalf("after state export and import: within %q (%v), want %q", cp.Within, err, within)
 	}
 	p = e.run(path)
 	p.waitReady(t, 60*time.Second)

@@ -224,9 +224,22 @@ func writeState(ctx context.Context, cfg *config.Config, log zerolog.Logger, st 
 	if err := sink.Init(ctx, nil); err != nil {
 		return err
 	}
-	// A replaced state starts afresh: a position inside a split
-	// transaction or an unfinished sweep belonged to the state it replaces.
-	return sink.WriteCheckpoint(ctx, event.Checkpoint{State: data})
+	// A position inside a split transaction (pg2kafka.within) and the
+	// unfinished sweeps belong to the replaced state's cursor: they are
+	// kept when the new state resumes at that same cursor (an export
+	// imported back), so that the next run still skips the part committed;
+	// otherwise dropped.
+	cp := event.Checkpoint{State: data}
+	if st.Cursor != "" {
+		old, err := sink.ReadCheckpoint(ctx)
+		if err != nil {
+			return err
+		}
+		if prev, err := checkpoint.Parse(old.State); err == nil && old.State != nil && prev.Cursor == st.Cursor {
+			cp.Within, cp.Sweeps = old.Within, old.Sweeps
+		}
+	}
+	return sink.WriteCheckpoint(ctx, cp)
 }
 
 // runStateImport validates a Flow state file and writes it as the
