@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
@@ -167,6 +169,7 @@ func testDDLDuringBackfill(t *testing.T, ddl []string, want func(doc) bool) {
 	e.advanced = []string{"backfill_chunk_size: 10"}
 	// The backfill waits at its middle row until the DDL is under way.
 	gate, binding := e.gateBackfill("ddl", rows/2)
+	defer gate.Open() // before the cleanup stops pg2kafka, should the test fail
 	e.extra = "bindings:\n" + binding
 	p := e.start(false)
 	deadline := time.Now().Add(60 * time.Second)
@@ -186,16 +189,33 @@ func testDDLDuringBackfill(t *testing.T, ddl []string, want func(doc) bool) {
 	// The DDL runs during the backfill, which cannot pass the gate. If a
 	// chunk query already waits there, the DDL waits for it (its lock on
 	// the table): open the gate once the DDL is done or queued behind it.
-	done := make(chan struct{})
-	go func() { defer close(done); e.exec(ddl...) }()
+	done := make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, e.dbURL)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer conn.Close(ctx)
+		for _, q := range ddl {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				done <- fmt.Errorf("%s: %w", q, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	var ddlErr error
+	finished := false
 	for queued := false; !queued; time.Sleep(10 * time.Millisecond) {
 		select {
-		case <-done:
-			queued = true
+		case ddlErr = <-done:
+			queued, finished = true, true
 			continue
 		default:
 		}
-		if err := e.query(`SELECT count(*) > 0 FROM pg_locks WHERE relation = 'ddl'::regclass AND NOT granted`).Scan(&queued); err != nil {
+		if err := e.query(`SELECT count(*) > 0 FROM pg_locks WHERE relation = 'ddl'::regclass AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND NOT granted`).Scan(&queued); err != nil {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
@@ -203,7 +223,12 @@ func testDDLDuringBackfill(t *testing.T, ddl []string, want func(doc) bool) {
 		}
 	}
 	gate.Open()
-	<-done
+	if !finished {
+		ddlErr = <-done
+	}
+	if ddlErr != nil {
+		t.Fatal(ddlErr)
+	}
 	waitBackfilled(t, e, []string{"ddl"}, 120*time.Second)
 	recs := e.settle(e.topic("ddl"), time.Second)
 	p.stop(t)

@@ -85,6 +85,7 @@ func TestStatus(t *testing.T) {
 	// However fast the machine, status reads a backfill under way: it is
 	// held at its middle row until status has seen the rows before it.
 	gate, binding := e.gateBackfill("big", rows/2)
+	defer gate.Open() // before the cleanup stops pg2kafka, should the test fail
 	e.extra = "bindings:\n" + binding
 	path, _ := e.configWithHTTP()
 

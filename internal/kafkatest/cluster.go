@@ -64,6 +64,7 @@ func StartCluster(n int) (*Cluster, error) {
 		var p [2]int
 		for j := range p {
 			if p[j], err = launch.FreePort(); err != nil {
+				c.Stop()
 				return nil, err
 			}
 		}
@@ -71,6 +72,7 @@ func StartCluster(n int) (*Cluster, error) {
 		c.Addrs = append(c.Addrs, fmt.Sprintf("127.0.0.1:%d", p[0]))
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p[1]))
 		if err := os.MkdirAll(c.nodeDir(i), 0o755); err != nil {
+			c.Stop()
 			return nil, err
 		}
 	}

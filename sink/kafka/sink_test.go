@@ -357,3 +357,41 @@ func TestTransactionTimeoutAboveBrokerLimit(t *testing.T) {
 		t.Error("check has no transactions finding")
 	}
 }
+
+// TestTooLargeNamesTheLargestRecord: the broker refuses a whole batch that
+// is too large, so each of its records fails, small ones too, in any
+// order; the error names the largest, and an earlier error of another kind
+// stays the one returned.
+func TestTooLargeNamesTheLargestRecord(t *testing.T) {
+	rec := func(key string, size int) *kgo.Record {
+		return &kgo.Record{Topic: "t", Key: []byte(key), Value: make([]byte, size)}
+	}
+	small, large := rec(`{"id":6}`, 200), rec(`{"id":7}`, 2<<20)
+	tooLarge := kerr.MessageTooLarge
+	for _, tc := range []struct {
+		name  string
+		recs  []*kgo.Record
+		errs  []error
+		wants string
+	}{
+		{"small first", []*kgo.Record{small, large}, []error{tooLarge, tooLarge}, `{"id":7}`},
+		{"large first", []*kgo.Record{large, small}, []error{tooLarge, tooLarge}, `{"id":7}`},
+		{"other error first", []*kgo.Record{small, large}, []error{kerr.TopicAuthorizationFailed, tooLarge}, "TOPIC_AUTHORIZATION_FAILED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Sink{cfg: cfg{maxRecordBytes: 4 << 20, checkpointTopic: "t.checkpoints"}}
+			for i, r := range tc.recs {
+				s.promise(r, tc.errs[i])
+			}
+			err := s.takeErr()
+			if err == nil || !strings.Contains(err.Error(), tc.wants) {
+				t.Errorf("error %v; want it to name %s", err, tc.wants)
+			}
+			// Taken: the next batch starts clean, however large the last.
+			s.promise(small, tooLarge)
+			if err := s.takeErr(); err == nil || !strings.Contains(err.Error(), `{"id":6}`) {
+				t.Errorf("the next batch's error %v; want it to name its own record", err)
+			}
+		})
+	}
+}
