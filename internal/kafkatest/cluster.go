@@ -1,7 +1,6 @@
 package kafkatest
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -11,9 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/internal/launch"
 )
@@ -143,19 +139,8 @@ func (c *Cluster) WaitAll(timeout time.Duration) error {
 
 func (c *Cluster) ping() error {
 	for _, addr := range c.Addrs {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RetryTimeout(2*time.Second), kgo.DialTimeout(2*time.Second))
-		if err != nil {
+		if err := ping(addr, len(c.Addrs), 3*time.Second); err != nil {
 			return err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		m, err := kadm.NewClient(cl).BrokerMetadata(ctx)
-		cancel()
-		cl.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", addr, err)
-		}
-		if len(m.Brokers) != len(c.Addrs) || m.Controller < 0 {
-			return fmt.Errorf("%s: metadata names %d of %d brokers, controller %d", addr, len(m.Brokers), len(c.Addrs), m.Controller)
 		}
 	}
 	return nil

@@ -230,51 +230,18 @@ start() {
   fi
   # 4.x formats a dynamic quorum with --standalone; 3.3-3.8 know only the
   # static one, named by controller.quorum.voters (which 3.9 also accepts).
-  local quorum format_args=()
+  local quorum format_args=() uuid
   if [ "$KAFKA_MAJOR" -ge 4 ]; then
     quorum="controller.quorum.bootstrap.servers=127.0.0.1:$ctrl"
     format_args=(--standalone)
   else
     quorum="controller.quorum.voters=1@127.0.0.1:$ctrl"
   fi
-  cat >"$dir/server.properties" <<EOF
-process.roles=broker,controller
-node.id=1
-$quorum
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctrl
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$dir/data
-num.partitions=1
-default.replication.factor=1
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-num.network.threads=2
-num.io.threads=4
-log.retention.check.interval.ms=600000
-${KAFKATEST_BROKER_PROPERTIES:-}
-EOF
-  logging "$dir"
-  local cp="$libs/*" uuid
-  local jvm=(-Xmx512m -Xms128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Djava.awt.headless=true
-    "-Dlog4j2.configurationFile=$dir/log4j2.properties" "-Dlog4j.configuration=file:$dir/log4j.properties")
   # A cluster ID as `kafka-storage.sh random-uuid` prints it (16 random
   # bytes, base64url, unpadded) without a JVM start for it.
   uuid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   uuid="A${uuid:1}" # not starting with '-', which the option parser would take
-  java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$uuid" \
-    -c "$dir/server.properties" "${format_args[@]}" >"$dir/format.log" 2>&1 ||
-    { cat "$dir/format.log" >&2; die "formatting $dir/data failed"; }
-  exec java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties"
+  kraft "$dir" "$port" "$ctrl" 1 "$quorum" 1 "$uuid" 512m "$libs" "${format_args[@]}"
 }
 
 # node runs one node of a KRaft cluster (kafkatest.StartCluster): broker
@@ -285,17 +252,28 @@ EOF
 # formatted only once: the same command restarts a killed node on its data.
 node() {
   [ $# -eq 6 ] || die "usage: kafka.sh node DIR PORT CONTROLLER_PORT ID VOTERS CLUSTER_ID"
-  local dir="$1" port="$2" ctrl="$3" id="$4" voters="$5" cluster="$6" libs n isr
+  local dir="$1" port="$2" ctrl="$3" id="$4" voters="$5" cluster="$6" libs
   [ "$KAFKA_MAJOR" -ge 4 ] || { [ "$KAFKA_MAJOR" -eq 3 ] && [ "$KAFKA_MINOR" -ge 3 ]; } ||
     die "a cluster needs KRaft with static voters: Kafka 3.3 or newer, not $KAFKA_VERSION"
   libs="$(fetch)"
-  n=$(($(echo "$voters" | tr -cd ',' | wc -c) + 1))
-  isr=$((n > 1 ? n - 1 : 1))
   mkdir -p "$dir/data"
+  kraft "$dir" "$port" "$ctrl" "$id" "controller.quorum.voters=$voters" \
+    $(($(echo "$voters" | tr -cd ',' | wc -c) + 1)) "$cluster" 384m "$libs"
+}
+
+# kraft writes DIR's server.properties and logging configuration for a
+# combined broker and controller (node.id ID, the quorum line QUORUM, every
+# topic replicated N times with min.insync.replicas one less, but at least
+# 1), formats DIR/data for cluster CLUSTER unless it is formatted (with the
+# storage tool's FORMAT_ARGS), and execs the broker with a heap of HEAP.
+kraft() {
+  local dir="$1" port="$2" ctrl="$3" id="$4" quorum="$5" n="$6" cluster="$7" heap="$8" libs="$9"
+  shift 9
+  local isr=$((n > 1 ? n - 1 : 1))
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=$id
-controller.quorum.voters=$voters
+$quorum
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctrl
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
@@ -320,11 +298,11 @@ log.retention.check.interval.ms=600000
 ${KAFKATEST_BROKER_PROPERTIES:-}
 EOF
   logging "$dir"
-  local jvm=(-Xmx384m -Xms128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Djava.awt.headless=true
+  local jvm=("-Xmx$heap" -Xms128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Djava.awt.headless=true
     "-Dlog4j2.configurationFile=$dir/log4j2.properties" "-Dlog4j.configuration=file:$dir/log4j.properties")
   if [ ! -f "$dir/data/meta.properties" ]; then
     java "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster" \
-      -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+      -c "$dir/server.properties" "$@" >"$dir/format.log" 2>&1 ||
       { cat "$dir/format.log" >&2; die "formatting $dir/data failed"; }
   fi
   exec java "${jvm[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties"

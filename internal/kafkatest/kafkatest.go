@@ -227,16 +227,16 @@ func start(script, version string, env []string) (*Broker, error) {
 	}
 	b := &Broker{Process: proc, Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), Version: version}
 	what := "the Kafka " + version + " broker"
-	if err := proc.WaitReady(what, started, 120*time.Second, 200*time.Millisecond, func() error { return b.ping(2 * time.Second) }, b.logs); err != nil {
+	if err := proc.WaitReady(what, started, 120*time.Second, 200*time.Millisecond, func() error { return ping(b.Addr, 0, 2*time.Second) }, b.logs); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-// ping asks the broker for the cluster's metadata and wants itself back as
-// a broker and a controller.
-func (b *Broker) ping(timeout time.Duration) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.RetryTimeout(timeout), kgo.DialTimeout(timeout))
+// ping asks the broker at addr for the cluster's metadata and wants a
+// controller and, when brokers > 0, that many brokers (at least one else).
+func ping(addr string, brokers int, timeout time.Duration) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RetryTimeout(timeout), kgo.DialTimeout(timeout))
 	if err != nil {
 		return err
 	}
@@ -245,10 +245,10 @@ func (b *Broker) ping(timeout time.Duration) error {
 	defer cancel()
 	m, err := kadm.NewClient(cl).BrokerMetadata(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", addr, err)
 	}
-	if len(m.Brokers) == 0 || m.Controller < 0 {
-		return fmt.Errorf("metadata names %d brokers, controller %d", len(m.Brokers), m.Controller)
+	if len(m.Brokers) == 0 || (brokers > 0 && len(m.Brokers) != brokers) || m.Controller < 0 {
+		return fmt.Errorf("%s: metadata names %d brokers, controller %d", addr, len(m.Brokers), m.Controller)
 	}
 	return nil
 }
