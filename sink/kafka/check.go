@@ -114,7 +114,7 @@ func (s *Sink) Diagnose(ctx context.Context, topics []string, probeID string) []
 			case errors.Is(err, context.DeadlineExceeded):
 				fix = "a broker without transactions needs kafka.delivery: at-least-once"
 			case errors.Is(err, kerr.InvalidTransactionTimeout):
-				fix = fmt.Sprintf("lower kafka.transaction_timeout (%s) to the broker's transaction.max.timeout.ms or below, or raise that limit", s.cfg.txnTimeout)
+				fix = s.transactionTimeoutFix()
 			}
 			add("transactions", StatusFail, fix, "initializing a transactional producer (probe ID %q) failed: %v", probeID, err)
 		} else {

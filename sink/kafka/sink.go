@@ -310,12 +310,17 @@ func (s *Sink) initProducer(ctx context.Context, p *producer) error {
 				p.id, s.producers[0].id, s.producers[len(s.producers)-1].id, err)
 		}
 		if errors.Is(err, kerr.InvalidTransactionTimeout) {
-			return fmt.Errorf("kafka: initializing transactional producer %q: kafka.transaction_timeout (%s) is longer than the broker allows (its transaction.max.timeout.ms): lower kafka.transaction_timeout, or raise the broker's limit: %w",
-				p.id, s.cfg.txnTimeout, err)
+			return fmt.Errorf("kafka: initializing transactional producer %q: %s: %w", p.id, s.transactionTimeoutFix(), err)
 		}
 		return s.unreachable(fmt.Sprintf("initializing transactional producer %q (a broker without transactions needs kafka.delivery: at-least-once)", p.id), err)
 	}
 	return nil
+}
+
+// transactionTimeoutFix says what to do when the broker refuses
+// kafka.transaction_timeout (INVALID_TRANSACTION_TIMEOUT).
+func (s *Sink) transactionTimeoutFix() string {
+	return fmt.Sprintf("kafka.transaction_timeout (%s) is longer than the broker allows (its transaction.max.timeout.ms): lower kafka.transaction_timeout, or raise the broker's limit", s.cfg.txnTimeout)
 }
 
 // EnsureTopics creates the given topics if they are missing.
