@@ -64,9 +64,10 @@ func TestBrokerFailover(t *testing.T) {
 		var victim int32
 		var what string
 		switch i % 3 {
-		case 0, 2:
-			what = "the coordinator of " + ids[i%3/2]
-			victim = txnCoordinator(t, cl, ids[i%3/2])
+		case 0:
+			what, victim = "the coordinator of "+ids[0], txnCoordinator(t, cl, ids[0])
+		case 2:
+			what, victim = "the coordinator of "+ids[1], txnCoordinator(t, cl, ids[1])
 		case 1:
 			what = "the leader of " + topic
 			victim = partitionLeader(t, adm, topic)
