@@ -119,13 +119,20 @@ func TestSlotConfirmsOnlyCheckpointedAndAdvancesWhenIdle(t *testing.T) {
 }
 
 // A transaction larger than kafka.batch.split_records is relayed in several
-// Kafka transactions; killed after a part committed, pg2kafka resumes inside
-// the transaction and skips exactly the committed part: every row arrives
-// exactly once (read_committed).
+// Kafka transactions; stopped after a part committed (SIGKILL, or SIGTERM,
+// which aborts the open part), pg2kafka resumes inside the transaction and
+// skips exactly the committed part: every row arrives exactly once
+// (read_committed).
 func TestSplitTransactionResumesInside(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100k rows")
 	}
+	for _, how := range []string{"SIGKILL", "SIGTERM"} {
+		t.Run(how, func(t *testing.T) { splitTransactionResumesInside(t, how) })
+	}
+}
+
+func splitTransactionResumesInside(t *testing.T, how string) {
 	e := newEnv(t)
 	e.exec(`CREATE TABLE split (id integer PRIMARY KEY, payload text)`,
 		`CREATE TABLE other (id integer PRIMARY KEY)`, `INSERT INTO other VALUES (1)`,
@@ -156,9 +163,9 @@ func TestSplitTransactionResumesInside(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	p.kill()
-	// The kill may land after one more part committed, or while a commit
-	// was on its way: fence the killed process's transactional IDs first,
+	interrupt(t, p, how, nil)
+	// The stop may land after one more part committed, or while a commit
+	// was on its way: fence the stopped process's transactional IDs first,
 	// as a start and the state tools do, then read what the restart reads.
 	fence, err := kafka.New(e.brokers, kafka.Checkpoints(e.prefix+".checkpoints", e.capture()), kafka.Transactional("pg2kafka-"+e.capture()))
 	if err != nil {
@@ -170,10 +177,10 @@ func TestSplitTransactionResumesInside(t *testing.T) {
 	fence.Close()
 	cp, err := s.ReadCheckpoint(context.Background())
 	if err != nil || cp.Within == nil {
-		t.Fatalf("the checkpoint after the kill: %v, within %q", err, cp.Within)
+		t.Fatalf("the checkpoint after the stop: %v, within %q", err, cp.Within)
 	}
 	within := cp.Within
-	t.Logf("killed after a part committed: within %s", within)
+	t.Logf("stopped by %s after a part committed: within %s", how, within)
 	// Resetting another table while stopped keeps the position inside the
 	// transaction: the restart must still skip exactly the part committed.
 	for start := time.Now(); ; time.Sleep(200 * time.Millisecond) {
