@@ -12,6 +12,7 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/internal/slab"
 	"github.com/pg2kafka/pg2kafka/schema"
 	"github.com/pg2kafka/pg2kafka/schema/rowkey"
 )
@@ -246,11 +247,12 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) (err error) {
 			}
 		}()
 	}
+	var ch event.Change // one for the chunk: encoders take it by pointer
 	for i, row := range rows {
 		if win.dropped[i] {
 			continue
 		}
-		ch := event.Change{Op: event.OpCreate, New: row, Snapshot: true, Loc: [3]int64{-1, st.Backfilled, 0}}
+		ch = event.Change{Op: event.OpCreate, New: row, Snapshot: true, Loc: [3]int64{-1, st.Backfilled, 0}}
 		if err := c.writeWith(b, bf.enc, &ch, c.cursor); err != nil {
 			return err
 		}
@@ -319,16 +321,22 @@ func indexChunk(b *binding, bf *backfill, st *checkpoint.TableState, rows []even
 		var key []byte
 		var err error
 		last := scanned
+		// The keys live as long as the window's index: one block for many.
+		keys := slab.New[byte](16 << 10)
+		var ch event.Change
 		for i, row := range rows {
-			if key, err = bf.enc.AppendRowKey(key[:0], &event.Change{New: row}); err != nil {
+			ch.New = row
+			if key, err = bf.enc.AppendRowKey(key[:0], &ch); err != nil {
 				return nil, nil, err
 			}
 			if precise && last != nil && bytes.Compare(key, last) <= 0 {
 				return nil, nil, fmt.Errorf("backfill of %s.%s: scan key ordering failure: last=%x, next=%x (PostgreSQL orders this key differently from its encoding: set the binding's resource.mode to \"Normal\" and bump its backfill_counter)", b.Schema, b.Table, last, key)
 			}
-			k := string(key) // the map's copy doubles as the previous key
-			index[k] = i
-			last = unsafeBytes(k)
+			// The map's key doubles as the previous key. A slab's bytes
+			// are never written again once handed out: a string may view them.
+			k := keys.Copy(key)
+			index[unsafe.String(unsafe.SliceData(k), len(k))] = i
+			last = k
 		}
 		if len(rows) > 0 {
 			scanned = []byte(string(last))
@@ -527,7 +535,3 @@ func (c *Capture) progress(b *binding, complete bool) {
 	}
 	ev.Msg("backfilling")
 }
-
-// unsafeBytes views a string's bytes without copying; the caller only
-// reads them.
-func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

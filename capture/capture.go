@@ -33,6 +33,7 @@ import (
 
 	"github.com/pg2kafka/pg2kafka/checkpoint"
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/internal/slab"
 	"github.com/pg2kafka/pg2kafka/schema"
 )
 
@@ -262,7 +263,11 @@ type Capture struct {
 	batchOldest time.Time // commit time of the batch's oldest transaction
 	rowKey      []byte    // reused row-key buffer of the reconciliation
 	scratch     []byte
-	txnMeta     txnMeta // transaction metadata (sidechannels.go)
+	// records holds the bytes of the records written (key, value and LSN
+	// header of each): a batch's records are released together, once
+	// committed, so they are carved from shared blocks.
+	records *slab.Slab[byte]
+	txnMeta txnMeta // transaction metadata (sidechannels.go)
 	// sizes are the table sizes activation read at once (TableSizer), by
 	// "schema.table", each taken by the table's backfill.
 	sizes map[string]tableSize
@@ -308,7 +313,8 @@ func New(db Database, sink Sink, state *checkpoint.State, bindings []Binding, op
 		opts.Observer = nopObserver{}
 	}
 	c := &Capture{db: db, sink: sink, opts: opts, log: opts.Logger, state: state,
-		bindings: map[string]*binding{}, byOID: map[uint32]*binding{}, byTable: map[*event.Table]*tableRun{}}
+		bindings: map[string]*binding{}, byOID: map[uint32]*binding{}, byTable: map[*event.Table]*tableRun{},
+		records: slab.New[byte](64 << 10)}
 	if c.state.Bindings == nil {
 		c.state.Bindings = map[string]*checkpoint.TableState{}
 	}
@@ -1095,8 +1101,7 @@ func (c *Capture) writeWith(b *binding, enc Encoder, ch *event.Change, lsn uint6
 	docLen := len(buf)
 	buf = appendLSN(buf, lsn)
 	c.scratch = buf
-	rec := make([]byte, len(buf))
-	copy(rec, buf)
+	rec := c.records.Copy(buf)
 	r := event.Record{Topic: b.Topic, Value: rec[keyLen:docLen:docLen], Op: opHeaders[ch.Op], LSN: rec[docLen:]}
 	if keyLen > 0 {
 		r.Key = rec[:keyLen:keyLen]

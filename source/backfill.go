@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/internal/slab"
 )
 
 // chunkSQL renders a chunk query.
@@ -176,26 +177,23 @@ func readError(doing string, err error) error {
 	return err
 }
 
-// collectRows copies each row's text values into one allocation per row.
+// collectRows copies each row's text values out of the connection's
+// buffer. The rows of a chunk live and die together (written, then
+// dropped with the chunk), so their values and bytes are carved from
+// shared blocks rather than allocated row by row.
 func collectRows(rows pgx.Rows, name string) ([]event.Row, error) {
 	defer rows.Close()
 	var out []event.Row
+	data, values := slab.New[byte](64<<10), slab.New[event.Value](4096)
 	for rows.Next() {
 		raw := rows.RawValues()
-		size := 0
-		for _, v := range raw {
-			size += len(v)
-		}
-		buf := make([]byte, 0, size)
-		row := make(event.Row, len(raw))
+		row := event.Row(values.Make(len(raw)))
 		for i, v := range raw {
 			if v == nil {
 				row[i] = event.Value{Marker: event.MarkerNull}
 				continue
 			}
-			start := len(buf)
-			buf = append(buf, v...)
-			row[i] = event.Value{Marker: event.MarkerText, Data: buf[start:len(buf):len(buf)]}
+			row[i] = event.Value{Marker: event.MarkerText, Data: data.Copy(v)}
 		}
 		out = append(out, row)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/internal/slab"
 )
 
 // pgoutput protocol version 1 messages, parsed without copying: every []byte
@@ -70,14 +71,18 @@ func (r *pgoReader) cstring() string {
 	return ""
 }
 
-// tuple reads TupleData into dst (grown as needed). When keyOnly is set (a
-// 'K' old tuple) 'n' means "not part of the key", so the column is absent.
-func (r *pgoReader) tuple(dst []event.Value, keyOnly bool) []event.Value {
+// tuple reads TupleData into a slice carved from values (nil: allocated).
+// When keyOnly is set (a 'K' old tuple) 'n' means "not part of the key",
+// so the column is absent.
+func (r *pgoReader) tuple(values *slab.Slab[event.Value], keyOnly bool) []event.Value {
 	n := int(r.u16())
-	if cap(dst) < n {
-		dst = make([]event.Value, 0, n)
+	if r.err == nil && n > len(r.b) { // each value takes a byte at least
+		r.err = errShort
 	}
-	dst = dst[:0]
+	if r.err != nil {
+		return nil
+	}
+	dst := values.Make(n)[:0]
 	for i := 0; i < n && r.err == nil; i++ {
 		kind := r.u8()
 		switch kind {
@@ -155,8 +160,9 @@ func parseRelation(b []byte) (pgoRelation, error) {
 }
 
 // parseChange parses an INSERT, UPDATE or DELETE body (after the type byte)
-// into the relation OID and the new and old tuples.
-func parseChange(typ byte, b []byte, newBuf, oldBuf []event.Value) (rel uint32, newT, oldT []event.Value, err error) {
+// into the relation OID and the new and old tuples, whose values are carved
+// from values (nil: allocated).
+func parseChange(typ byte, b []byte, values *slab.Slab[event.Value]) (rel uint32, newT, oldT []event.Value, err error) {
 	r := pgoReader{b: b}
 	rel = r.u32()
 	switch typ {
@@ -164,24 +170,24 @@ func parseChange(typ byte, b []byte, newBuf, oldBuf []event.Value) (rel uint32, 
 		if c := r.u8(); c != 'N' && r.err == nil {
 			return 0, nil, nil, fmt.Errorf("INSERT: expected new tuple, got %q", c)
 		}
-		newT = r.tuple(newBuf, false)
+		newT = r.tuple(values, false)
 	case 'U':
 		c := r.u8()
 		if c == 'K' || c == 'O' {
-			oldT = r.tuple(oldBuf, c == 'K')
+			oldT = r.tuple(values, c == 'K')
 			c = r.u8()
 		}
 		if c != 'N' && r.err == nil {
 			return 0, nil, nil, fmt.Errorf("UPDATE: expected new tuple, got %q", c)
 		}
-		newT = r.tuple(newBuf, false)
+		newT = r.tuple(values, false)
 	case 'D':
 		c := r.u8()
 		if c != 'K' && c != 'O' && r.err == nil {
 			return 0, nil, nil, fmt.Errorf("DELETE: expected old tuple, got %q", c)
 		}
 		// The deleted row's values travel as the change's New values.
-		newT = r.tuple(newBuf, c == 'K')
+		newT = r.tuple(values, c == 'K')
 	}
 	return rel, newT, oldT, r.err
 }

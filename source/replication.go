@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/internal/slab"
 )
 
 // ErrSlotMissing says the slot named by the configuration does not exist
@@ -124,14 +125,16 @@ func (db *Database) StartReplication(ctx context.Context, startLSN uint64) (even
 		types.noGenerated = true // generated columns are published from 18 on
 	}
 	s := &Stream{
-		conn:  conn,
-		slot:  db.cfg.Slot,
-		types: types,
-		out:   make(chan []event.Item),
-		ready: make(chan struct{}, 1),
-		taken: make(chan struct{}, 1),
-		done:  make(chan struct{}),
-		rels:  map[uint32]*event.Table{},
+		conn:   conn,
+		slot:   db.cfg.Slot,
+		types:  types,
+		out:    make(chan []event.Item),
+		ready:  make(chan struct{}, 1),
+		taken:  make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		rels:   map[uint32]*event.Table{},
+		data:   slab.New[byte](64 << 10),
+		values: slab.New[event.Value](4096),
 		// Changes before the first commit seen carry the start as loc[0].
 		prevEnd:  startLSN,
 		lastSent: startLSN,

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/internal/slab"
 )
 
 // statusInterval is how often a standby status update is sent (§5.5).
@@ -51,6 +52,11 @@ type Stream struct {
 	sent       int
 	unsent     int
 	chunkBytes int
+	// data and values hold the messages' copies and their decoded tuples:
+	// a change's values point into its message, and both live as long as
+	// the change's chunk, so they are carved from shared blocks.
+	data   *slab.Slab[byte]
+	values *slab.Slab[event.Value]
 
 	// Group commit: decoded items wait in queue, as views of their chunks,
 	// while the consumer is busy (committing a Kafka transaction,
@@ -295,8 +301,7 @@ func (s *Stream) loop(ctx context.Context) error {
 				}
 				// The receive buffer is reused: keep one copy of the message,
 				// which the values of its change point into.
-				data := make([]byte, len(xld.WALData))
-				copy(data, xld.WALData)
+				data := s.data.Copy(xld.WALData)
 				commit, err := s.handle(ctx, uint64(xld.WALStart), data)
 				if err != nil {
 					return err
@@ -430,7 +435,7 @@ func (s *Stream) handle(ctx context.Context, walStart uint64, data []byte) (bool
 		if !s.inTxn {
 			return false, fmt.Errorf("replication stream: %c message outside a transaction", typ)
 		}
-		rel, newT, oldT, err := parseChange(typ, body, nil, nil)
+		rel, newT, oldT, err := parseChange(typ, body, s.values)
 		if err != nil {
 			return false, fmt.Errorf("parsing %c message: %w", typ, err)
 		}

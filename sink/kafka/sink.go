@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/internal/slab"
 )
 
 // Header keys written on every change record.
@@ -157,6 +158,13 @@ type Sink struct {
 	records  int
 	bytes    int64
 
+	// written holds the records Write hands to the client, released once
+	// produced: a batch's are released together, so they are carved from
+	// shared blocks. produced is s.promise, bound once (a method value
+	// made at each call would be an allocation a record).
+	written  *slab.Slab[recordWithHeaders]
+	produced func(*kgo.Record, error)
+
 	// failed is the error of a Commit that failed: its batch's records are
 	// aborted or of unknown fate, so no later Commit may write a checkpoint
 	// that covers them.
@@ -199,7 +207,8 @@ func New(brokers []string, opts ...Opt) (*Sink, error) {
 	if c.logger != nil {
 		kopts = append(kopts, kgo.WithLogger(c.logger))
 	}
-	s := &Sink{cfg: c}
+	s := &Sink{cfg: c, written: slab.New[recordWithHeaders](256)}
+	s.produced = s.promise
 	ids := []string{""}
 	if c.transactionalID != "" {
 		ids = []string{c.transactionalID, c.transactionalID + PairSuffix}
@@ -695,8 +704,9 @@ func (s *Sink) InTxn() bool { return s.inTxn }
 
 // Write buffers a record for the open batch. Failures surface at Commit.
 func (s *Sink) Write(ctx context.Context, r event.Record) {
-	// One allocation holds the record and its two headers.
-	w := &recordWithHeaders{Record: kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}}
+	// One element of a block holds the record and its two headers.
+	w := &s.written.Make(1)[0]
+	w.Record = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
 	kr := &w.Record
 	if r.Op != nil {
 		w.headers = [2]kgo.RecordHeader{{Key: HeaderOp, Value: r.Op}, {Key: HeaderLSN, Value: r.LSN}}
@@ -704,7 +714,7 @@ func (s *Sink) Write(ctx context.Context, r event.Record) {
 	}
 	s.records++
 	s.bytes += int64(len(r.Key) + len(r.Value))
-	s.cur.cl.Produce(ctx, kr, s.promise)
+	s.cur.cl.Produce(ctx, kr, s.produced)
 }
 
 type recordWithHeaders struct {
@@ -810,7 +820,7 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 		// a newer checkpoint beside an older cursor, whose replay only
 		// writes again what these parts already cover (at-least-once).
 		for _, cp := range cps {
-			s.cur.cl.Produce(ctx, cp, s.promise)
+			s.cur.cl.Produce(ctx, cp, s.produced)
 		}
 		if err := s.cur.cl.Flush(ctx); err != nil {
 			return fmt.Errorf("kafka: flushing the checkpoint: %w", err)
@@ -823,7 +833,7 @@ func (s *Sink) Commit(ctx context.Context, checkpoint event.Checkpoint) (err err
 		}
 	}
 	for _, cp := range cps {
-		s.cur.cl.Produce(ctx, cp, s.promise)
+		s.cur.cl.Produce(ctx, cp, s.produced)
 	}
 	if err := s.cur.cl.Flush(ctx); err != nil {
 		s.abort()
