@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,9 +56,10 @@ type faultSuite struct {
 // transaction timeout during a backfill, and two instances whose active
 // walsender is terminated (the slot passes back and forth).
 //
-// By default (make test) only the walsender termination, the dropped slot
-// and the standby's takeover run, on the shared broker (about 30 s);
-// PG2KAFKA_FAULTS=full runs every case with the full durations (pauses of
+// By default (make test) only the walsender termination, PostgreSQL down
+// past recovery.max_outage, the dropped slot and the standby's takeover run
+// on the shared broker, and a second SIGTERM while a commit hangs on a
+// broker of the case's own (about 55 s in all); PG2KAFKA_FAULTS=full runs every case with the full durations (pauses of
 // 30 s and 20 s) on a broker of the suite's own; PG2KAFKA_FAULTS=all runs
 // every case with 5 s pauses. The only time asserted is the takeover's
 // (< 15 s); the seconds in the table are reported, not checked.
@@ -78,14 +80,7 @@ func TestFaults(t *testing.T) {
 	s.pg = pg
 	if s.full || mode == "all" {
 		// The broker cases pause it: a broker of the suite's own.
-		if kafkatest.External() || os.Getenv(kafkatest.EnvKafka) == "kfake" {
-			t.Skip("the full fault suite pauses a real broker of its own (kafkatest.Start); not with an external cluster or kfake")
-		}
-		b, err := kafkatest.Start()
-		if err != nil {
-			t.Skipf("the full fault suite needs a real Kafka broker of its own: %v", err)
-		}
-		t.Cleanup(b.Stop)
+		b := pausableBroker(t, "the full fault suite")
 		s.broker, s.brokers = b, []string{b.Addr}
 	} else {
 		// The short cases leave the broker alone: the shared one will do.
@@ -116,6 +111,7 @@ func TestFaults(t *testing.T) {
 		{"postgres down past max_outage", true, s.postgresDownPastMaxOutage},
 		{"slot dropped", true, s.slotDropped},
 		{"active killed, standby", true, s.standbyTakesOver},
+		{"second signal while a commit hangs", true, s.secondSignalWhileCommitHangs},
 		{"two instances, walsender terminated", false, s.standbyWalsenderTerminated},
 	}
 	for _, c := range cases {
@@ -143,6 +139,22 @@ func TestFaults(t *testing.T) {
 	table := s.table()
 	t.Logf("fault suite (%s):\n%s", map[bool]string{true: "full", false: "short"}[s.full], table)
 	fmt.Printf("\n=== fault suite (%s durations, Kafka broker %s)\n%s\n", map[bool]string{true: "full", false: "short"}[s.full], strings.Join(s.brokers, ","), table)
+}
+
+// pausableBroker starts a real broker of the test's own, which it may
+// pause (pausing the shared one would stall every other test); who names
+// the test in the skip message, when none can be started.
+func pausableBroker(t *testing.T, who string) *kafkatest.Broker {
+	t.Helper()
+	if kafkatest.External() || os.Getenv(kafkatest.EnvKafka) == "kfake" {
+		t.Skipf("%s pauses a real broker of its own (kafkatest.Start); not with an external cluster or kfake", who)
+	}
+	b, err := kafkatest.Start()
+	if err != nil {
+		t.Skipf("%s needs a real Kafka broker of its own: %v", who, err)
+	}
+	t.Cleanup(b.Stop)
+	return b
 }
 
 // scaled shortens the writing before and after a fault outside full mode.
@@ -434,9 +446,17 @@ func (s *faultSuite) postgresDownPastMaxOutage(t *testing.T) faultResult {
 	if err := <-restarted; err != nil {
 		t.Fatal(err)
 	}
-	p = e.run(path)
+	return s.restartAndCheck(t, e, path, c, w, fmt.Sprintf("exit 1 after %s, as configured", exited.Round(100*time.Millisecond)))
+}
+
+// restartAndCheck runs pg2kafka again after the case made it exit, lets
+// the writer go on a while and finish, and checks that every key's records
+// are its committed history, each change once.
+func (s *faultSuite) restartAndCheck(t *testing.T, e *env, path string, c *collector, w *writer, recovered string) faultResult {
+	t.Helper()
+	p := e.run(path)
 	s.procs = append(s.procs, p)
-	p.waitReady(t, 60*time.Second)
+	p.waitReady(t, 90*time.Second)
 	back := time.Now()
 	atEnd := w.snapshot()
 	time.Sleep(s.scaled(3 * time.Second))
@@ -444,7 +464,7 @@ func (s *faultSuite) postgresDownPastMaxOutage(t *testing.T) faultResult {
 	want := expected(w.history)
 	recs := c.waitFor(t, want, 120*time.Second, 3*time.Second)
 	p.stop(t)
-	r := faultResult{recovered: fmt.Sprintf("exit 1 after %s, as configured", exited.Round(100*time.Millisecond))}
+	r := faultResult{recovered: recovered}
 	if got := c.arrival(atEnd + 1); !got.IsZero() {
 		r.seconds = max(0, got.Sub(back).Seconds())
 	}
@@ -455,6 +475,47 @@ func (s *faultSuite) postgresDownPastMaxOutage(t *testing.T) faultResult {
 		t.Errorf("%d keys lost changes, %d have extra ones (%d records for %d expected)", r.lost, r.dup, len(recs), want)
 	}
 	return r
+}
+
+// A short case: a second SIGTERM while the first waits for a commit that
+// hangs (the broker paused). The first signal lets the commit run to its
+// end, so pg2kafka is still running a second later; the second exits at
+// once (status 1). Once the broker is back, the broker aborts or has
+// committed the transaction, whole, and the next run resumes from the
+// last checkpoint: nothing lost, nothing repeated. The broker is one of the
+// case's own, as pausing the shared one would stall every other test.
+func (s *faultSuite) secondSignalWhileCommitHangs(t *testing.T) faultResult {
+	broker := s.broker
+	if broker == nil {
+		broker = pausableBroker(t, "this case")
+	}
+	e := s.newEnv(t)
+	e.brokers = []string{broker.Addr}
+	path := e.config()
+	c := collect(t, e.brokers, e.topic("hist"))
+	p := e.run(path)
+	s.procs = append(s.procs, p)
+	p.waitReady(t, 60*time.Second)
+	w := startResilientWriter(t, e.dbURL, 200)
+	time.Sleep(s.scaled(3 * time.Second))
+	broker.Pause(t)
+	time.Sleep(time.Second) // the open batch's commit now waits on the broker
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		t.Errorf("pg2kafka exited %d on the first SIGTERM while its commit waited on a paused broker; want it to wait for the commit\n%s",
+			p.cmd.ProcessState.ExitCode(), tail(p.output(), 20))
+	case <-time.After(time.Second):
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	signalled := time.Now()
+	code := p.wait(t, 10*time.Second)
+	exited := time.Since(signalled)
+	if code != 1 || !strings.Contains(p.output(), "second signal") {
+		t.Errorf("a second SIGTERM while a commit hangs: exit %d after %s, want 1 at once, saying so\n%s", code, exited.Round(100*time.Millisecond), tail(p.output(), 20))
+	}
+	broker.Resume(t)
+	return s.restartAndCheck(t, e, path, c, w, fmt.Sprintf("exit 1 %s after the second signal", exited.Round(10*time.Millisecond)))
 }
 
 // Case 4: the walsender terminated while streaming.
