@@ -54,8 +54,24 @@ type window struct {
 	emitAll bool
 	// latest holds each key's latest values from changes in the window;
 	// with the held rows, they fill unchanged TOASTed columns an update
-	// leaves out.
+	// leaves out. They are copies, carved from data and values: a change's
+	// own values share blocks with other changes' (source's slabs), which
+	// an entry kept for the window would keep alive with it.
 	latest map[string]known
+	data   *slab.Slab[byte]
+	values *slab.Slab[event.Value]
+}
+
+// keep copies values into the window's own memory.
+func (w *window) keep(values []event.Value) []event.Value {
+	out := w.values.Make(len(values))
+	for i, v := range values {
+		out[i] = event.Value{Marker: v.Marker}
+		if v.Data != nil {
+			out[i].Data = w.data.Copy(v.Data)
+		}
+	}
+	return out
 }
 
 type known struct {
@@ -214,6 +230,7 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) (err error) {
 	win := &window{rows: rows, dropped: make([]bool, len(rows)), emitAll: complete, index: read.index}
 	if !bf.keyless {
 		win.latest = map[string]known{}
+		win.data, win.values = slab.New[byte](16<<10), slab.New[event.Value](512)
 	}
 	// The precise filter of the window uses the new cursor (§4.4).
 	prevScanned := st.Scanned
@@ -449,7 +466,7 @@ func (c *Capture) reconcile(tr *tableRun, ch *event.Change) (bool, error) {
 			fillUnchanged(ch, known{table: tr.b.backfill.table, values: win.rows[i]})
 		}
 	}
-	win.latest[string(key)] = known{table: ch.Table, values: ch.New}
+	win.latest[string(key)] = known{table: ch.Table, values: win.keep(ch.New)}
 	return true, nil
 }
 

@@ -79,8 +79,8 @@ func (r *pgoReader) tuple(values *slab.Slab[event.Value], keyOnly bool) []event.
 	if r.err == nil && n > len(r.b) { // each value takes a byte at least
 		r.err = errShort
 	}
-	if r.err != nil {
-		return nil
+	if r.err != nil || n == 0 {
+		return nil // a table of no columns: nil, as an absent tuple's
 	}
 	dst := values.Make(n)[:0]
 	for i := 0; i < n && r.err == nil; i++ {

@@ -54,7 +54,8 @@ type Stream struct {
 	chunkBytes int
 	// data and values hold the messages' copies and their decoded tuples:
 	// a change's values point into its message, and both live as long as
-	// the change's chunk, so they are carved from shared blocks.
+	// the change's chunk, so they are carved from shared blocks, new ones
+	// for each chunk.
 	data   *slab.Slab[byte]
 	values *slab.Slab[event.Value]
 
@@ -215,6 +216,11 @@ func (s *Stream) add(it event.Item) {
 		chunk := make([]event.Item, 0, batchItems)
 		s.batch = append(chunk, s.batch[s.sent:]...) // the unsent items only
 		s.sent, s.chunkBytes = 0, s.unsent
+		// A block of values may point into many messages (those of more
+		// than 16 KiB have their own allocation): new blocks for a new
+		// chunk, so that a block keeps alive what one chunk holds, no more.
+		s.data.Reset()
+		s.values.Reset()
 	}
 	s.batch = append(s.batch, it)
 }

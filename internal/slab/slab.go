@@ -40,6 +40,18 @@ func (s *Slab[T]) Make(n int) []T {
 	return s.block[start : start+n : start+n]
 }
 
+// Reset lets go of the current block: the next Make starts a new one. The
+// slices handed out stay valid (a block is never reused); the block is
+// freed once none is referenced. An owner resets its slab where what it
+// carved stops being its concern (a batch committed, a chunk handed over),
+// so that a block's life is bounded by that unit's and not by the next
+// block's filling up, however long that takes.
+func (s *Slab[T]) Reset() {
+	if s != nil {
+		s.block = nil
+	}
+}
+
 // Copy returns a copy of src carved from the slab.
 func (s *Slab[T]) Copy(src []T) []T {
 	dst := s.Make(len(src))

@@ -48,6 +48,23 @@ func TestLargeAndNil(t *testing.T) {
 	}
 }
 
+func TestResetStartsANewBlock(t *testing.T) {
+	s := New[byte](64)
+	a := s.Make(4)
+	copy(a, "abcd")
+	s.Reset()
+	if s.block != nil {
+		t.Fatal("Reset kept the block")
+	}
+	b := s.Make(4)
+	copy(b, "wxyz")
+	if string(a) != "abcd" || string(b) != "wxyz" || &a[0] == &b[0] {
+		t.Fatalf("after Reset: %q %q", a, b)
+	}
+	var none *Slab[byte]
+	none.Reset() // a nil slab has nothing to let go of
+}
+
 func BenchmarkMake(b *testing.B) {
 	s := New[byte](64 << 10)
 	b.ReportAllocs()

@@ -160,7 +160,9 @@ type Sink struct {
 
 	// written holds the records Write hands to the client, released once
 	// produced: a batch's are released together, so they are carved from
-	// shared blocks. produced is s.promise, bound once (a method value
+	// shared blocks. Only small ones (carvedRecordBytes): a block lives
+	// until its last record is produced, and keeps every record of it
+	// alive until then, whose values a large record would make costly. produced is s.promise, bound once (a method value
 	// made at each call would be an allocation a record).
 	written  *slab.Slab[recordWithHeaders]
 	produced func(*kgo.Record, error)
@@ -705,7 +707,12 @@ func (s *Sink) InTxn() bool { return s.inTxn }
 // Write buffers a record for the open batch. Failures surface at Commit.
 func (s *Sink) Write(ctx context.Context, r event.Record) {
 	// One element of a block holds the record and its two headers.
-	w := &s.written.Make(1)[0]
+	var w *recordWithHeaders
+	if len(r.Key)+len(r.Value) <= carvedRecordBytes {
+		w = &s.written.Make(1)[0]
+	} else {
+		w = new(recordWithHeaders)
+	}
 	w.Record = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
 	kr := &w.Record
 	if r.Op != nil {
@@ -716,6 +723,11 @@ func (s *Sink) Write(ctx context.Context, r event.Record) {
 	s.bytes += int64(len(r.Key) + len(r.Value))
 	s.cur.cl.Produce(ctx, kr, s.produced)
 }
+
+// carvedRecordBytes is the largest record (key and value) carved from a
+// block of the sink's: a block of 256 then keeps at most 4 MiB of records
+// alive however long it takes to fill.
+const carvedRecordBytes = 16 << 10
 
 type recordWithHeaders struct {
 	kgo.Record

@@ -1,0 +1,33 @@
+package capture
+
+import (
+	"testing"
+
+	"github.com/pg2kafka/pg2kafka/event"
+	"github.com/pg2kafka/pg2kafka/internal/slab"
+)
+
+// A window keeps copies of the values it remembers: a change's own values
+// live in blocks shared with other changes (the stream's slabs), which an
+// entry held for the whole window would otherwise keep alive.
+func TestWindowKeepsCopies(t *testing.T) {
+	w := &window{data: slab.New[byte](1024), values: slab.New[event.Value](64)}
+	in := []event.Value{
+		{Marker: event.MarkerText, Data: []byte("42")},
+		{Marker: event.MarkerNull},
+		{Marker: event.MarkerText, Data: []byte{}},
+		{Marker: event.MarkerUnchanged},
+	}
+	out := w.keep(in)
+	if len(out) != len(in) {
+		t.Fatalf("kept %d values of %d", len(out), len(in))
+	}
+	for i := range in {
+		if out[i].Marker != in[i].Marker || string(out[i].Data) != string(in[i].Data) || (in[i].Data == nil) != (out[i].Data == nil) {
+			t.Errorf("value %d kept as %+v, want %+v", i, out[i], in[i])
+		}
+	}
+	if &out[0] == &in[0] || &out[0].Data[0] == &in[0].Data[0] {
+		t.Fatal("the kept values share memory with the change's")
+	}
+}
