@@ -54,21 +54,29 @@ type window struct {
 	emitAll bool
 	// latest holds each key's latest values from changes in the window;
 	// with the held rows, they fill unchanged TOASTed columns an update
-	// leaves out. They are copies, carved from data and values: a change's
-	// own values share blocks with other changes' (source's slabs), which
-	// an entry kept for the window would keep alive with it.
+	// leaves out. They are copies (keepValues).
 	latest map[string]known
-	data   *slab.Slab[byte]
-	values *slab.Slab[event.Value]
 }
 
-// keep copies values into the window's own memory.
-func (w *window) keep(values []event.Value) []event.Value {
-	out := w.values.Make(len(values))
+// keepValues copies values into memory of their own, for a window entry:
+// a change's values share blocks with other changes' (the stream's
+// slabs), which an entry held for the whole window would keep alive with
+// it. Each copy is an allocation of its own, freed when a later change to
+// the key replaces it, so the window holds one copy a key, however often
+// the key changes.
+func keepValues(values []event.Value) []event.Value {
+	size := 0
+	for _, v := range values {
+		size += len(v.Data)
+	}
+	data := make([]byte, 0, size)
+	out := make([]event.Value, len(values))
 	for i, v := range values {
 		out[i] = event.Value{Marker: v.Marker}
 		if v.Data != nil {
-			out[i].Data = w.data.Copy(v.Data)
+			start := len(data)
+			data = append(data, v.Data...)
+			out[i].Data = data[start:len(data):len(data)]
 		}
 	}
 	return out
@@ -230,7 +238,6 @@ func (c *Capture) backfillChunk(ctx context.Context, b *binding) (err error) {
 	win := &window{rows: rows, dropped: make([]bool, len(rows)), emitAll: complete, index: read.index}
 	if !bf.keyless {
 		win.latest = map[string]known{}
-		win.data, win.values = slab.New[byte](16<<10), slab.New[event.Value](512)
 	}
 	// The precise filter of the window uses the new cursor (§4.4).
 	prevScanned := st.Scanned
@@ -466,7 +473,7 @@ func (c *Capture) reconcile(tr *tableRun, ch *event.Change) (bool, error) {
 			fillUnchanged(ch, known{table: tr.b.backfill.table, values: win.rows[i]})
 		}
 	}
-	win.latest[string(key)] = known{table: ch.Table, values: win.keep(ch.New)}
+	win.latest[string(key)] = known{table: ch.Table, values: keepValues(ch.New)}
 	return true, nil
 }
 

@@ -996,8 +996,9 @@ func keyIndexes(t *event.Table, names []string) ([]int, error) {
 
 var opHeaders = map[event.Op][]byte{event.OpCreate: []byte("c"), event.OpUpdate: []byte("u"), event.OpDelete: []byte("d"), event.OpTruncate: []byte("t")}
 
-// write encodes a change into one allocation (key, document and LSN
-// header) and hands it to the sink; a delete is followed by a tombstone.
+// write encodes a change into one slice carved from c.records (key,
+// document and LSN header) and hands it to the sink; a delete is followed
+// by a tombstone.
 func (c *Capture) write(tr *tableRun, ch *event.Change) error {
 	if c.opts.KeyChangeAsDeleteCreate && ch.Op == event.OpUpdate && ch.Old != nil && keyChanged(tr.key, ch) {
 		// The old key's delete carries what the old tuple has; the new

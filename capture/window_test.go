@@ -4,21 +4,20 @@ import (
 	"testing"
 
 	"github.com/pg2kafka/pg2kafka/event"
-	"github.com/pg2kafka/pg2kafka/internal/slab"
 )
 
-// A window keeps copies of the values it remembers: a change's own values
-// live in blocks shared with other changes (the stream's slabs), which an
-// entry held for the whole window would otherwise keep alive.
+// A window keeps copies of the values it remembers, in memory of their
+// own: a change's values live in blocks shared with other changes (the
+// stream's slabs), which an entry held for the whole window would
+// otherwise keep alive.
 func TestWindowKeepsCopies(t *testing.T) {
-	w := &window{data: slab.New[byte](1024), values: slab.New[event.Value](64)}
 	in := []event.Value{
 		{Marker: event.MarkerText, Data: []byte("42")},
 		{Marker: event.MarkerNull},
 		{Marker: event.MarkerText, Data: []byte{}},
 		{Marker: event.MarkerUnchanged},
 	}
-	out := w.keep(in)
+	out := keepValues(in)
 	if len(out) != len(in) {
 		t.Fatalf("kept %d values of %d", len(out), len(in))
 	}

@@ -212,17 +212,25 @@ func (s *Stream) next(b view) view {
 // a chunk never grows, so the decoder never moves (nor touches) the items
 // it handed over.
 func (s *Stream) add(it event.Item) {
-	if len(s.batch) == cap(s.batch) {
-		chunk := make([]event.Item, 0, batchItems)
-		s.batch = append(chunk, s.batch[s.sent:]...) // the unsent items only
-		s.sent, s.chunkBytes = 0, s.unsent
-		// A block of values may point into many messages (those of more
-		// than 16 KiB have their own allocation): new blocks for a new
-		// chunk, so that a block keeps alive what one chunk holds, no more.
-		s.data.Reset()
-		s.values.Reset()
-	}
+	s.room()
 	s.batch = append(s.batch, it)
+}
+
+// room starts a new chunk when the current one is full, with new blocks
+// for the messages and values decoded into it. The receive loop calls it
+// before it carves a message too, so that a message starting a chunk is
+// carved from the chunk's blocks: a block of values may point into many
+// messages (those over 16 KiB have an allocation of their own), and must
+// keep alive what one chunk holds, no more.
+func (s *Stream) room() {
+	if len(s.batch) < cap(s.batch) {
+		return
+	}
+	chunk := make([]event.Item, 0, batchItems)
+	s.batch = append(chunk, s.batch[s.sent:]...) // the unsent items only
+	s.sent, s.chunkBytes = 0, s.unsent
+	s.data.Reset()
+	s.values.Reset()
 }
 
 func (s *Stream) sendStatus(reply bool) error {
@@ -307,6 +315,7 @@ func (s *Stream) loop(ctx context.Context) error {
 				}
 				// The receive buffer is reused: keep one copy of the message,
 				// which the values of its change point into.
+				s.room() // before the message is carved: see room
 				data := s.data.Copy(xld.WALData)
 				commit, err := s.handle(ctx, uint64(xld.WALStart), data)
 				if err != nil {

@@ -1,7 +1,8 @@
 // Package slab hands out small slices carved from large shared blocks, so
 // that the many values of a hot path that live about as long as each other
-// (the rows of a chunk, the messages of a transaction, the records of a
-// Kafka batch) cost one allocation per block instead of one each.
+// (the rows of a backfill chunk, the messages of a chunk of the
+// replication stream, the records of a Kafka batch) cost one allocation per
+// block instead of one each.
 //
 // A block is never reused: it is freed by the garbage collector once no
 // slice carved from it is referenced. A slice handed out is therefore the
@@ -42,10 +43,9 @@ func (s *Slab[T]) Make(n int) []T {
 
 // Reset lets go of the current block: the next Make starts a new one. The
 // slices handed out stay valid (a block is never reused); the block is
-// freed once none is referenced. An owner resets its slab where what it
-// carved stops being its concern (a batch committed, a chunk handed over),
-// so that a block's life is bounded by that unit's and not by the next
-// block's filling up, however long that takes.
+// freed once none is referenced. An owner resets its slab where a new unit
+// of like lifetime begins (the stream, at each chunk of items), so that a
+// block keeps alive no more than one unit's values.
 func (s *Slab[T]) Reset() {
 	if s != nil {
 		s.block = nil

