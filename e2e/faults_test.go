@@ -420,12 +420,7 @@ func (s *faultSuite) postgresDownPastMaxOutage(t *testing.T) faultResult {
 	e := s.newEnv(t)
 	e.extra = "recovery: {max_outage: 2s, max_backoff: 1s}\n"
 	path, addr := e.configWithHTTP()
-	c := collect(t, e.brokers, e.topic("hist"))
-	p := e.run(path)
-	s.procs = append(s.procs, p)
-	p.waitReady(t, 60*time.Second)
-	w := startResilientWriter(t, e.dbURL, 200)
-	time.Sleep(s.scaled(3 * time.Second))
+	c, p, w := s.streamUnderWriter(t, e, path)
 	const down = 8 * time.Second
 	restarted := make(chan error, 1)
 	went := time.Now()
@@ -454,6 +449,20 @@ func (s *faultSuite) postgresDownPastMaxOutage(t *testing.T) faultResult {
 		t.Fatal(err)
 	}
 	return s.restartAndCheck(t, e, path, c, w, fmt.Sprintf("exit 1 after %s, as configured", exited.Round(100*time.Millisecond)))
+}
+
+// streamUnderWriter starts a collector of the hist topic and pg2kafka with
+// the configuration at path, and once it streams a writer, which it lets
+// run a while.
+func (s *faultSuite) streamUnderWriter(t *testing.T, e *env, path string) (*collector, *proc, *writer) {
+	t.Helper()
+	c := collect(t, e.brokers, e.topic("hist"))
+	p := e.run(path)
+	s.procs = append(s.procs, p)
+	p.waitReady(t, 60*time.Second)
+	w := startResilientWriter(t, e.dbURL, 200)
+	time.Sleep(s.scaled(3 * time.Second))
+	return c, p, w
 }
 
 // restartAndCheck runs pg2kafka again after the case made it exit, lets
@@ -499,12 +508,7 @@ func (s *faultSuite) secondSignalWhileCommitHangs(t *testing.T) faultResult {
 	e := s.newEnv(t)
 	e.brokers = []string{broker.Addr}
 	path := e.config()
-	c := collect(t, e.brokers, e.topic("hist"))
-	p := e.run(path)
-	s.procs = append(s.procs, p)
-	p.waitReady(t, 60*time.Second)
-	w := startResilientWriter(t, e.dbURL, 200)
-	time.Sleep(s.scaled(3 * time.Second))
+	c, p, w := s.streamUnderWriter(t, e, path)
 	broker.Pause(t)
 	// Changes committed after the pause reach pg2kafka, whose commit of
 	// them (or the stop's) then waits on the broker, whatever the timing.
