@@ -188,7 +188,7 @@ func backfillUnderWritesAndCrashes(t *testing.T, how string, readOnly bool) {
 	for i := 0; i < restarts; i++ {
 		p := e.start(false)
 		time.Sleep(time.Duration(500+rng.Intn(1500)) * time.Millisecond)
-		interrupt(t, p, how, rng)
+		interrupt(t, p, how, i)
 	}
 	p := e.start(true)
 	waitBackfilled(t, e, []string{"t_int", "t_comp", "t_text", "t_nokey"}, 120*time.Second)

@@ -58,7 +58,12 @@ func TestBrokerFailover(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	time.Sleep(3 * time.Second)
+	// The first kill lands while changes are being relayed.
+	for deadline := time.Now().Add(60 * time.Second); col.count() == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no change reached the topic within 60 s\n%s", p.output())
+		}
+	}
 	for i := range rounds {
 		waitFullISR(t, adm, 2*time.Minute)
 		var victim int32

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -451,6 +453,32 @@ func (s *faultSuite) postgresDownPastMaxOutage(t *testing.T) faultResult {
 	return s.restartAndCheck(t, e, path, c, w, fmt.Sprintf("exit 1 after %s, as configured", exited.Round(100*time.Millisecond)))
 }
 
+// recordsWritten is the sum of pg2kafka_records_total on the metrics
+// endpoint at addr: the records written into Kafka batches so far,
+// committed or not.
+func recordsWritten(t *testing.T, addr string) float64 {
+	t.Helper()
+	cl := http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("reading pg2kafka's metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading pg2kafka's metrics: %v", err)
+	}
+	sum := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "pg2kafka_records_total{") {
+			if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
+}
+
 // streamUnderWriter starts a collector of the hist topic and pg2kafka with
 // the configuration at path, and once it streams a writer, which it lets
 // run a while.
@@ -507,18 +535,18 @@ func (s *faultSuite) secondSignalWhileCommitHangs(t *testing.T) faultResult {
 	}
 	e := s.newEnv(t)
 	e.brokers = []string{broker.Addr}
-	path := e.config()
+	path, addr := e.configWithHTTP()
 	c, p, w := s.streamUnderWriter(t, e, path)
 	broker.Pause(t)
-	// Changes committed after the pause reach pg2kafka, whose commit of
-	// them (or the stop's) then waits on the broker, whatever the timing.
-	paused := w.snapshot()
-	for deadline := time.Now().Add(30 * time.Second); w.snapshot() < paused+20; time.Sleep(10 * time.Millisecond) {
+	// Records written after the pause (pg2kafka_records_total counts each
+	// as it joins the open batch) cannot be committed: from then on the
+	// batch's commit, or the stop's commit or abort, waits on the broker.
+	paused := recordsWritten(t, addr)
+	for deadline := time.Now().Add(30 * time.Second); recordsWritten(t, addr) <= paused; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the writer committed nothing for 30 s after the broker was paused")
+			t.Fatalf("pg2kafka wrote no record for 30 s after the broker was paused\n%s", tail(p.output(), 20))
 		}
 	}
-	time.Sleep(time.Second)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:

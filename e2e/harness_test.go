@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pg2kafka/pg2kafka/internal/kafkatest"
+	ilaunch "github.com/pg2kafka/pg2kafka/internal/launch"
 	"github.com/pg2kafka/pg2kafka/internal/pgtest"
 	"github.com/pg2kafka/pg2kafka/internal/registrytest"
 )
@@ -257,12 +257,11 @@ func (g *backfillGate) Open() {
 // free loopback port; it returns the file's path and that address.
 func (e *env) configWithHTTP(opts ...configOpts) (path, addr string) {
 	e.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := ilaunch.FreePort()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	addr = ln.Addr().String()
-	ln.Close()
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
 	var o configOpts
 	if len(opts) > 0 {
 		o = opts[0]

@@ -163,7 +163,7 @@ func splitTransactionResumesInside(t *testing.T, how string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	interrupt(t, p, how, nil)
+	interrupt(t, p, how, 0)
 	// The stop may land after one more part committed, or while a commit
 	// was on its way: fence the stopped process's transactional IDs first,
 	// as a start and the state tools do, then read what the restart reads.
