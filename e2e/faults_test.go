@@ -33,6 +33,19 @@ type faultResult struct {
 	note      string
 }
 
+// checkHistories compares each key's records with the writer's committed
+// history into r (the changes checked, the keys with lost and with extra
+// changes), failing the test on any difference.
+func (r *faultResult) checkHistories(t *testing.T, recs []*kgo.Record, w *writer) {
+	t.Helper()
+	got, _ := keyHistories(t, recs)
+	r.checked = changesIn(w.history)
+	r.lost, r.dup = compareHistories(t, got, w.history)
+	if r.lost+r.dup > 0 {
+		t.Errorf("%d keys lost changes, %d have extra ones (%d records for %d changes committed)", r.lost, r.dup, len(recs), r.checked)
+	}
+}
+
 // faultSuite is what the cases of TestFaults share: a PostgreSQL server
 // and a Kafka broker of their own, as the cases restart the one and pause
 // the other (the shared ones serve every other test).
@@ -351,12 +364,7 @@ func (s *faultSuite) underWriter(t *testing.T, e *env, fault func(p *proc) (end 
 		r.note = fmt.Sprintf("not caught up: %d of %d records", len(recs), want)
 	}
 	r.recovered = s.inProcess(t, p)
-	got, _ := keyHistories(t, recs)
-	r.checked = changesIn(w.history)
-	r.lost, r.dup = compareHistories(t, got, w.history)
-	if r.lost+r.dup > 0 {
-		t.Errorf("%d keys lost changes, %d have extra ones (%d records for %d expected)", r.lost, r.dup, len(recs), want)
-	}
+	r.checkHistories(t, recs, w)
 	p.stop(t)
 	return r
 }
@@ -512,12 +520,7 @@ func (s *faultSuite) restartAndCheck(t *testing.T, e *env, path string, c *colle
 	if got := c.arrival(atEnd + 1); !got.IsZero() {
 		r.seconds = max(0, got.Sub(back).Seconds())
 	}
-	got, _ := keyHistories(t, recs)
-	r.checked = changesIn(w.history)
-	r.lost, r.dup = compareHistories(t, got, w.history)
-	if r.lost+r.dup > 0 {
-		t.Errorf("%d keys lost changes, %d have extra ones (%d records for %d expected)", r.lost, r.dup, len(recs), want)
-	}
+	r.checkHistories(t, recs, w)
 	return r
 }
 
@@ -698,9 +701,7 @@ func (s *faultSuite) inBackfill(t *testing.T, what string, fault func(e *env), k
 	if !strings.Contains(r.recovered, "recovering") {
 		t.Errorf("no recovery logged after %s", what)
 	}
-	got, _ := keyHistories(t, recs)
-	r.checked = changesIn(w.history)
-	r.lost, r.dup = compareHistories(t, got, w.history)
+	r.checkHistories(t, recs, w)
 	// big: settle, then the last record per key equals the rows.
 	n := big.count()
 	for {
@@ -814,12 +815,8 @@ func (s *faultSuite) standbyTakesOver(t *testing.T) faultResult {
 	w.finish(t)
 	want := expected(w.history)
 	recs := c.waitFor(t, want, 180*time.Second, 3*time.Second)
-	got, _ := keyHistories(t, recs)
-	r := faultResult{recovered: "took over", seconds: took.Seconds(), checked: changesIn(w.history), note: "seconds: kill to standby streaming"}
-	r.lost, r.dup = compareHistories(t, got, w.history)
-	if r.lost+r.dup > 0 {
-		t.Errorf("%d keys lost changes, %d have extra ones", r.lost, r.dup)
-	}
+	r := faultResult{recovered: "took over", seconds: took.Seconds(), note: "seconds: kill to standby streaming"}
+	r.checkHistories(t, recs, w)
 	standby.stop(t)
 	return r
 }
@@ -871,11 +868,7 @@ func (s *faultSuite) standbyWalsenderTerminated(t *testing.T) faultResult {
 		}
 	}
 	r.note += fmt.Sprintf("takeovers by #2: %d", strings.Count(standby.output(), "taking over"))
-	got, _ := keyHistories(t, recs)
-	r.lost, r.dup = compareHistories(t, got, w.history)
-	if r.lost+r.dup > 0 {
-		t.Errorf("%d keys lost changes, %d have extra ones", r.lost, r.dup)
-	}
+	r.checkHistories(t, recs, w)
 	active.stop(t)
 	standby.stop(t)
 	return r
